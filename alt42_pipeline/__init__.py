@@ -1,0 +1,1 @@
+"""ALT42 learning-analytics pipeline."""
