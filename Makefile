@@ -1,0 +1,36 @@
+# The two commands of the README: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: setup demo test bench dev clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+## Generate a demo platform and materialize every asset on the embedded default (SQLite).
+demo: setup
+	@mkdir -p $(DAGSTER_HOME)
+	$(PY) -m alt42_pipeline demo
+
+## The whole test suite (PostgreSQL and MariaDB must answer on 127.0.0.1).
+test: setup
+	$(PY) -m pytest -n 2 --dist loadfile -q
+
+## The web UI on the demo instance.
+dev: setup
+	@mkdir -p $(DAGSTER_HOME)
+	$(VENV)/bin/dagster dev -w workspace.yaml
+
+bench: setup
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf data .dagster_home artifacts

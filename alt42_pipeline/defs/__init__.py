@@ -1,0 +1,1 @@
+"""Dagster definitions, one module per domain; ``alt42_pipeline.definitions`` merges them."""

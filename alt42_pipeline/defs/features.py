@@ -1,0 +1,5 @@
+"""Dagster definitions of the features domain."""
+
+import dagster as dg
+
+defs = dg.Definitions()

@@ -1,0 +1,5 @@
+"""Dagster definitions of the ingest domain."""
+
+import dagster as dg
+
+defs = dg.Definitions()

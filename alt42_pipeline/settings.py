@@ -1,0 +1,60 @@
+"""Every setting of the pipeline, read from the environment in one place.
+
+Each setting is an environment variable with a default that works on a laptop with no
+server: SQLite files under a local data folder. The README lists them all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def validate_prefix(prefix: str, setting: str = "table prefix") -> str:
+    """Return ``prefix`` if it is empty or a plain SQL identifier, else raise ValueError."""
+    if prefix and not _IDENTIFIER.match(prefix):
+        raise ValueError(
+            f"{setting} {prefix!r} is not a plain identifier "
+            "(letters, digits and underscores, not starting with a digit)"
+        )
+    return prefix
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def data_dir() -> Path:
+    return Path(_env("ALT42_DATA_DIR", "data")).resolve()
+
+
+def _sqlite_url(filename: str) -> str:
+    return f"sqlite:///{data_dir() / filename}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    warehouse_url: str
+    table_prefix: str
+    assessment_url: str
+    moodle_url: str
+    moodle_prefix: str
+    partitions_start: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def load() -> Settings:
+    """Read the settings from the environment (call at use time, not import time)."""
+    return Settings(
+        warehouse_url=_env("ALT42_WAREHOUSE_URL", _sqlite_url("warehouse.db")),
+        table_prefix=validate_prefix(_env("ALT42_TABLE_PREFIX", ""), "ALT42_TABLE_PREFIX"),
+        assessment_url=_env("ALT42_ASSESSMENT_URL", _sqlite_url("assessment.db")),
+        moodle_url=_env("ALT42_MOODLE_URL", _sqlite_url("moodle.db")),
+        moodle_prefix=validate_prefix(_env("ALT42_MOODLE_PREFIX", "mdl_"), "ALT42_MOODLE_PREFIX"),
+        partitions_start=_env("ALT42_PARTITIONS_START", "2025-01-01"),
+    )

@@ -1,0 +1,51 @@
+"""Versioned, re-runnable schema migrations (Alembic, driven from code, no ini file)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+log = logging.getLogger(__name__)
+_SCRIPTS = Path(__file__).with_name("migrations")
+
+
+def _config(connection: sa.Connection, prefix: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_SCRIPTS))
+    cfg.attributes["connection"] = connection
+    cfg.attributes["prefix"] = prefix
+    return cfg
+
+
+def head_revision() -> str:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_SCRIPTS))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def current_revision(engine: sa.Engine, prefix: str = "") -> str | None:
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"version_table": f"{prefix}alembic_version"})
+        return ctx.get_current_revision()
+
+
+def upgrade(engine: sa.Engine, prefix: str = "", revision: str = "head") -> str:
+    """Bring the warehouse to ``revision``; a no-op when it is already there."""
+    if revision == "head" and current_revision(engine, prefix) == head_revision():
+        return head_revision()
+    with engine.begin() as conn:
+        command.upgrade(_config(conn, prefix), revision)
+    now = current_revision(engine, prefix)
+    log.info("warehouse schema at revision %s (prefix %r)", now, prefix)
+    return now
+
+
+def downgrade(engine: sa.Engine, prefix: str = "", revision: str = "base") -> None:
+    with engine.begin() as conn:
+        command.downgrade(_config(conn, prefix), revision)

@@ -1,0 +1,88 @@
+"""Shared fixtures: real databases (SQLite, PostgreSQL, MariaDB), each fresh per test.
+
+PostgreSQL and MariaDB tests create a database of their own and drop it afterwards. Where
+a server does not answer, they are skipped locally and fail under ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from alt42_pipeline.warehouse import Warehouse
+
+PG_ADMIN_URL = os.environ.get("ALT42_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+MYSQL_ADMIN_URL = os.environ.get("ALT42_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+
+
+def _server_missing(kind: str, exc: Exception) -> None:
+    message = f"{kind} server not reachable: {exc}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message + " (CI=true: a missing server is a failure)")
+    pytest.skip(message)
+
+
+def _fresh_database(admin_url: str, kind: str) -> Iterator[str]:
+    name = f"alt42_t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        _server_missing(kind, exc)
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            if kind == "PostgreSQL":
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            else:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """URL of a fresh PostgreSQL database, dropped after the test."""
+    yield from _fresh_database(PG_ADMIN_URL, "PostgreSQL")
+
+
+@pytest.fixture
+def mysql_url() -> Iterator[str]:
+    """URL of a fresh MariaDB/MySQL database, dropped after the test."""
+    yield from _fresh_database(MYSQL_ADMIN_URL, "MariaDB")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'warehouse.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def warehouse_url(request, tmp_path) -> str:
+    """A fresh warehouse URL, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'warehouse.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def warehouse(warehouse_url) -> Iterator[Warehouse]:
+    wh = Warehouse(warehouse_url)
+    wh.migrate()
+    yield wh
+    wh.engine.dispose()
+
+
+@pytest.fixture
+def sqlite_warehouse(sqlite_url) -> Iterator[Warehouse]:
+    wh = Warehouse(sqlite_url)
+    wh.migrate()
+    yield wh
+    wh.engine.dispose()
