@@ -1,4 +1,4 @@
-"""Tables of the irt domain."""
+"""Tables of the IRT domain (legacy names kept: existing readers keep working)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,57 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
+from ..types import JsonDocument, UtcDateTime
+
 DOMAIN = "irt"
 
 
 def define(md: sa.MetaData, name: Callable[[str], str]) -> None:
-    """No tables yet."""
+    sa.Table(
+        name("mirt_item_params"),
+        md,
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("calibration_id", sa.String(64), nullable=False),
+        sa.Column("run_id", sa.String(64)),
+        sa.Column("item_id", sa.String(64), nullable=False),
+        sa.Column("model", sa.String(8), nullable=False),
+        sa.Column("a", sa.Float, nullable=False),
+        sa.Column("d", sa.Float, nullable=False),
+        sa.Column("b", sa.Float),
+        sa.Column("c", sa.Float),
+        sa.Column("se_a", sa.Float),
+        sa.Column("se_d", sa.Float),
+        sa.Column("se_b", sa.Float),
+        sa.Column("se_c", sa.Float),
+        sa.Column("n_responses", sa.Integer, nullable=False),
+        sa.Column("is_anchor", sa.Boolean, nullable=False, default=False),
+        sa.Column("is_current", sa.Boolean, nullable=False, default=True),
+        sa.Column("fitted_at", UtcDateTime, nullable=False),
+        sa.Index(name("ix_mirt_item_params_calibration"), "calibration_id"),
+        sa.Index(name("ix_mirt_item_params_current"), "is_current", "item_id"),
+        comment="Item parameters per calibration (history kept; is_current marks the latest).",
+    )
+    sa.Table(
+        name("mirt_fit_meta"),
+        md,
+        sa.Column("calibration_id", sa.String(64), primary_key=True),
+        sa.Column("run_id", sa.String(64)),
+        sa.Column("backend", sa.String(32), nullable=False),
+        sa.Column("model_spec", JsonDocument, nullable=False),
+        sa.Column("fitted_at", UtcDateTime, nullable=False),
+        sa.Index(name("ix_mirt_fit_meta_fitted_at"), "fitted_at"),
+        comment="One row per calibration: model, convergence, fit and linking_constants.",
+    )
+    sa.Table(
+        name("mirt_ability"),
+        md,
+        sa.Column("user_id", sa.BigInteger, primary_key=True),
+        sa.Column("theta", sa.Float, nullable=False),
+        sa.Column("se", sa.Float),
+        sa.Column("method", sa.String(8), nullable=False),
+        sa.Column("calibration_id", sa.String(64)),
+        sa.Column("run_id", sa.String(64)),
+        sa.Column("fitted_at", UtcDateTime, nullable=False),
+        sa.Index(name("ix_mirt_ability_fitted_at"), "fitted_at"),
+        comment="Current ability per student on the anchored scale.",
+    )
