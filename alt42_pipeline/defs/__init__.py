@@ -1,1 +1,8 @@
 """Dagster definitions, one module per domain; ``alt42_pipeline.definitions`` merges them."""
+
+import warnings
+
+import dagster as dg
+
+# Single-run backfills are what we want for daily partitions; the beta notice is noise.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)

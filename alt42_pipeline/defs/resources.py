@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 
+from functools import lru_cache
+
 import dagster as dg
+import sqlalchemy as sa
 from pydantic import PrivateAttr
 
 from .. import settings
-from ..warehouse import Warehouse
+from ..warehouse import Warehouse, make_engine
 
 
 def _secret_or_default(env_name: str, default: str):
@@ -31,11 +34,25 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 class SourcesResource(dg.ConfigurableResource):
-    """Where the assessment database and Moodle live (each its own URL)."""
+    """Where the assessment database and Moodle live (each its own URL; empty = not read)."""
 
     assessment_url: str
     moodle_url: str
     moodle_prefix: str = "mdl_"
+
+    def assessment_engine(self) -> sa.Engine | None:
+        return _engine(self.assessment_url) if self.assessment_url else None
+
+    def moodle_engine(self) -> sa.Engine | None:
+        return _engine(self.moodle_url) if self.moodle_url else None
+
+    def prefix(self) -> str:
+        return settings.validate_prefix(self.moodle_prefix, "Moodle table prefix")
+
+
+@lru_cache(maxsize=8)
+def _engine(url: str) -> sa.Engine:
+    return make_engine(url)
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:

@@ -39,8 +39,14 @@ def upgrade(engine: sa.Engine, prefix: str = "", revision: str = "head") -> str:
     """Bring the warehouse to ``revision``; a no-op when it is already there."""
     if revision == "head" and current_revision(engine, prefix) == head_revision():
         return head_revision()
-    with engine.begin() as conn:
-        command.upgrade(_config(conn, prefix), revision)
+    alembic_log = logging.getLogger("alembic")
+    level = alembic_log.level
+    alembic_log.setLevel(logging.WARNING)  # its per-step INFO lines are noise in run logs
+    try:
+        with engine.begin() as conn:
+            command.upgrade(_config(conn, prefix), revision)
+    finally:
+        alembic_log.setLevel(level)
     now = current_revision(engine, prefix)
     log.info("warehouse schema at revision %s (prefix %r)", now, prefix)
     return now

@@ -13,7 +13,7 @@ import datetime as dt
 import io
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -85,13 +85,19 @@ class Warehouse:
         ``where`` is a mapping ``{column: value}`` (a list or tuple value means IN) or a
         SQLAlchemy boolean expression; ``None`` replaces the whole table.
         """
+        return self.replace_many([(base, frame, where)])[base]
+
+    def replace_many(self, writes: Sequence[tuple[str, pd.DataFrame, Where]]) -> dict[str, int]:
+        """Several :meth:`replace` writes (e.g. a partition's events and its rejects) that
+        succeed or fail together."""
         self.ensure_schema()
-        table = self.table(base)
+        counts: dict[str, int] = {}
         with self.engine.begin() as conn:
-            deleted = conn.execute(sa.delete(table).where(*self._clauses(table, where))).rowcount
-            inserted = self._insert(conn, table, frame)
-        log.debug("%s: replaced %s rows with %s", table.name, deleted, inserted)
-        return inserted
+            for base, frame, where in writes:
+                table = self.table(base)
+                conn.execute(sa.delete(table).where(*self._clauses(table, where)))
+                counts[base] = counts.get(base, 0) + self._insert(conn, table, frame)
+        return counts
 
     def append(self, base: str, frame: pd.DataFrame) -> int:
         self.ensure_schema()
@@ -138,9 +144,30 @@ class Warehouse:
             stmt = sa.select(*cols).where(*self._clauses(table, where))
         else:
             stmt = what
+        if self.dialect == "postgresql":
+            return self._copy_read(stmt)
         with self.engine.connect() as conn:
             result = conn.execute(stmt)
-            frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+    def _copy_read(self, stmt: sa.Select) -> pd.DataFrame:
+        """Large reads on PostgreSQL: COPY ... TO STDOUT, then typed by the columns."""
+        compiled = stmt.compile(dialect=self.engine.dialect)
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            query = cur.mogrify(str(compiled), compiled.params).decode()
+            buf = io.StringIO()
+            cur.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)", buf)
+            cur.close()
+        finally:
+            raw.close()
+        buf.seek(0)
+        names = [c.name for c in stmt.selected_columns]
+        frame = pd.read_csv(buf, dtype=str, keep_default_na=False, na_values=[""])
+        frame.columns = names
+        for col in stmt.selected_columns:
+            frame[col.name] = _typed(frame[col.name], col.type)
         return frame
 
     def count(self, base: str, where: Where = None) -> int:
@@ -171,47 +198,67 @@ class Warehouse:
         return [where]
 
     def _insert(self, conn: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> int:
-        if frame is None or frame.empty:
-            return 0
-        unknown = set(frame.columns) - set(table.c.keys())
-        if unknown:
-            raise ValueError(f"{table.name}: columns {sorted(unknown)} are not in the table")
-        cols = [c for c in table.c.keys() if c in frame.columns]
-        frame = naive_utc(frame[cols])
-        total = 0
-        for start in range(0, len(frame), CHUNK_ROWS):
-            chunk = frame.iloc[start : start + CHUNK_ROWS][cols]
-            if conn.dialect.name == "postgresql":
-                self._copy_chunk(conn, table, chunk)
-            else:
-                self._insert_chunk(conn, table, chunk)
-            total += len(chunk)
-        return total
+        return insert_frame(conn, table, frame)
 
-    @staticmethod
-    def _insert_chunk(conn: sa.Connection, table: sa.Table, chunk: pd.DataFrame) -> None:
-        conn.execute(sa.insert(table), frame_records(chunk))
 
-    @staticmethod
-    def _copy_chunk(conn: sa.Connection, table: sa.Table, chunk: pd.DataFrame) -> None:
-        out = chunk.copy()
-        for name in out.columns:
-            col_type = table.c[name].type
-            if isinstance(col_type, JsonDocument):
-                out[name] = out[name].map(_json_text)
-            elif isinstance(col_type, sa.Boolean):
-                out[name] = out[name].map(lambda v: None if _isnull(v) else ("t" if v else "f"))
-        buf = io.StringIO()
-        out.to_csv(buf, index=False, header=False, na_rep="\\N", quoting=csv.QUOTE_MINIMAL)
-        buf.seek(0)
-        cols = ", ".join(f'"{c}"' for c in out.columns)
-        cursor = conn.connection.driver_connection.cursor()
-        try:
-            cursor.copy_expert(
-                f'COPY "{table.name}" ({cols}) FROM STDIN WITH (FORMAT csv, NULL \'\\N\')', buf
-            )
-        finally:
-            cursor.close()
+def insert_frame(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> int:
+    """Insert ``frame`` into ``table`` inside the caller's transaction (COPY on PostgreSQL)."""
+    if frame is None or frame.empty:
+        return 0
+    unknown = set(frame.columns) - set(table.c.keys())
+    if unknown:
+        raise ValueError(f"{table.name}: columns {sorted(unknown)} are not in the table")
+    cols = [c for c in table.c.keys() if c in frame.columns]
+    frame = naive_utc(frame[cols])
+    write = copy_chunk if conn.dialect.name == "postgresql" else insert_chunk
+    for start in range(0, len(frame), CHUNK_ROWS):
+        write(conn, table, frame.iloc[start : start + CHUNK_ROWS])
+    return len(frame)
+
+
+def insert_chunk(conn: sa.Connection, table: sa.Table, chunk: pd.DataFrame) -> None:
+    """Rows of ``chunk`` into ``table`` with a batched INSERT, in the caller's transaction."""
+    conn.execute(sa.insert(table), frame_records(chunk))
+
+
+def copy_chunk(conn: sa.Connection, table: sa.Table, chunk: pd.DataFrame) -> None:
+    """Rows of ``chunk`` into ``table`` with PostgreSQL's COPY, in the caller's transaction."""
+    out = chunk.copy()
+    for name in out.columns:
+        col_type = table.c[name].type
+        if isinstance(col_type, JsonDocument):
+            out[name] = out[name].map(_json_text)
+        elif isinstance(col_type, sa.Boolean):
+            out[name] = out[name].map(lambda v: None if _isnull(v) else ("t" if v else "f"))
+    buf = io.StringIO()
+    out.to_csv(buf, index=False, header=False, na_rep="\\N", quoting=csv.QUOTE_MINIMAL)
+    buf.seek(0)
+    cols = ", ".join(f'"{c}"' for c in out.columns)
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.copy_expert(f"COPY \"{table.name}\" ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buf)
+    finally:
+        cursor.close()
+
+
+def _typed(values: pd.Series, col_type: sa.types.TypeEngine) -> pd.Series:
+    """Text from COPY -> the Python/pandas values a normal SELECT would give."""
+    if isinstance(col_type, sa.types.TypeDecorator) and not isinstance(col_type, JsonDocument):
+        col_type = col_type.impl_instance
+    if isinstance(col_type, JsonDocument):
+        return values.map(lambda v: None if _isnull(v) else json.loads(v)).astype(object)
+    if isinstance(col_type, sa.Boolean):
+        return values.map({"t": True, "f": False}).astype(object).where(values.notna(), None)
+    if isinstance(col_type, sa.DateTime):
+        return pd.to_datetime(values, format="ISO8601")
+    if isinstance(col_type, sa.Date):
+        return pd.to_datetime(values, format="ISO8601").dt.date.astype(object).where(values.notna(), None)
+    if isinstance(col_type, sa.Integer):
+        numbers = pd.to_numeric(values)
+        return numbers.astype("int64") if numbers.notna().all() else numbers
+    if isinstance(col_type, (sa.Float, sa.Numeric)):
+        return pd.to_numeric(values).astype("float64")
+    return values.astype(object).where(values.notna(), None)
 
 
 def _isnull(value: Any) -> bool:

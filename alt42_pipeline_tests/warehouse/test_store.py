@@ -5,7 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from alt42_pipeline.warehouse import Warehouse, build_schema, migrate
-from alt42_pipeline.warehouse.store import Warehouse as StoreWarehouse
+from alt42_pipeline.warehouse import store
 
 
 def _kpi_frame(week: dt.date, users: range, value: int) -> pd.DataFrame:
@@ -35,8 +35,8 @@ def test_crash_mid_write_leaves_partition_as_it_was(warehouse, monkeypatch):
     week = dt.date(2026, 1, 5)
     warehouse.replace("weekly_kpi", _kpi_frame(week, range(4), 1), {"week_start": week})
     monkeypatch.setattr("alt42_pipeline.warehouse.store.CHUNK_ROWS", 2)
-    method = "_copy_chunk" if warehouse.dialect == "postgresql" else "_insert_chunk"
-    real = getattr(StoreWarehouse, method)
+    method = "copy_chunk" if warehouse.dialect == "postgresql" else "insert_chunk"
+    real = getattr(store, method)
     calls = {"n": 0}
 
     def crash_on_second_chunk(conn, table, chunk):
@@ -45,7 +45,7 @@ def test_crash_mid_write_leaves_partition_as_it_was(warehouse, monkeypatch):
             raise RuntimeError("injected crash")
         real(conn, table, chunk)
 
-    monkeypatch.setattr(StoreWarehouse, method, staticmethod(crash_on_second_chunk))
+    monkeypatch.setattr(store, method, crash_on_second_chunk)
     with pytest.raises(RuntimeError, match="injected crash"):
         warehouse.replace("weekly_kpi", _kpi_frame(week, range(10, 16), 2), {"week_start": week})
     got = warehouse.read("weekly_kpi")

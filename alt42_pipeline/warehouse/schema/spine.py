@@ -85,3 +85,13 @@ def define(md: sa.MetaData, name: Callable[[str], str]) -> None:
         sa.Index(name("ix_weekly_kpi_week"), "week_start"),
         comment="Per student and ISO week (Monday UTC): the KPIs of alt42_pipeline.core.kpis.",
     )
+    sa.Table(
+        name("user_last_access"),
+        md,
+        sa.Column("user_id", sa.BigInteger, primary_key=True),
+        sa.Column("course_id", sa.BigInteger, primary_key=True),
+        sa.Column("last_access_at", UtcDateTime, nullable=False),
+        sa.Column("updated_at", UtcDateTime, nullable=False),
+        sa.Index(name("ix_user_last_access_time"), "last_access_at"),
+        comment="Moodle's last access of each student to each course.",
+    )

@@ -1,0 +1,64 @@
+"""The operator command line. Each domain adds its subcommands in ``register``."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import sys
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo.platform import DemoConfig
+    from .demo.run import run_demo, summary
+    from . import settings
+
+    cfg = DemoConfig(
+        students=args.students,
+        days=args.days,
+        seed=args.seed,
+        end_date=dt.date.fromisoformat(args.end_date) if args.end_date else None,
+    )
+    os.environ.setdefault("DAGSTER_HOME", os.path.abspath(".dagster_home"))
+    os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
+    result = run_demo(cfg)
+    print(summary(result, settings.load()))
+    print(
+        "\nOpen the web UI on this instance with:\n"
+        f"  DAGSTER_HOME={os.environ['DAGSTER_HOME']} .venv/bin/dagster dev -w workspace.yaml   (or: make dev)"
+    )
+    return 0 if result.success else 1
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from . import settings
+    from .warehouse import Warehouse
+
+    s = settings.load()
+    wh = Warehouse(s.warehouse_url, s.table_prefix)
+    print(f"warehouse schema at revision {wh.migrate()}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="alt42", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="generate a demo platform and materialize every asset on it")
+    demo.add_argument("--students", type=int, default=400)
+    demo.add_argument("--days", type=int, default=28)
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--end-date", help="last day with activity (default: yesterday, UTC)")
+    demo.set_defaults(func=_demo)
+
+    migrate = sub.add_parser("migrate", help="create or upgrade the warehouse tables")
+    migrate.set_defaults(func=_migrate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    return args.func(args)

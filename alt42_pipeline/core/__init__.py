@@ -1,0 +1,1 @@
+"""Domain logic of the data spine, free of Dagster: events, features, KPIs."""

@@ -1,0 +1,352 @@
+"""Generate a tutoring platform: students, topics, items, answers and activity logs.
+
+Everything is drawn from a seeded generator and the true values are kept on the result,
+so later stages can check what they recover:
+
+* students have a true ability ``theta ~ N(0, 1)`` and an engagement pattern:
+  ``steady`` (active most days), ``fading`` (activity decays over the period) or
+  ``dropped`` (steady until a drop-out day, then nothing);
+* the assessment item bank has topics and items with true 2PL parameters
+  (``a ~ lognormal(0, 0.3)``, ``b ~ N(0, 1)``, ``d = -a b``); a set of anchor items
+  carries *reference* parameters in ``question.meta`` on a reference scale that differs
+  from the generating scale by a known linear map ``theta_ref = slope * theta + intercept``
+  (``Platform.scale``), which linking must recover;
+* Moodle has its own quiz question bank (categories as topics);
+* each active day has one or two sessions: a login, course and module views, then either
+  a practice session in the assessment system or a Moodle quiz attempt, with answers drawn
+  from the 2PL model and response times from a log-normal distribution.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+PATTERNS = ("steady", "fading", "dropped")
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    students: int = 400
+    topics: int = 8
+    items_per_topic: int = 25
+    anchors: int = 20
+    moodle_categories: int = 4
+    moodle_items_per_category: int = 10
+    days: int = 28
+    end_date: dt.date | None = None  # last day with activity; default: yesterday (UTC)
+    seed: int = 42
+    scale_slope: float = 1.15
+    scale_intercept: float = 0.30
+    pattern_shares: tuple[float, float, float] = (0.6, 0.25, 0.15)
+    answers_per_session: float = 12.0
+    quiz_session_share: float = 0.3
+    first_user_id: int = 1001
+    courses: int = 2
+
+    @property
+    def last_day(self) -> dt.date:
+        return self.end_date or (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1))
+
+    @property
+    def first_day(self) -> dt.date:
+        return self.last_day - dt.timedelta(days=self.days - 1)
+
+
+@dataclass
+class Platform:
+    """The generated platform: truth plus the rows of every source table."""
+
+    config: DemoConfig
+    students: pd.DataFrame  # user_id, theta, pattern, dropout_day
+    items: pd.DataFrame  # question_id, topic, a, d, b, is_anchor, source
+    scale: dict[str, float]
+    assessment: dict[str, pd.DataFrame] = field(default_factory=dict)  # question, attempt
+    moodle: dict[str, pd.DataFrame] = field(default_factory=dict)  # base names without prefix
+
+    @property
+    def n_events(self) -> int:
+        return len(self.assessment["attempt"]) + len(self.moodle["logstore_standard_log"]) + len(
+            self.moodle["question_attempts"]
+        )
+
+
+def _p2pl(theta: np.ndarray, a: np.ndarray, d: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-(a * theta + d)))
+
+
+def _items(cfg: DemoConfig, rng: np.random.Generator) -> pd.DataFrame:
+    n = cfg.topics * cfg.items_per_topic
+    a = rng.lognormal(0.0, 0.3, n)
+    b = rng.normal(0.0, 1.0, n)
+    bank = pd.DataFrame(
+        {
+            "question_id": np.arange(1, n + 1),
+            "topic": [f"topic-{t + 1:02d}" for t in np.repeat(np.arange(cfg.topics), cfg.items_per_topic)],
+            "a": a,
+            "b": b,
+            "d": -a * b,
+            "is_anchor": False,
+            "source": "assessment",
+        }
+    )
+    anchors = rng.choice(n, size=min(cfg.anchors, n), replace=False)
+    bank.loc[anchors, "is_anchor"] = True
+    m = cfg.moodle_categories * cfg.moodle_items_per_category
+    ma, mb = rng.lognormal(0.0, 0.3, m), rng.normal(0.0, 1.0, m)
+    moodle = pd.DataFrame(
+        {
+            "question_id": np.arange(1, m + 1),
+            "topic": [f"{c + 1}" for c in np.repeat(np.arange(cfg.moodle_categories), cfg.moodle_items_per_category)],
+            "a": ma,
+            "b": mb,
+            "d": -ma * mb,
+            "is_anchor": False,
+            "source": "moodle",
+        }
+    )
+    return pd.concat([bank, moodle], ignore_index=True)
+
+
+def _students(cfg: DemoConfig, rng: np.random.Generator) -> pd.DataFrame:
+    n = cfg.students
+    pattern = rng.choice(PATTERNS, size=n, p=np.asarray(cfg.pattern_shares) / sum(cfg.pattern_shares))
+    dropout = np.where(pattern == "dropped", rng.integers(max(1, cfg.days // 4), max(2, cfg.days * 3 // 4), n), -1)
+    return pd.DataFrame(
+        {
+            "user_id": np.arange(cfg.first_user_id, cfg.first_user_id + n, dtype=np.int64),
+            "theta": rng.normal(0.0, 1.0, n),
+            "pattern": pattern,
+            "dropout_day": dropout,
+        }
+    )
+
+
+def _activity_probability(students: pd.DataFrame, days: int) -> np.ndarray:
+    """P(active) per student and day, shape (students, days)."""
+    day = np.arange(days)[None, :]
+    steady = np.full((len(students), days), 0.65)
+    fading = 0.75 * np.exp(-3.0 * day / max(days - 1, 1)) + 0.02
+    pattern = students["pattern"].to_numpy()[:, None]
+    dropout = students["dropout_day"].to_numpy()[:, None]
+    p = np.where(pattern == "fading", fading, steady)
+    return np.where((pattern == "dropped") & (day >= dropout), 0.0, p)
+
+
+def generate(cfg: DemoConfig | None = None) -> Platform:
+    """Draw a platform from ``cfg`` (same config and seed, same platform)."""
+    cfg = cfg or DemoConfig()
+    rng = np.random.default_rng(cfg.seed)
+    items = _items(cfg, rng)
+    students = _students(cfg, rng)
+
+    # -- sessions: (student, day, start second) -----------------------------------------
+    active = rng.random((cfg.students, cfg.days)) < _activity_probability(students, cfg.days)
+    s_idx, d_idx = np.nonzero(active)
+    n_sess = 1 + (rng.random(len(s_idx)) < 0.3)
+    sess_student = np.repeat(s_idx, n_sess)
+    sess_day = np.repeat(d_idx, n_sess)
+    first = np.r_[True, (sess_student[1:] != sess_student[:-1]) | (sess_day[1:] != sess_day[:-1])]
+    start = np.where(first, rng.integers(7 * 3600, 13 * 3600, len(sess_student)), rng.integers(15 * 3600, 21 * 3600, len(sess_student)))
+    is_quiz = rng.random(len(sess_student)) < cfg.quiz_session_share
+    n_sessions = len(sess_student)
+    base = pd.Timestamp(cfg.first_day)
+    sess_time = base + pd.to_timedelta(sess_day * 86400 + start, unit="s")
+
+    # -- answers per session ------------------------------------------------------------
+    n_ans = rng.poisson(cfg.answers_per_session, n_sessions) + 3
+    bank = items[items.source == "assessment"].reset_index(drop=True)
+    mbank = items[items.source == "moodle"].reset_index(drop=True)
+    topics = bank["topic"].unique()
+    cats = mbank["topic"].unique()
+    sess_topic = np.where(is_quiz, rng.integers(0, len(cats), n_sessions), rng.integers(0, len(topics), n_sessions))
+    ans_sess = np.repeat(np.arange(n_sessions), n_ans)
+    ans_quiz = is_quiz[ans_sess]
+    # pick an item of the session's topic/category
+    per_topic = cfg.items_per_topic
+    per_cat = cfg.moodle_items_per_category
+    within = np.where(ans_quiz, rng.integers(0, per_cat, len(ans_sess)), rng.integers(0, per_topic, len(ans_sess)))
+    row = np.where(ans_quiz, sess_topic[ans_sess] * per_cat + within, sess_topic[ans_sess] * per_topic + within)
+    a = np.where(ans_quiz, mbank["a"].to_numpy()[np.minimum(row, len(mbank) - 1)], bank["a"].to_numpy()[np.minimum(row, len(bank) - 1)])
+    d = np.where(ans_quiz, mbank["d"].to_numpy()[np.minimum(row, len(mbank) - 1)], bank["d"].to_numpy()[np.minimum(row, len(bank) - 1)])
+    theta = students["theta"].to_numpy()[sess_student[ans_sess]]
+    correct = rng.random(len(ans_sess)) < _p2pl(theta, a, d)
+    rt = np.clip(rng.lognormal(np.log(35.0), 0.5, len(ans_sess)), 3, 600)
+    # answer time = session start + 90 s of reading + cumulative response times in the session
+    cum = np.cumsum(rt)
+    sess_first = np.r_[0, np.cumsum(n_ans)[:-1]]
+    offset = cum - np.repeat(cum[sess_first] - rt[sess_first], n_ans)
+    ans_time = (sess_time[ans_sess] + pd.to_timedelta(90 + offset, unit="s")).floor("ms")
+    sess_end = pd.Series(ans_time).groupby(ans_sess).max().reindex(range(n_sessions)).to_numpy()
+
+    user_of_ans = students["user_id"].to_numpy()[sess_student[ans_sess]]
+    platform = Platform(
+        config=cfg,
+        students=students,
+        items=items,
+        scale={"slope": cfg.scale_slope, "intercept": cfg.scale_intercept},
+    )
+
+    # -- assessment database ------------------------------------------------------------
+    asmt = ~ans_quiz
+    platform.assessment["attempt"] = pd.DataFrame(
+        {
+            "id": np.arange(1, int(asmt.sum()) + 1, dtype=np.int64),
+            "user_id": user_of_ans[asmt],
+            "question_id": bank["question_id"].to_numpy()[row[asmt]],
+            "correct": correct[asmt].astype(np.int16),
+            "answered_at": ans_time[asmt],
+            "response_time_ms": (rt[asmt] * 1000).astype(np.int64),
+        }
+    )
+    platform.assessment["question"] = _question_rows(bank, cfg)
+
+    # -- Moodle -------------------------------------------------------------------------
+    platform.moodle.update(
+        _moodle_rows(cfg, rng, students, mbank, sess_student, sess_time, sess_end, is_quiz, sess_topic,
+                     ans_sess, ans_quiz, row, correct, ans_time)
+    )
+    return platform
+
+
+def _question_rows(bank: pd.DataFrame, cfg: DemoConfig) -> pd.DataFrame:
+    slope, intercept = cfg.scale_slope, cfg.scale_intercept
+    metas = []
+    for r in bank.itertuples(index=False):
+        meta: dict = {"tags": ["practice"], "difficulty_label": "hard" if r.b > 0.5 else "easy" if r.b < -0.5 else "medium"}
+        if r.is_anchor:
+            a_ref, b_ref = r.a / slope, slope * r.b + intercept
+            meta["tags"] = ["anchor", "practice"]
+            meta["irt"] = {"model": "2pl", "a": round(a_ref, 6), "b": round(b_ref, 6), "d": round(-a_ref * b_ref, 6)}
+        metas.append(json.dumps(meta, sort_keys=True))
+    return pd.DataFrame(
+        {
+            "id": bank["question_id"].to_numpy(),
+            "topic": bank["topic"].to_numpy(),
+            "meta": metas,
+            "created_at": pd.Timestamp(cfg.first_day) - pd.Timedelta(days=180),
+        }
+    )
+
+
+def _epoch(ts) -> np.ndarray:
+    return pd.DatetimeIndex(ts).as_unit("s").asi8.astype(np.int64)
+
+
+def _moodle_rows(cfg, rng, students, mbank, sess_student, sess_time, sess_end, is_quiz, sess_topic,
+                 ans_sess, ans_quiz, row, correct, ans_time) -> dict[str, pd.DataFrame]:
+    n_sessions = len(sess_student)
+    users = students["user_id"].to_numpy()
+    course = 1 + (sess_topic % cfg.courses)
+    quiz_ids = np.arange(1, len(mbank["topic"].unique()) + 1)
+    quiz = pd.DataFrame({"id": quiz_ids, "course": 1 + ((quiz_ids - 1) % cfg.courses), "name": [f"Quiz {q}" for q in quiz_ids]})
+    question = pd.DataFrame(
+        {
+            "id": mbank["question_id"].to_numpy(),
+            "category": mbank["topic"].astype(int).to_numpy(),
+            "name": [f"Q{q}" for q in mbank["question_id"]],
+            "qtype": "multichoice",
+        }
+    )
+
+    # log: login at the first session of a day, a course view, module views, quiz events
+    t0 = _epoch(sess_time)
+    t_end = _epoch(sess_end)
+    n_views = rng.integers(1, 4, n_sessions)
+    logs = []
+
+    def add(mask, name, component, action, target, objecttable, objectid, crud, edulevel, t):
+        logs.append(pd.DataFrame({
+            "eventname": name, "component": component, "action": action, "target": target,
+            "objecttable": objecttable, "objectid": objectid, "crud": crud, "edulevel": edulevel,
+            "userid": users[sess_student[mask]], "courseid": np.where(name == "\\core\\event\\user_loggedin", 0, course[mask]),
+            "anonymous": 0, "timecreated": t, "origin": "web",
+        }))
+
+    every = np.ones(n_sessions, bool)
+    add(every, "\\core\\event\\user_loggedin", "core", "loggedin", "user", "user", users[sess_student], "r", 0, t0 - 30)
+    add(every, "\\core\\event\\course_viewed", "core", "viewed", "course", None, None, "r", 2, t0 + 10)
+    for k in range(3):
+        vmask = n_views > k
+        add(vmask, "\\mod_page\\event\\course_module_viewed", "mod_page", "viewed", "course_module", "page",
+            100 + sess_topic[vmask], "r", 2, t0[vmask] + 20 + 20 * k)
+
+    # quiz attempts: one per quiz session
+    q_sess = np.nonzero(is_quiz)[0]
+    qa_ids = np.arange(1, len(q_sess) + 1)
+    quiz_of = quiz_ids[sess_topic[q_sess] % len(quiz_ids)]
+    quiz_attempts = pd.DataFrame(
+        {
+            "id": qa_ids,
+            "quiz": quiz_of,
+            "userid": users[sess_student[q_sess]],
+            "attempt": 1,
+            "uniqueid": 10_000 + qa_ids,
+            "preview": 0,
+            "state": "finished",
+            "timestart": t0[q_sess] + 60,
+            "timefinish": t_end[q_sess] + 5,
+            "sumgrades": 0.0,
+        }
+    )
+    add(is_quiz, "\\mod_quiz\\event\\attempt_started", "mod_quiz", "started", "attempt", "quiz_attempts", qa_ids, "c", 2, t0[q_sess] + 60)
+    add(is_quiz, "\\mod_quiz\\event\\attempt_submitted", "mod_quiz", "submitted", "attempt", "quiz_attempts", qa_ids, "u", 2, t_end[q_sess] + 5)
+    log = pd.concat(logs, ignore_index=True).sort_values("timecreated", kind="stable").reset_index(drop=True)
+    log.insert(0, "id", np.arange(1, len(log) + 1, dtype=np.int64))
+
+    # question attempts and their steps: todo -> complete -> graded
+    qidx = np.nonzero(ans_quiz)[0]
+    attempt_of_session = np.full(n_sessions, -1)
+    attempt_of_session[q_sess] = np.arange(len(q_sess))
+    owner = attempt_of_session[ans_sess[qidx]]
+    n_q = len(qidx)
+    qatt_ids = np.arange(1, n_q + 1)
+    slot = pd.Series(owner).groupby(owner).cumcount().to_numpy() + 1
+    finish = quiz_attempts["timefinish"].to_numpy()[owner]
+    question_attempts = pd.DataFrame(
+        {
+            "id": qatt_ids,
+            "questionusageid": quiz_attempts["uniqueid"].to_numpy()[owner],
+            "slot": slot,
+            "behaviour": "deferredfeedback",
+            "questionid": mbank["question_id"].to_numpy()[row[qidx]],
+            "maxmark": 1.0,
+            "minfraction": 0.0,
+            "maxfraction": 1.0,
+            "timemodified": finish,
+        }
+    )
+    ok = correct[qidx]
+    t_answer = _epoch(ans_time[qidx])
+    steps = pd.DataFrame(
+        {
+            "questionattemptid": np.repeat(qatt_ids, 3),
+            "sequencenumber": np.tile([0, 1, 2], n_q),
+            "state": np.column_stack([np.full(n_q, "todo"), np.full(n_q, "complete"), np.where(ok, "gradedright", "gradedwrong")]).ravel(),
+            "fraction": np.column_stack([np.full(n_q, np.nan), np.full(n_q, np.nan), ok.astype(float)]).ravel(),
+            "timecreated": np.column_stack([quiz_attempts["timestart"].to_numpy()[owner], t_answer, finish]).ravel(),
+            "userid": np.repeat(quiz_attempts["userid"].to_numpy()[owner], 3),
+        }
+    )
+    steps.insert(0, "id", np.arange(1, len(steps) + 1, dtype=np.int64))
+    sums = pd.Series(ok.astype(float)).groupby(owner).sum()
+    quiz_attempts.loc[sums.index, "sumgrades"] = sums.to_numpy()
+
+    last = log.groupby(["userid", "courseid"], as_index=False)["timecreated"].max()
+    last = last[last.courseid > 0]
+    lastaccess = pd.DataFrame(
+        {"id": np.arange(1, len(last) + 1), "userid": last.userid, "courseid": last.courseid, "timeaccess": last.timecreated}
+    )
+    return {
+        "logstore_standard_log": log,
+        "quiz": quiz,
+        "question": question,
+        "quiz_attempts": quiz_attempts,
+        "question_attempts": question_attempts,
+        "question_attempt_steps": steps,
+        "user_lastaccess": lastaccess,
+    }

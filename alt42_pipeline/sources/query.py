@@ -1,0 +1,39 @@
+"""Run a source query into a DataFrame, using PostgreSQL's COPY when it is there.
+
+Values come back as the database gives them (COPY gives text); the mapping to canonical
+events parses and validates every column, so bad source values become rejects.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+
+def read_frame(engine: sa.Engine, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    params = dict(params or {})
+    if engine.dialect.name == "postgresql":
+        return _copy_frame(engine, sql, params)
+    with engine.connect() as conn:
+        result = conn.execute(sa.text(sql), params)
+        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def _copy_frame(engine: sa.Engine, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+    # psycopg2 binds %(name)s; the text() style :name is translated once here.
+    compiled = sa.text(sql).bindparams(**params).compile(dialect=engine.dialect)
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        query = cur.mogrify(str(compiled), compiled.params).decode()
+        buf = io.StringIO()
+        cur.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)", buf)
+        cur.close()
+    finally:
+        raw.close()
+    buf.seek(0)
+    return pd.read_csv(buf, dtype=str, keep_default_na=False, na_values=[""])
