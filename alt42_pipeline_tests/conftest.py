@@ -86,3 +86,37 @@ def sqlite_warehouse(sqlite_url) -> Iterator[Warehouse]:
     wh.migrate()
     yield wh
     wh.engine.dispose()
+
+
+# -- demo platform fixtures ---------------------------------------------------------------
+import datetime as dt  # noqa: E402
+
+from alt42_pipeline.demo import DemoConfig, generate  # noqa: E402
+from alt42_pipeline.demo.write import write_assessment, write_moodle  # noqa: E402
+
+SMALL_DEMO = DemoConfig(students=60, days=5, end_date=dt.date(2026, 3, 6), seed=7)
+
+
+@pytest.fixture(scope="session")
+def small_platform():
+    """A small seeded platform (60 students, 5 days ending Friday 2026-03-06)."""
+    return generate(SMALL_DEMO)
+
+
+def make_resources(warehouse_url: str, assessment_url: str, moodle_url: str, prefix: str = "mdl_") -> dict:
+    from alt42_pipeline.defs.resources import SourcesResource, WarehouseResource
+
+    return {
+        "warehouse": WarehouseResource(url=warehouse_url),
+        "sources": SourcesResource(assessment_url=assessment_url, moodle_url=moodle_url, moodle_prefix=prefix),
+    }
+
+
+@pytest.fixture
+def demo_sources(tmp_path, small_platform):
+    """The small platform written to SQLite source databases; returns (assessment, moodle) URLs."""
+    asmt = f"sqlite:///{tmp_path / 'assessment.db'}"
+    mdl = f"sqlite:///{tmp_path / 'moodle.db'}"
+    write_assessment(small_platform, sa.create_engine(asmt))
+    write_moodle(small_platform, sa.create_engine(mdl))
+    return asmt, mdl

@@ -27,7 +27,7 @@ def features_topic_daily(events: pd.DataFrame, day: dt.date, computed_at: dt.dat
     """
     if events.empty:
         return pd.DataFrame(columns=FEATURE_COLUMNS)
-    ev = events.sort_values(["user_id", "occurred_at"], kind="stable")
+    ev = events.sort_values(["user_id", "occurred_at", "event_id"])
     ev = ev.assign(_tot=capped_gaps(ev))
     ans = ev[(ev["verb"] == ANSWERED) & ev["topic_id"].notna()]
     if ans.empty:

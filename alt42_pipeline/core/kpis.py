@@ -52,7 +52,7 @@ def weekly_kpis(events: pd.DataFrame, week: dt.date, n_topics: int) -> pd.DataFr
         raise ValueError(f"week_start {week} is not a Monday")
     if events.empty:
         return pd.DataFrame(columns=["user_id", "week_start", "kpis"])
-    ev = events.sort_values(["user_id", "occurred_at"], kind="stable")
+    ev = events.sort_values(["user_id", "occurred_at", "event_id"])
     ev = ev.assign(_tot=capped_gaps(ev), _day=pd.to_datetime(ev["occurred_at"]).dt.normalize())
     users = pd.Index(np.unique(ev["user_id"].to_numpy()), name="user_id")
     k = pd.DataFrame(index=users)

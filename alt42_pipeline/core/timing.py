@@ -12,7 +12,8 @@ GAP_CAP_S = 30 * 60
 def capped_gaps(events: pd.DataFrame, cap_s: float = GAP_CAP_S) -> np.ndarray:
     """Seconds each event adds to its student's time on task, aligned with ``events``.
 
-    ``events`` must be sorted by (user_id, occurred_at). An event adds the time since the
+    ``events`` must be sorted by (user_id, occurred_at, event_id): ties in time are then
+    broken the same way on every run, so re-runs give identical results. An event adds the time since the
     same student's previous event, capped at ``cap_s``; a student's first event adds 0.
     """
     if events.empty:

@@ -101,10 +101,12 @@ weekly_kpi_job = dg.define_asset_job(
     tags={"alt42/domain": "spine"},
 )
 
-ingest_schedule = dg.build_schedule_from_partitioned_job(
-    ingest_job, hour_of_day=2, minute_of_hour=10, name="ingest_schedule",
-    description="Daily 02:10 UTC: ingest yesterday (replaces compute-daily-kpis / aggregate-features-daily).",
-)
+@dg.schedule(job=ingest_job, cron_schedule="10 2 * * *", execution_timezone="UTC", name="ingest_schedule",
+             description="Daily 02:10 UTC: ingest yesterday, then its features (replaces the "
+             "compute-daily-kpis and aggregate-features-daily CronJobs).")
+def ingest_schedule(context: dg.ScheduleEvaluationContext):
+    yesterday = (context.scheduled_execution_time - dt.timedelta(days=1)).date().isoformat()
+    return dg.RunRequest(run_key=f"ingest:{yesterday}", partition_key=yesterday)
 
 
 @dg.schedule(job=weekly_kpi_job, cron_schedule="40 2 * * *", execution_timezone="UTC", name="weekly_kpi_schedule",

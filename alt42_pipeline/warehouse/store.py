@@ -152,7 +152,7 @@ class Warehouse:
 
     def _copy_read(self, stmt: sa.Select) -> pd.DataFrame:
         """Large reads on PostgreSQL: COPY ... TO STDOUT, then typed by the columns."""
-        compiled = stmt.compile(dialect=self.engine.dialect)
+        compiled = stmt.compile(dialect=self.engine.dialect, compile_kwargs={"render_postcompile": True})
         raw = self.engine.raw_connection()
         try:
             cur = raw.cursor()
