@@ -40,7 +40,7 @@ def _expected_rows(platform) -> int:
 def test_spine_end_to_end_and_rerun_is_identical(warehouse_url, demo_sources, small_platform):
     resources = make_resources(warehouse_url, *demo_sources)
     wh = Warehouse(warehouse_url)
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         _run_spine(resources, instance)
         snapshots = {t: _snapshot(wh, t) for t in ("events", "features_topic_daily", "weekly_kpi", "questions")}
         # every source row became an event (the demo has no bad rows)
@@ -86,7 +86,7 @@ def test_malformed_source_rows_are_all_counted_in_rejected_events(sqlite_url, de
         for row in bad_attempts:  # raw SQL so that SQLite keeps the malformed time text as is
             conn.execute(sa.text("INSERT INTO attempt VALUES (:id, :user_id, :question_id, :correct, :answered_at, :response_time_ms)"), row)
     resources = make_resources(sqlite_url, asmt_url, moodle_url)
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         assert dg.materialize(ASSETS, selection=[questions], resources=resources, instance=instance).success
         result = dg.materialize(ASSETS, selection=[events], resources=resources, instance=instance, partition_key=day.isoformat())
         assert result.success
@@ -111,7 +111,7 @@ def test_future_rows_of_today_are_rejected_not_loaded(sqlite_url, demo_sources):
     with engine.begin() as conn:
         conn.execute(sa.text("INSERT INTO attempt VALUES (777777, 1001, 1, 1, :t, 5)"), {"t": later})
     resources = make_resources(sqlite_url, asmt_url, moodle_url)
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         dg.materialize(ASSETS, selection=[questions], resources=resources, instance=instance)
         assert dg.materialize(ASSETS, selection=[events], resources=resources, instance=instance, partition_key=today.isoformat()).success
     rejected = Warehouse(sqlite_url).read("rejected_events")
@@ -126,7 +126,7 @@ def test_moodle_on_mariadb_through_the_real_readers(mysql_url, tmp_path, small_p
     write_assessment(small_platform, sa.create_engine(asmt_url))
     write_moodle(small_platform, sa.create_engine(mysql_url))
     resources = make_resources(sqlite_url, asmt_url, mysql_url)
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         for sel, kw in [([questions, user_last_access], {}), ([events], {"tags": RANGE})]:
             assert dg.materialize(ASSETS, selection=sel, resources=resources, instance=instance, **kw).success
     wh = Warehouse(sqlite_url)
@@ -145,6 +145,6 @@ def test_prefixed_warehouse(tmp_path, demo_sources):
     from alt42_pipeline.defs.resources import WarehouseResource
 
     resources["warehouse"] = WarehouseResource(url=url, table_prefix="mdl_alt42_")
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         assert dg.materialize(ASSETS, selection=[questions], resources=resources, instance=instance).success
     assert "mdl_alt42_questions" in sa.inspect(sa.create_engine(url)).get_table_names()
