@@ -56,11 +56,18 @@ class Canonical:
 
 
 def _int_col(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(values):
+        return values
     return pd.to_numeric(values, errors="coerce")
 
 
+def _id_text(values: pd.Series) -> pd.Series:
+    """Integer ids as text ("12", never "12.0"), missing as NA."""
+    return _int_col(values).astype("Int64").astype("string")
+
+
 def _float_col(values: pd.Series) -> pd.Series:
-    return pd.to_numeric(values, errors="coerce").astype("float64")
+    return _int_col(values).astype("float64")
 
 
 def _epoch_time(values: pd.Series) -> pd.Series:
@@ -75,11 +82,11 @@ def _text_time(values: pd.Series) -> pd.Series:
 
 def map_assessment(attempts: pd.DataFrame, topics: pd.Series) -> pd.DataFrame:
     """Candidate events from assessment ``attempt`` rows; ``topics`` maps question id -> topic."""
-    question = _int_col(attempts["question_id"]).astype("Int64").astype("string")
+    question = _id_text(attempts["question_id"])
     correct = _float_col(attempts["correct"])
     return pd.DataFrame(
         {
-            "event_id": "asmt:" + attempts["id"].astype("string"),
+            "event_id": "asmt:" + _id_text(attempts["id"]),
             "user_id": _int_col(attempts["user_id"]),
             "verb": ANSWERED,
             "object_id": "question:" + question,
@@ -101,12 +108,12 @@ def map_moodle_log(log: pd.DataFrame) -> pd.DataFrame:
     """Candidate activity events from ``logstore_standard_log`` rows."""
     action = log["action"].astype("string").str.lower()
     table = log["objecttable"].astype("string")
-    objectid = _int_col(log["objectid"]).astype("Int64").astype("string")
+    objectid = _id_text(log["objectid"])
     obj = (table + ":" + objectid).fillna(log["target"].astype("string"))
     user = _int_col(log["userid"]).where(_int_col(log["anonymous"]).fillna(0) == 0)
     return pd.DataFrame(
         {
-            "event_id": "mdl-log:" + log["id"].astype("string"),
+            "event_id": "mdl-log:" + _id_text(log["id"]),
             "user_id": user,
             "verb": action.replace(_MOODLE_VERBS),
             "object_id": obj,
@@ -135,11 +142,11 @@ def map_moodle_answers(answers: pd.DataFrame) -> pd.DataFrame:
     state = answers["state"].astype("string")
     graded = state.str.startswith("graded") | (state == "gaveup") | state.str.startswith("mangr")
     score = (fraction / maxfraction).where(fraction.notna(), 0.0).where(graded)
-    question = "mdl:" + _int_col(answers["questionid"]).astype("Int64").astype("string")
-    category = _int_col(answers["category"]).astype("Int64").astype("string")
+    question = "mdl:" + _id_text(answers["questionid"])
+    category = _id_text(answers["category"])
     return pd.DataFrame(
         {
-            "event_id": "mdl-qa:" + answers["question_attempt_id"].astype("string"),
+            "event_id": "mdl-qa:" + _id_text(answers["question_attempt_id"]),
             "user_id": _int_col(answers["userid"]),
             "verb": ANSWERED,
             "object_id": "question:" + question,
@@ -174,24 +181,26 @@ def canonicalize(
     reason = pd.Series(pd.NA, index=c.index, dtype="string")
     detail = pd.Series(pd.NA, index=c.index, dtype="string")
 
-    def flag(mask: pd.Series, name: str, text: pd.Series | str) -> None:
+    def flag(mask: pd.Series, name: str, text) -> None:
+        """Give rows in ``mask`` (not yet rejected) reason ``name``; ``text(rows)`` says why."""
         mask = mask.fillna(False).astype(bool) & reason.isna()
+        if not mask.any():
+            return
         reason[mask] = name
-        detail[mask] = text[mask] if isinstance(text, pd.Series) else text
+        detail[mask] = text(c[mask]) if callable(text) else text
 
     is_answer = c["verb"] == ANSWERED
-    flag(c["user_id"].isna() | (c["user_id"] <= 0), "missing_user", "no user id (NULL, 0 or anonymous)")
-    flag(c["occurred_at"].isna(), "unparseable_time", "time " + c["_raw_time"].astype("string").fillna("NULL") + " is not a time")
-    flag(c["occurred_at"] > now + FUTURE_TOLERANCE, "future_time", "time " + c["occurred_at"].astype("string") + " is in the future")
     start, end = window
+    flag(c["user_id"].isna() | (c["user_id"] <= 0), "missing_user", "no user id (NULL, 0 or anonymous)")
+    flag(c["occurred_at"].isna(), "unparseable_time", lambda r: "time " + r["_raw_time"].astype("string").fillna("NULL") + " is not a time")
+    flag(c["occurred_at"] > now + FUTURE_TOLERANCE, "future_time", lambda r: "time " + r["occurred_at"].astype("string") + " is in the future")
     flag((c["occurred_at"] < start) | (c["occurred_at"] >= end), "outside_window", f"time outside [{start}, {end})")
-    known = pd.Index(known_questions)
-    flag(is_answer & ~c["question_id"].isin(known), "unknown_question", "question " + c["question_id"].fillna("NULL") + " is not in the catalogue")
+    flag(is_answer & ~c["question_id"].isin(pd.Index(known_questions)), "unknown_question", lambda r: "question " + r["question_id"].fillna("NULL") + " is not in the catalogue")
     flag(is_answer & ~c["_graded"].astype(bool), "ungraded", "last step of the question attempt is not graded")
     flag(is_answer & c["score"].isna(), "invalid_score", "score/correct is missing or not a number")
-    flag(is_answer & ((c["score"] < 0) | (c["score"] > 1)), "score_out_of_range", "score " + c["score"].astype("string") + " is outside [0, 1]")
+    flag(is_answer & ((c["score"] < 0) | (c["score"] > 1)), "score_out_of_range", lambda r: "score " + r["score"].astype("string") + " is outside [0, 1]")
     # Later copies of an id are duplicates; the first copy is the record (kept or rejected).
-    flag(c["event_id"].duplicated(keep="first"), "duplicate_event_id", "event id " + c["event_id"] + " seen earlier in this window")
+    flag(c["event_id"].duplicated(keep="first"), "duplicate_event_id", lambda r: "event id " + r["event_id"] + " seen earlier in this window")
 
     good = c[reason.isna()]
     events = good.assign(

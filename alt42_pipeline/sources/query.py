@@ -36,4 +36,6 @@ def _copy_frame(engine: sa.Engine, sql: str, params: dict[str, Any]) -> pd.DataF
     finally:
         raw.close()
     buf.seek(0)
-    return pd.read_csv(buf, dtype=str, keep_default_na=False, na_values=[""])
+    # Types are inferred in C; a column holding a malformed value stays text and the
+    # canonical mapping coerces it (the row is then rejected, not lost).
+    return pd.read_csv(buf, keep_default_na=False, na_values=[""], low_memory=False)
