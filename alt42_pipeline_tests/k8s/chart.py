@@ -1,0 +1,107 @@
+"""What Dagster's Helm chart renders from helm/values.yaml, for the tests (no `helm` binary here).
+
+The chart turns its camelCase values into the instance's ``dagster.yaml`` (run launcher, run
+coordinator, run monitoring, run retries); these functions do the same mapping for the keys
+we set, so that Dagster's own config schemas can validate the result offline. Names the chart
+derives from the release (service account, instance ConfigMap, run env ConfigMap) are given
+for the release name and namespace the deploy guide uses.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+VALUES_FILE = REPO / "helm" / "values.yaml"
+DAGSTER_YAML = REPO / "dagster.yaml"
+
+#: Release name and namespace of helm/README.md (`helm upgrade --install dagster ... -n alt42`).
+RELEASE = "dagster"
+NAMESPACE = "alt42"
+#: The chart's DAGSTER_HOME (its `global.dagsterHome` default).
+DAGSTER_HOME = "/opt/dagster/dagster_home"
+
+
+def load_values() -> dict[str, Any]:
+    return yaml.safe_load(VALUES_FILE.read_text())
+
+
+def load_dagster_yaml() -> dict[str, Any]:
+    return yaml.safe_load(DAGSTER_YAML.read_text())
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def user_deployment(values: dict[str, Any]) -> dict[str, Any]:
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    return deployment
+
+
+def user_code_image(values: dict[str, Any]) -> str:
+    """The image the code server reports to Dagster, hence the image of every run pod."""
+    image = user_deployment(values)["image"]
+    return f"{image['repository']}:{image['tag']}"
+
+
+def _names(refs: list[dict[str, str]] | None) -> list[str]:
+    return [ref["name"] for ref in refs or []]
+
+
+def run_launcher_config(values: dict[str, Any]) -> dict[str, Any]:
+    """The ``run_launcher.config`` of the instance the chart renders for the K8sRunLauncher."""
+    launcher = values["runLauncher"]
+    assert launcher["type"] == "K8sRunLauncher"
+    cfg = launcher["config"]["k8sRunLauncher"]
+    config: dict[str, Any] = {
+        "load_incluster_config": cfg["loadInclusterConfig"],
+        "job_namespace": cfg.get("jobNamespace") or NAMESPACE,
+        "image_pull_policy": cfg["imagePullPolicy"],
+        "service_account_name": RELEASE,
+        "dagster_home": DAGSTER_HOME,
+        "instance_config_map": f"{RELEASE}-instance",
+        "postgres_password_secret": values["global"]["postgresqlSecretName"],
+        # The chart always adds its own run env ConfigMap (DAGSTER_HOME etc.) first.
+        "env_config_maps": [f"{RELEASE}-pipeline-env", *_names(cfg.get("envConfigMaps"))],
+        "env_secrets": _names(cfg.get("envSecrets")),
+        "env_vars": cfg.get("envVars") or [],
+        "volume_mounts": cfg.get("volumeMounts") or [],
+        "volumes": cfg.get("volumes") or [],
+        "labels": cfg.get("labels") or {},
+    }
+    if cfg.get("failPodOnRunFailure"):
+        config["fail_pod_on_run_failure"] = True
+    for key in ("resources", "securityContext", "schedulerName"):
+        if cfg.get(key):
+            config[snake(key)] = cfg[key]
+    if cfg.get("runK8sConfig"):
+        config["run_k8s_config"] = {snake(k): v for k, v in cfg["runK8sConfig"].items() if v}
+    return config
+
+
+def instance_config(values: dict[str, Any]) -> dict[str, Any]:
+    """The parts of the chart's rendered ``dagster.yaml`` that our values decide."""
+    daemon = values["dagsterDaemon"]
+    coordinator = daemon["runCoordinator"]
+    assert coordinator["enabled"] and coordinator["type"] == "QueuedRunCoordinator"
+    queued = coordinator["config"]["queuedRunCoordinator"]
+    return {
+        "run_launcher": {
+            "module": "dagster_k8s",
+            "class": "K8sRunLauncher",
+            "config": run_launcher_config(values),
+        },
+        "run_coordinator": {
+            "module": "dagster.core.run_coordinator",
+            "class": "QueuedRunCoordinator",
+            "config": {snake(k): v for k, v in queued.items()},
+        },
+        "run_monitoring": {snake(k): v for k, v in daemon["runMonitoring"].items()},
+        "run_retries": {snake(k): v for k, v in daemon["runRetries"].items()},
+        "telemetry": {"enabled": values["telemetry"]["enabled"]},
+    }
