@@ -15,10 +15,10 @@ import dagster as dg
 import kubernetes_validate
 import pytest
 
-from alt42_pipeline.definitions import defs
 from alt42_pipeline.defs.pod_sizes import DEFAULT_SIZE, POD_SIZE_LABEL, SIZES, k8s_config, k8s_tags, size_of
 
 from . import chart
+from .jobs import real_jobs, throwaway_job
 
 #: The oldest Kubernetes minor version the manifests must be valid for.
 KUBERNETES_VERSION = "1.29"
@@ -27,23 +27,12 @@ KUBERNETES_VERSION = "1.29"
 REQUIRED_SECRETS = {"alt42-warehouse", "alt42-sources", "alt42-irt-service"}
 
 
-@dg.asset
-def probe() -> None:
-    """A throwaway asset for the throwaway jobs."""
-
-
-def _throwaway_job(name: str, tags: dict[str, Any]) -> dg.JobDefinition:
-    job = dg.define_asset_job(name, selection=[probe], tags=tags)
-    return dg.Definitions(assets=[probe], jobs=[job]).resolve_job_def(name)
-
-
-THROWAWAY_JOBS = [_throwaway_job(f"probe_{size}_job", k8s_tags(size)) for size in SIZES] + [
-    _throwaway_job("probe_untagged_job", {})
+THROWAWAY_JOBS = [throwaway_job(f"probe_{size}_job", k8s_tags(size)) for size in SIZES] + [
+    throwaway_job("probe_untagged_job", {})
 ]
-REAL_JOBS = [job for job in defs.resolve_all_job_defs() if not job.name.startswith("__")]
 
 
-@pytest.fixture(params=THROWAWAY_JOBS + REAL_JOBS, ids=lambda job: job.name)
+@pytest.fixture(params=THROWAWAY_JOBS + real_jobs(), ids=lambda job: job.name)
 def job(request) -> dg.JobDefinition:
     return request.param
 
