@@ -85,11 +85,18 @@ def run_launcher_config(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def instance_config(values: dict[str, Any]) -> dict[str, Any]:
-    """The parts of the chart's rendered ``dagster.yaml`` that our values decide."""
+    """The parts of the chart's rendered ``dagster.yaml`` that our values decide.
+
+    Run monitoring and run retries come from ``additionalInstanceConfig`` (appended verbatim);
+    the chart writes its own blocks only when ``dagsterDaemon.runMonitoring/runRetries`` are
+    enabled, which would give the instance yaml duplicate keys.
+    """
     daemon = values["dagsterDaemon"]
     coordinator = daemon["runCoordinator"]
     assert coordinator["enabled"] and coordinator["type"] == "QueuedRunCoordinator"
-    queued = coordinator["config"]["queuedRunCoordinator"]
+    additional = values.get("additionalInstanceConfig") or {}
+    for block, chart_key in (("run_monitoring", "runMonitoring"), ("run_retries", "runRetries")):
+        assert not (block in additional and daemon[chart_key]["enabled"]), f"{block} written twice"
     return {
         "run_launcher": {
             "module": "dagster_k8s",
@@ -99,9 +106,8 @@ def instance_config(values: dict[str, Any]) -> dict[str, Any]:
         "run_coordinator": {
             "module": "dagster.core.run_coordinator",
             "class": "QueuedRunCoordinator",
-            "config": {snake(k): v for k, v in queued.items()},
+            "config": {snake(k): v for k, v in coordinator["config"]["queuedRunCoordinator"].items()},
         },
-        "run_monitoring": {snake(k): v for k, v in daemon["runMonitoring"].items()},
-        "run_retries": {snake(k): v for k, v in daemon["runRetries"].items()},
         "telemetry": {"enabled": values["telemetry"]["enabled"]},
+        **additional,
     }
