@@ -126,3 +126,13 @@ def test_settings_configmap_is_valid_and_holds_only_plain_settings():
     known = set(re.findall(r'"(ALT42_\w+)"', (chart.REPO / "alt42_pipeline" / "settings.py").read_text()))
     assert set(configmap["data"]) <= known
     assert not [key for key in configmap["data"] if key.endswith("_URL") or SECRET_KEY.search(key)]
+
+
+def test_deploy_guide_creates_every_secret_and_config_map_the_pods_read(helm_values, deployment):
+    guide = (chart.REPO / "helm" / "README.md").read_text()
+    secrets = {ref["name"] for ref in deployment["envSecrets"]} | {helm_values["global"]["postgresqlSecretName"]}
+    for secret in secrets:
+        assert f"kubectl create secret generic {secret} -n alt42" in guide, secret
+    for config_map in deployment["envConfigMaps"]:
+        assert config_map["name"] == yaml.safe_load(SETTINGS_CONFIGMAP.read_text())["metadata"]["name"]
+    assert "kubectl apply -n alt42 -f helm/alt42-settings.yaml" in guide
