@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from . import chart
-from .test_run_pod_manifest import KUBERNETES_VERSION, REQUIRED_SECRETS
+from .expected import KUBERNETES_VERSION, REQUIRED_SECRETS, SETTINGS_CONFIG_MAP
 
-SETTINGS_CONFIGMAP = chart.REPO / "helm" / "alt42-settings.yaml"
+SETTINGS_FILE = chart.REPO / "helm" / "alt42-settings.yaml"
 SECRET_KEY = re.compile(r"password|token|apikey|api_key|secret(?!name)", re.I)
 
 
@@ -120,9 +120,9 @@ def test_the_secret_check_catches_literal_secrets():
 
 
 def test_settings_configmap_is_valid_and_holds_only_plain_settings():
-    configmap = yaml.safe_load(SETTINGS_CONFIGMAP.read_text())
+    configmap = yaml.safe_load(SETTINGS_FILE.read_text())
     kubernetes_validate.validate(configmap, KUBERNETES_VERSION, strict=True)
-    assert configmap["metadata"]["name"] == "alt42-settings"
+    assert configmap["metadata"]["name"] == SETTINGS_CONFIG_MAP
     known = set(re.findall(r'"(ALT42_\w+)"', (chart.REPO / "alt42_pipeline" / "settings.py").read_text()))
     assert set(configmap["data"]) <= known
     assert not [key for key in configmap["data"] if key.endswith("_URL") or SECRET_KEY.search(key)]
@@ -133,6 +133,5 @@ def test_deploy_guide_creates_every_secret_and_config_map_the_pods_read(helm_val
     secrets = {ref["name"] for ref in deployment["envSecrets"]} | {helm_values["global"]["postgresqlSecretName"]}
     for secret in secrets:
         assert f"kubectl create secret generic {secret} -n alt42" in guide, secret
-    for config_map in deployment["envConfigMaps"]:
-        assert config_map["name"] == yaml.safe_load(SETTINGS_CONFIGMAP.read_text())["metadata"]["name"]
+    assert [ref["name"] for ref in deployment["envConfigMaps"]] == [SETTINGS_CONFIG_MAP]
     assert "kubectl apply -n alt42 -f helm/alt42-settings.yaml" in guide

@@ -23,8 +23,8 @@ from alt42_pipeline.defs.pod_sizes import (
 )
 
 from . import chart
+from .expected import KUBERNETES_VERSION
 from .jobs import real_jobs, throwaway_job
-from .test_run_pod_manifest import KUBERNETES_VERSION
 
 #: Sizes that specific jobs must have, checked for those of them that exist: the IRT
 #: calibration needs the most memory and CPU, the sensor-launched light runs the least.

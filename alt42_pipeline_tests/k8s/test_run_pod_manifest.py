@@ -18,13 +18,8 @@ import pytest
 from alt42_pipeline.defs.pod_sizes import DEFAULT_SIZE, POD_SIZE_LABEL, SIZES, k8s_config, k8s_tags, size_of
 
 from . import chart
+from .expected import KUBERNETES_VERSION, REQUIRED_SECRETS, SETTINGS_CONFIG_MAP
 from .jobs import real_jobs, throwaway_job
-
-#: The oldest Kubernetes minor version the manifests must be valid for.
-KUBERNETES_VERSION = "1.29"
-
-#: Secrets every run needs (settings.py reads them as ALT42_* environment variables).
-REQUIRED_SECRETS = {"alt42-warehouse", "alt42-sources", "alt42-irt-service"}
 
 
 THROWAWAY_JOBS = [throwaway_job(f"probe_{size}_job", k8s_tags(size)) for size in SIZES] + [
@@ -32,12 +27,12 @@ THROWAWAY_JOBS = [throwaway_job(f"probe_{size}_job", k8s_tags(size)) for size in
 ]
 
 
-@pytest.fixture(params=THROWAWAY_JOBS + real_jobs(), ids=lambda job: job.name)
+@pytest.fixture(scope="module", params=THROWAWAY_JOBS + real_jobs(), ids=lambda job: job.name)
 def job(request) -> dg.JobDefinition:
     return request.param
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def manifest(job, run_pod_manifest) -> dict[str, Any]:
     return run_pod_manifest(job)
 
@@ -61,7 +56,7 @@ def test_environment_comes_from_the_secrets_and_settings(manifest, helm_values):
     secrets = {source["secretRef"]["name"] for source in env_from if "secretRef" in source}
     config_maps = {source["configMapRef"]["name"] for source in env_from if "configMapRef" in source}
     assert REQUIRED_SECRETS <= secrets
-    assert "alt42-settings" in config_maps
+    assert SETTINGS_CONFIG_MAP in config_maps
     # Dagster's own storage password: from its secret, never a literal value.
     (pg_password,) = [e for e in _container(manifest)["env"] if e["name"] == "DAGSTER_PG_PASSWORD"]
     assert pg_password["valueFrom"]["secretKeyRef"]["name"] == helm_values["global"]["postgresqlSecretName"]
