@@ -1,8 +1,9 @@
 """What Dagster's Helm chart renders from helm/values.yaml, for the tests (no `helm` binary here).
 
 The chart turns its camelCase values into the instance's ``dagster.yaml`` (run launcher, run
-coordinator, run monitoring, run retries); these functions do the same mapping for the keys
-we set, so that Dagster's own config schemas can validate the result offline. Names the chart
+coordinator) and appends ``additionalInstanceConfig`` verbatim (run monitoring, run retries);
+these functions do the same for the keys we set, so that Dagster's own config schemas can
+validate the result offline. Names the chart
 derives from the release (service account, instance ConfigMap, run env ConfigMap) are given
 for the release name and namespace the deploy guide uses.
 """
@@ -53,11 +54,20 @@ def _names(refs: list[dict[str, str]] | None) -> list[str]:
     return [ref["name"] for ref in refs or []]
 
 
+#: The k8sRunLauncher values this module knows how the chart renders.
+_LAUNCHER_KEYS = {
+    "jobNamespace", "loadInclusterConfig", "imagePullPolicy", "envConfigMaps", "envSecrets",
+    "envVars", "volumeMounts", "volumes", "failPodOnRunFailure", "runK8sConfig",
+}
+
+
 def run_launcher_config(values: dict[str, Any]) -> dict[str, Any]:
     """The ``run_launcher.config`` of the instance the chart renders for the K8sRunLauncher."""
     launcher = values["runLauncher"]
     assert launcher["type"] == "K8sRunLauncher"
     cfg = launcher["config"]["k8sRunLauncher"]
+    unknown = set(cfg) - _LAUNCHER_KEYS
+    assert not unknown, f"teach chart.run_launcher_config how the chart renders {unknown}"
     config: dict[str, Any] = {
         "load_incluster_config": cfg["loadInclusterConfig"],
         "job_namespace": cfg.get("jobNamespace") or NAMESPACE,
@@ -72,13 +82,9 @@ def run_launcher_config(values: dict[str, Any]) -> dict[str, Any]:
         "env_vars": cfg.get("envVars") or [],
         "volume_mounts": cfg.get("volumeMounts") or [],
         "volumes": cfg.get("volumes") or [],
-        "labels": cfg.get("labels") or {},
     }
     if cfg.get("failPodOnRunFailure"):
         config["fail_pod_on_run_failure"] = True
-    for key in ("resources", "securityContext", "schedulerName"):
-        if cfg.get(key):
-            config[snake(key)] = cfg[key]
     if cfg.get("runK8sConfig"):
         config["run_k8s_config"] = {snake(k): v for k, v in cfg["runK8sConfig"].items() if v}
     return config
