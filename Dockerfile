@@ -14,13 +14,14 @@ COPY pyproject.toml README.md* ./
 COPY alt42_pipeline ./alt42_pipeline
 # Runtime dependencies only (no dev extra), in a virtualenv copied whole into the final stage.
 RUN python -m venv /opt/venv \
- && /opt/venv/bin/pip install --upgrade pip \
  && /opt/venv/bin/pip install .
 
 FROM python:3.11.14-slim-bookworm
+# DAGSTER_HOME of Dagster's Helm chart must exist (the chart mounts or passes the instance).
 RUN groupadd --system --gid 10001 alt42 \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
-      --shell /usr/sbin/nologin alt42
+      --shell /usr/sbin/nologin alt42 \
+ && mkdir -p /opt/dagster/dagster_home
 COPY --from=build /opt/venv /opt/venv
 # The root filesystem is read-only in Kubernetes: everything written goes to /tmp (an
 # emptyDir there): scratch data, the matplotlib and numba caches. No .pyc is written at
