@@ -48,7 +48,8 @@ def k8s_instance(helm_values, tmp_path_factory) -> Iterator[dg.DagsterInstance]:
         "kubeconfig_file": str(kubeconfig),
     }
     launcher = {"module": "dagster_k8s", "class": "K8sRunLauncher", "config": config}
-    with dg.instance_for_test(overrides={"run_launcher": launcher}) as instance:
+    # set_dagster_home=False: the session-long instance must not change DAGSTER_HOME for other tests.
+    with dg.instance_for_test(overrides={"run_launcher": launcher}, set_dagster_home=False) as instance:
         yield instance
 
 
