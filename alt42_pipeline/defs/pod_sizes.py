@@ -58,10 +58,9 @@ from dagster_k8s import k8s_job_executor
 
 #: The tag dagster-k8s reads the run pod's Kubernetes configuration from.
 K8S_CONFIG_TAG = "dagster-k8s/config"
-#: A plain Dagster tag with the size name, to filter runs by size in the UI.
-POD_SIZE_TAG = "alt42/pod-size"
-#: The pod label with the size name (for ``kubectl get pods -l alt42/pod-size=...``).
-POD_SIZE_LABEL = "alt42/pod-size"
+#: The size name, both as a Dagster run tag (filter runs by size in the UI) and as a pod
+#: label (``kubectl get pods -l alt42/pod-size=large``).
+POD_SIZE_KEY = "alt42/pod-size"
 
 #: The non-root user and group of the image (see the Dockerfile).
 RUN_AS_USER = 10001
@@ -115,14 +114,14 @@ def k8s_config(size: str = DEFAULT_SIZE) -> dict[str, Any]:
             },
             "volumes": [{"name": "tmp", "empty_dir": {"size_limit": tmp_limit}}],
         },
-        "pod_template_spec_metadata": {"labels": {POD_SIZE_LABEL: size}},
+        "pod_template_spec_metadata": {"labels": {POD_SIZE_KEY: size}},
         "merge_behavior": "SHALLOW",
     }
 
 
 def k8s_tags(size: str = DEFAULT_SIZE) -> dict[str, Any]:
     """The tags to put on a job so that its runs get a pod of this size."""
-    return {K8S_CONFIG_TAG: k8s_config(size), POD_SIZE_TAG: size}
+    return {K8S_CONFIG_TAG: k8s_config(size), POD_SIZE_KEY: size}
 
 
 def size_of(tags: Mapping[str, Any]) -> str | None:

@@ -15,7 +15,7 @@ import dagster as dg
 import kubernetes_validate
 import pytest
 
-from alt42_pipeline.defs.pod_sizes import DEFAULT_SIZE, POD_SIZE_LABEL, SIZES, k8s_config, k8s_tags, size_of
+from alt42_pipeline.defs.pod_sizes import DEFAULT_SIZE, POD_SIZE_KEY, SIZES, k8s_config, k8s_tags, size_of
 
 from . import chart
 from .expected import KUBERNETES_VERSION, REQUIRED_SECRETS, SETTINGS_CONFIG_MAP
@@ -68,7 +68,7 @@ def test_resources_are_the_jobs_pod_size(job, manifest):
     resources = _container(manifest)["resources"]
     assert resources == k8s_config(size)["container_config"]["resources"]
     assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}
-    assert manifest["spec"]["template"]["metadata"]["labels"][POD_SIZE_LABEL] == size
+    assert manifest["spec"]["template"]["metadata"]["labels"][POD_SIZE_KEY] == size
 
 
 def test_pod_runs_non_root_with_a_read_only_root_filesystem(manifest):
