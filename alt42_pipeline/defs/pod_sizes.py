@@ -34,11 +34,11 @@ tag is ignored, so the same definitions run unchanged with ``dagster dev``.
 Per-step pods (opt-in). By default a run executes all its steps in its one pod. A job whose
 steps are heavy *and* independent can run each step in a pod of its own with
 ``executor_def=executor_for(size)`` (dagster-k8s's ``k8s_job_executor``): steps then run in
-parallel on different nodes, a step that runs out of memory fails (and is retried) alone,
-and the orchestrating run pod can stay ``small``::
+parallel on different nodes, a step that runs out of memory fails (and can be retried)
+alone, and the orchestrating run pod can stay ``small``::
 
     dg.define_asset_job(
-        "irt_calibration_job", selection=..., tags=k8s_tags("small"), executor_def=executor_for("large")
+        "fan_out_job", selection=..., tags=k8s_tags("small"), executor_def=executor_for("large")
     )
 
 Use it only where that helps: every step pays a pod start (seconds to tens of seconds), and
