@@ -1,0 +1,1 @@
+"""Offline checks of the Kubernetes deployment: Dockerfile, Helm values, run pod manifests."""
