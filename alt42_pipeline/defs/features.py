@@ -12,6 +12,7 @@ from .checks import keys_check, rows_check
 from .common import OWNERS, partition_days, partition_weeks, preview
 from .ingest import events, questions
 from .partitions import daily, weekly
+from .pod_sizes import k8s_tags
 from .resources import WarehouseResource
 
 GROUP = "features"
@@ -91,14 +92,14 @@ ingest_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(questions, events, features_topic_daily),
     partitions_def=daily,
     description="Yesterday's events from both sources, then its topic features.",
-    tags={"alt42/domain": "spine"},
+    tags={**k8s_tags("medium"), "alt42/domain": "spine"},
 )
 weekly_kpi_job = dg.define_asset_job(
     "weekly_kpi_job",
     selection=dg.AssetSelection.assets(weekly_kpi),
     partitions_def=weekly,
     description="KPIs of one week (the current week is refreshed daily).",
-    tags={"alt42/domain": "spine"},
+    tags={**k8s_tags("medium"), "alt42/domain": "spine"},
 )
 
 @dg.schedule(job=ingest_job, cron_schedule="10 2 * * *", execution_timezone="UTC", name="ingest_schedule",
