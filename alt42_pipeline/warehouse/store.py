@@ -13,7 +13,8 @@ import datetime as dt
 import io
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -90,14 +91,22 @@ class Warehouse:
     def replace_many(self, writes: Sequence[tuple[str, pd.DataFrame, Where]]) -> dict[str, int]:
         """Several :meth:`replace` writes (e.g. a partition's events and its rejects) that
         succeed or fail together."""
-        self.ensure_schema()
         counts: dict[str, int] = {}
-        with self.engine.begin() as conn:
+        with self.transaction() as tx:
             for base, frame, where in writes:
-                table = self.table(base)
-                conn.execute(sa.delete(table).where(*self._clauses(table, where)))
-                counts[base] = counts.get(base, 0) + self._insert(conn, table, frame)
+                counts[base] = counts.get(base, 0) + tx.replace(base, frame, where)
         return counts
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """Writes that commit together or not at all::
+
+            with wh.transaction() as tx:
+                tx.execute(update(...)); tx.insert("t", frame); tx.replace("u", frame, {...})
+        """
+        self.ensure_schema()
+        with self.engine.begin() as conn:
+            yield Transaction(self, conn)
 
     def append(self, base: str, frame: pd.DataFrame) -> int:
         self.ensure_schema()
@@ -199,6 +208,31 @@ class Warehouse:
 
     def _insert(self, conn: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> int:
         return insert_frame(conn, table, frame)
+
+
+class Transaction:
+    """The write operations of :class:`Warehouse`, inside one open transaction."""
+
+    def __init__(self, warehouse: Warehouse, conn: sa.Connection) -> None:
+        self.warehouse = warehouse
+        self.conn = conn
+
+    def table(self, base: str) -> sa.Table:
+        return self.warehouse.table(base)
+
+    def execute(self, statement: sa.Executable, params: Any = None) -> sa.CursorResult:
+        return self.conn.execute(statement, params)
+
+    def insert(self, base: str, frame: pd.DataFrame) -> int:
+        return insert_frame(self.conn, self.table(base), frame)
+
+    def delete(self, base: str, where: Where) -> int:
+        table = self.table(base)
+        return self.conn.execute(sa.delete(table).where(*Warehouse._clauses(table, where))).rowcount
+
+    def replace(self, base: str, frame: pd.DataFrame, where: Where) -> int:
+        self.delete(base, where)
+        return self.insert(base, frame)
 
 
 def insert_frame(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> int:

@@ -1,0 +1,180 @@
+"""Client of the external IRT HTTP service (the legacy R plumber API).
+
+Protocol (JSON over HTTPS, bearer token):
+
+``GET /healthz``
+    200 when the service is up.
+``POST /calibrate``
+    request ``{"model", "quadpts", "responses": {"user_id": [...], "item_id": [...],
+    "correct": [...]}, "anchors": [{"item_id", "a", "d"}, ...]}``; response
+    ``{"items": [{"item_id", "a", "d", "c"?, "se_a"?, "se_d"?, "n"?}, ...],
+    "linking_constants": {"slope", "intercept"}?, "converged", "loglik", "iterations"}``.
+
+Every call has a timeout and is tried 3 times with exponential backoff; the token is sent
+in a header and never logged. A response is validated before anything uses it: wrong or
+missing item ids, non-finite or impossible parameters and malformed JSON raise
+:class:`IrtServiceError`, so no partial or wrong parameters can reach the warehouse.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+
+class IrtServiceError(RuntimeError):
+    """The IRT service could not give a usable calibration."""
+
+
+@dataclass(frozen=True)
+class RemoteCalibration:
+    items: pd.DataFrame  # indexed by item_id: a, d[, c, se_a, se_d, n] on the service's scale
+    linking: dict[str, float] | None
+    converged: bool
+    loglik: float | None
+    iterations: int | None
+
+
+class IrtServiceClient:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 300.0,
+        attempts: int = 3,
+        backoff: float = 1.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep=time.sleep,
+    ) -> None:
+        if not base_url:
+            raise ValueError("the IRT service URL is not set (ALT42_IRT_SERVICE_URL)")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._client = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport)
+        self.attempts = attempts
+        self.backoff = backoff
+        self._sleep = sleep
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> IrtServiceClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, **kwargs) -> httpx.Response:
+        last: Exception | None = None
+        for attempt in range(1, self.attempts + 1):
+            try:
+                response = self._client.request(method, path, **kwargs)
+                if response.status_code >= 500:
+                    raise httpx.HTTPStatusError(f"server error {response.status_code}", request=response.request, response=response)
+                response.raise_for_status()
+                return response
+            except httpx.HTTPStatusError as exc:
+                last = exc
+                if exc.response.status_code < 500:
+                    break  # a client error does not get better by retrying
+            except httpx.TransportError as exc:  # timeouts, refused connections
+                last = exc
+            if attempt < self.attempts:
+                delay = self.backoff * 2 ** (attempt - 1)
+                log.warning("IRT service %s %s failed (%s); retrying in %.1f s", method, path, _describe(last), delay)
+                self._sleep(delay)
+        raise IrtServiceError(f"IRT service call {method} {path} failed after {attempt} attempts: {_describe(last)}")
+
+    def health(self) -> bool:
+        self._call("GET", "/healthz")
+        return True
+
+    def calibrate(self, responses: pd.DataFrame, model: str, anchors: pd.DataFrame, quadpts: int = 41) -> RemoteCalibration:
+        payload = {
+            "model": model,
+            "quadpts": quadpts,
+            "responses": {
+                "user_id": responses["user_id"].astype(str).tolist(),
+                "item_id": responses["item_id"].astype(str).tolist(),
+                "correct": responses["correct"].astype(int).tolist(),
+            },
+            "anchors": [
+                {"item_id": str(i), "a": float(r.a), "d": float(r.d)} for i, r in anchors.iterrows()
+            ],
+        }
+        self.health()
+        response = self._call("POST", "/calibrate", json=payload)
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise IrtServiceError(f"IRT service returned malformed JSON: {exc}") from None
+        return validate_calibration(body, expected_items=set(map(str, responses["item_id"].unique())), model=model)
+
+
+def _describe(exc: Exception | None) -> str:
+    if exc is None:
+        return "no response"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timeout ({type(exc).__name__})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def validate_calibration(body: Any, expected_items: set[str], model: str) -> RemoteCalibration:
+    """Check a ``/calibrate`` response; raise :class:`IrtServiceError` naming what is wrong."""
+    if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+        raise IrtServiceError("IRT service response has no 'items' list")
+    rows, problems = [], []
+    for entry in body["items"]:
+        if not isinstance(entry, dict) or "item_id" not in entry:
+            problems.append(f"malformed item entry {entry!r:.80}")
+            continue
+        item = str(entry["item_id"])
+        a, d, c = entry.get("a"), entry.get("d"), entry.get("c", 0.0)
+        if not (_finite(a) and _finite(d) and _finite(c)) or a <= 0 or not 0 <= c < 1:
+            problems.append(f"item {item}: impossible parameters a={a!r} d={d!r} c={c!r}")
+            continue
+        row = {"item_id": item, "a": float(a), "d": float(d)}
+        if model == "3pl":
+            row["c"] = float(c)
+        for key in ("se_a", "se_d", "n"):
+            if _finite(entry.get(key)):
+                row[key] = float(entry[key])
+        rows.append(row)
+    got = {r["item_id"] for r in rows} | {str(e.get("item_id")) for e in body["items"] if isinstance(e, dict)}
+    unknown = sorted(got - expected_items)
+    missing = sorted(expected_items - got)
+    if unknown:
+        problems.append(f"unknown item ids {unknown[:10]}")
+    if missing:
+        problems.append(f"missing item ids {missing[:10]}")
+    if len(got) != len(body["items"]):
+        problems.append("duplicate item ids")
+    linking = body.get("linking_constants")
+    if linking is not None:
+        if not (isinstance(linking, dict) and _finite(linking.get("slope")) and _finite(linking.get("intercept")) and linking["slope"] > 0):
+            problems.append(f"invalid linking_constants {linking!r:.100}")
+            linking = None
+        else:
+            linking = {"slope": float(linking["slope"]), "intercept": float(linking["intercept"])}
+    if problems:
+        raise IrtServiceError("IRT service response rejected: " + "; ".join(problems))
+    items = pd.DataFrame(rows).set_index("item_id")
+    return RemoteCalibration(
+        items=items,
+        linking=linking,
+        converged=bool(body.get("converged", False)),
+        loglik=float(body["loglik"]) if _finite(body.get("loglik")) else None,
+        iterations=int(body["iterations"]) if _finite(body.get("iterations")) else None,
+    )
