@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from numba import njit
+from numba import njit, prange
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +30,12 @@ REQUIRED_COLUMNS = ("user_id", "item_id", "correct")
 _MAX_LISTED = 20
 
 
+def _plain(v):
+    return v.item() if isinstance(v, np.generic) else v
+
+
 def _fmt(values) -> str:
-    values = list(values)
+    values = [tuple(_plain(x) for x in v) if isinstance(v, tuple) else _plain(v) for v in values]
     shown = ", ".join(repr(v) for v in values[:_MAX_LISTED])
     if len(values) > _MAX_LISTED:
         shown += f", ... ({len(values)} in total)"
@@ -97,6 +101,15 @@ def _csr_by_user(user_codes, item_codes, correct, n_users):
         codes[pos[u]] = 2 * item_codes[k] + correct[k]
         pos[u] += 1
     return offsets, codes
+
+
+@njit(parallel=True, cache=True)
+def _sort_within_users(offsets, codes):
+    # Each user's responses in item order: results do not depend on row order.
+    for u in prange(offsets.shape[0] - 1):
+        lo, hi = offsets[u], offsets[u + 1]
+        if hi - lo > 1:
+            codes[lo:hi] = np.sort(codes[lo:hi])
 
 
 @njit(cache=True)
@@ -242,6 +255,7 @@ def prepare_responses(
     offsets, codes = _csr_by_user(
         user_codes, item_codes.astype(np.int64, copy=False), correct, len(users)
     )
+    _sort_within_users(offsets, codes)
     dups, n_dups = _first_duplicates(offsets, codes, n_items, _MAX_LISTED)
     if n_dups:
         pairs = [(users[u], items[j]) for u, j in dups]
