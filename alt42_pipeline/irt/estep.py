@@ -23,7 +23,13 @@ def quadrature(n_points: int = 41, theta_lim: tuple[float, float] = (-6.0, 6.0))
 
 
 class EStep:
-    """Expected counts ``r`` (correct) and ``n`` (answered) per item x node."""
+    """Expected counts ``r`` (correct) and ``n`` (answered) per item x node.
+
+    The per-person log-likelihood over the nodes is summed in float32 (half
+    the memory traffic of the hot loop; relative error ~1e-6 on the
+    posterior weights); posterior weights, counts and the marginal
+    log-likelihood are accumulated in float64.
+    """
 
     def __init__(self, data: ResponseData, n_nodes: int, n_chunks: int | None = None):
         self.data = data
@@ -36,8 +42,8 @@ class EStep:
     def run(self, logtab: np.ndarray, logprior: np.ndarray):
         """Returns ``(r, n, node_total, loglik)`` for the given log tables."""
         kernels.estep(
-            self.data.offsets, self.data.codes, np.ascontiguousarray(logtab),
-            np.ascontiguousarray(logprior), self.bounds, self.acc, self.node_tot,
+            self.data.offsets, self.data.codes, np.ascontiguousarray(logtab, dtype=np.float32),
+            np.ascontiguousarray(logprior, dtype=np.float32), self.bounds, self.acc, self.node_tot,
             self.chunk_ll,
         )
         acc = self.acc.sum(axis=0) if self.acc.shape[0] > 1 else self.acc[0]

@@ -47,7 +47,7 @@ def estep(offsets, codes, logtab, logprior, bounds, acc, node_tot, chunk_ll):
         nt = node_tot[c]
         buf[:, :] = 0.0
         nt[:] = 0.0
-        ll = np.empty(n_q)
+        ll = np.empty(n_q, dtype=np.float32)
         w = np.empty(n_q)
         total = 0.0
         for p in range(bounds[c], bounds[c + 1]):
@@ -65,7 +65,7 @@ def estep(offsets, codes, logtab, logprior, bounds, acc, node_tot, chunk_ll):
                     m = ll[q]
             s = 0.0
             for q in range(n_q):
-                w[q] = math.exp(ll[q] - m)
+                w[q] = math.exp(np.float64(ll[q] - m))
                 s += w[q]
             total += m + math.log(s)
             inv = 1.0 / s
@@ -250,3 +250,104 @@ def louis_accumulate(offsets, codes, logtab, logprior, dlog, bounds, n_par, slot
                         for q in range(n_q):
                             acc += G[i, q] * G[jj, q]
                         buf[rows[i], rows[jj]] += acc
+
+
+@njit(cache=True)
+def _item_state(r, n, theta, a, d, g, has_c, a_prior, a_mu, a_sd, c_prior, c_al, c_be,
+                grad, info):
+    """Expected complete-data log-posterior of one item, its gradient and
+    Fisher information in (a, d, logit c); grad/info are filled in place."""
+    for i in range(3):
+        grad[i] = 0.0
+        for k in range(3):
+            info[i, k] = 0.0
+    c = 1.0 / (1.0 + math.exp(-g)) if has_c else 0.0
+    f = 0.0
+    dp = np.empty(3)
+    for q in range(theta.shape[0]):
+        lg = 1.0 / (1.0 + math.exp(-(a * theta[q] + d)))
+        p = c + (1.0 - c) * lg
+        p = min(max(p, 1e-12), 1.0 - 1e-12)
+        v = p * (1.0 - p)
+        f += r[q] * math.log(p) + (n[q] - r[q]) * math.log1p(-p)
+        dl = (1.0 - c) * lg * (1.0 - lg)
+        dp[0] = dl * theta[q]
+        dp[1] = dl
+        dp[2] = c * (1.0 - c) * (1.0 - lg)
+        res = (r[q] - n[q] * p) / v
+        wn = n[q] / v
+        for i in range(3):
+            grad[i] += res * dp[i]
+            for k in range(3):
+                info[i, k] += wn * dp[i] * dp[k]
+    if a_prior:
+        if a <= 0.0:
+            return -np.inf
+        la = math.log(a)
+        f += -la - (la - a_mu) ** 2 / (2.0 * a_sd * a_sd)
+        grad[0] += -1.0 / a - (la - a_mu) / (a_sd * a_sd * a)
+        h = 1.0 / (a * a) - (1.0 - (la - a_mu)) / (a_sd * a_sd * a * a)
+        if h < 0.0:
+            info[0, 0] -= h
+    if c_prior and has_c:
+        cc = min(max(c, 1e-12), 1.0 - 1e-12)
+        f += (c_al - 1.0) * math.log(cc) + (c_be - 1.0) * math.log1p(-cc)
+        grad[2] += (c_al - 1.0) * (1.0 - c) - (c_be - 1.0) * c
+        info[2, 2] += max(c_al + c_be - 2.0, 0.0) * c * (1.0 - c)
+    return f
+
+
+@njit(parallel=True, cache=True)
+def mstep_items(r, n, theta, x, free_idx, cols, has_c, a_prior, a_mu, a_sd,
+                c_prior, c_al, c_be, max_iter, tol):
+    """Per-item Fisher scoring with step halving; ``x`` (items x 3: a, d,
+    logit c) is updated in place for the items in ``free_idx`` and the
+    parameter columns in ``cols``."""
+    m = cols.shape[0]
+    for ii in prange(free_idx.shape[0]):
+        j = free_idx[ii]
+        grad = np.empty(3)
+        info = np.empty((3, 3))
+        g2 = np.empty(3)
+        i2 = np.empty((3, 3))
+        sub = np.empty((m, m))
+        rhs = np.empty(m)
+        a, d, g = x[j, 0], x[j, 1], x[j, 2]
+        f = _item_state(r[j], n[j], theta, a, d, g, has_c, a_prior, a_mu, a_sd,
+                        c_prior, c_al, c_be, grad, info)
+        for _ in range(max_iter):
+            for i in range(m):
+                rhs[i] = grad[cols[i]]
+                for k in range(m):
+                    sub[i, k] = info[cols[i], cols[k]]
+                sub[i, i] += 1e-10
+            step = np.linalg.solve(sub, rhs)
+            big = 0.0
+            for i in range(m):
+                big = max(big, abs(step[i]))
+            if big > 2.0:
+                for i in range(m):
+                    step[i] *= 2.0 / big
+            scale = 1.0
+            ok = False
+            for _h in range(30):
+                p = np.array([a, d, g])
+                for i in range(m):
+                    p[cols[i]] += scale * step[i]
+                f2 = _item_state(r[j], n[j], theta, p[0], p[1], p[2], has_c, a_prior,
+                                 a_mu, a_sd, c_prior, c_al, c_be, g2, i2)
+                if np.isfinite(f2) and f2 >= f - 1e-10 * max(1.0, abs(f)):
+                    ok = True
+                    break
+                scale *= 0.5
+            if not ok:
+                break
+            moved = max(abs(p[0] - a), abs(p[1] - d), abs(p[2] - g))
+            a, d, g, f = p[0], p[1], p[2], f2
+            grad[:] = g2
+            info[:, :] = i2
+            if moved < tol:
+                break
+        x[j, 0] = a
+        x[j, 1] = d
+        x[j, 2] = g

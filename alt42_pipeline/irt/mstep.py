@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
+from . import kernels
+
 _EPS = 1e-12
 
 
@@ -122,7 +124,28 @@ def _unpack(x, has_c):
 
 
 def mstep_items(r, n, theta, a, d, g, free, free_cols, priors, max_iter=25, tol=1e-8):
-    """Maximise each free item's expected log-posterior (vectorised Newton).
+    """Maximise each free item's expected log-posterior (compiled, parallel
+    over items; see :func:`kernels.mstep_items`).
+
+    ``free`` masks the items to update, ``free_cols`` the parameter columns
+    (0 = a, 1 = d, 2 = logit c) that are estimated; others stay as given.
+    Returns new ``(a, d, g)``.
+    """
+    has_c = g is not None
+    x = np.column_stack([a, d, g if has_c else np.zeros_like(a)]).astype(np.float64)
+    ap = priors.a_lognormal
+    cp = priors.c_beta
+    kernels.mstep_items(
+        np.ascontiguousarray(r), np.ascontiguousarray(n), theta, x,
+        np.flatnonzero(free).astype(np.int64), np.asarray(free_cols, dtype=np.int64), has_c,
+        ap is not None, *(ap if ap is not None else (0.0, 1.0)),
+        cp is not None, *(cp if cp is not None else (1.0, 1.0)), max_iter, tol,
+    )
+    return x[:, 0].copy(), x[:, 1].copy(), (x[:, 2].copy() if has_c else None)
+
+
+def mstep_items_numpy(r, n, theta, a, d, g, free, free_cols, priors, max_iter=25, tol=1e-8):
+    """Reference implementation of :func:`mstep_items` vectorised in numpy.
 
     ``free`` masks the items to update, ``free_cols`` the parameter columns
     (0 = a, 1 = d, 2 = logit c) that are estimated; others stay as given.
