@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from numba import njit, prange
+from numba import njit
 
 logger = logging.getLogger(__name__)
 
@@ -89,11 +89,14 @@ def _encode(values: pd.Series, name: str, categories: pd.Index | None = None):
 
 @njit(cache=True)
 def _csr_by_user(user_codes, item_codes, correct, n_users):
+    """Counting sort of the rows by user (sequential when the rows are
+    already grouped by user)."""
     n = user_codes.shape[0]
-    counts = np.zeros(n_users + 1, dtype=np.int64)
+    offsets = np.zeros(n_users + 1, dtype=np.int64)
     for k in range(n):
-        counts[user_codes[k] + 1] += 1
-    offsets = np.cumsum(counts)
+        offsets[user_codes[k] + 1] += 1
+    for u in range(n_users):
+        offsets[u + 1] += offsets[u]
     pos = offsets[:-1].copy()
     codes = np.empty(n, dtype=np.int32)
     for k in range(n):
@@ -103,13 +106,23 @@ def _csr_by_user(user_codes, item_codes, correct, n_users):
     return offsets, codes
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def _sort_within_users(offsets, codes):
-    # Each user's responses in item order: results do not depend on row order.
-    for u in prange(offsets.shape[0] - 1):
-        lo, hi = offsets[u], offsets[u + 1]
-        if hi - lo > 1:
-            codes[lo:hi] = np.sort(codes[lo:hi])
+    """Each user's responses in item order, so that results do not depend on
+    the row order of the input (insertion sort: segments are short)."""
+    for u in range(offsets.shape[0] - 1):
+        lo = offsets[u]
+        hi = offsets[u + 1]
+        if hi - lo > 64:
+            codes[lo:hi].sort()
+            continue
+        for i in range(lo + 1, hi):
+            v = codes[i]
+            k = i - 1
+            while k >= lo and codes[k] > v:
+                codes[k + 1] = codes[k]
+                k -= 1
+            codes[k + 1] = v
 
 
 @njit(cache=True)

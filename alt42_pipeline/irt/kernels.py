@@ -80,36 +80,42 @@ def estep(offsets, codes, logtab, logprior, bounds, acc, node_tot, chunk_ll):
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def eap(offsets, codes, logtab, logprior, nodes, out_mean, out_sd, out_ll):
-    """Posterior mean and SD over the quadrature nodes, per person."""
-    n_users = offsets.shape[0] - 1
+def eap(offsets, codes, logtab, logprior, nodes, bounds, out_mean, out_sd, out_ll, out_right):
+    """Posterior mean and SD over the quadrature nodes, marginal
+    log-likelihood and number correct, per person (chunks of persons).
+    ``logtab`` is float32 as in :func:`estep`."""
     n_q = logtab.shape[1]
-    for p in prange(n_users):
-        ll = np.empty(n_q)
-        for q in range(n_q):
-            ll[q] = logprior[q]
-        for k in range(offsets[p], offsets[p + 1]):
-            row = logtab[codes[k]]
+    for c in prange(bounds.shape[0] - 1):
+        ll = np.empty(n_q, dtype=np.float32)
+        w = np.empty(n_q)
+        for p in range(bounds[c], bounds[c + 1]):
             for q in range(n_q):
-                ll[q] += row[q]
-        m = ll[0]
-        for q in range(1, n_q):
-            if ll[q] > m:
-                m = ll[q]
-        s = 0.0
-        s1 = 0.0
-        for q in range(n_q):
-            w = math.exp(ll[q] - m)
-            s += w
-            s1 += w * nodes[q]
-        mean = s1 / s
-        s2 = 0.0
-        for q in range(n_q):
-            w = math.exp(ll[q] - m)
-            s2 += w * (nodes[q] - mean) ** 2
-        out_mean[p] = mean
-        out_sd[p] = math.sqrt(s2 / s)
-        out_ll[p] = m + math.log(s)
+                ll[q] = logprior[q]
+            right = 0
+            for k in range(offsets[p], offsets[p + 1]):
+                code = codes[k]
+                right += code & 1
+                row = logtab[code]
+                for q in range(n_q):
+                    ll[q] += row[q]
+            m = ll[0]
+            for q in range(1, n_q):
+                if ll[q] > m:
+                    m = ll[q]
+            s = 0.0
+            s1 = 0.0
+            for q in range(n_q):
+                w[q] = math.exp(np.float64(ll[q] - m))
+                s += w[q]
+                s1 += w[q] * nodes[q]
+            mean = s1 / s
+            s2 = 0.0
+            for q in range(n_q):
+                s2 += w[q] * (nodes[q] - mean) ** 2
+            out_mean[p] = mean
+            out_sd[p] = math.sqrt(s2 / s)
+            out_ll[p] = m + math.log(s)
+            out_right[p] = right
 
 
 @njit(cache=True, fastmath=True)
@@ -297,57 +303,88 @@ def _item_state(r, n, theta, a, d, g, has_c, a_prior, a_mu, a_sd, c_prior, c_al,
     return f
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
+def _solve_small(A, b, m):
+    """Solve A x = b for a small system (Gaussian elimination, partial
+    pivoting); A and b are overwritten, x is returned in b."""
+    for col in range(m):
+        piv = col
+        for i in range(col + 1, m):
+            if abs(A[i, col]) > abs(A[piv, col]):
+                piv = i
+        if piv != col:
+            for k in range(m):
+                A[col, k], A[piv, k] = A[piv, k], A[col, k]
+            b[col], b[piv] = b[piv], b[col]
+        if A[col, col] == 0.0:
+            A[col, col] = 1e-300
+        for i in range(col + 1, m):
+            fct = A[i, col] / A[col, col]
+            for k in range(col, m):
+                A[i, k] -= fct * A[col, k]
+            b[i] -= fct * b[col]
+    for i in range(m - 1, -1, -1):
+        acc = b[i]
+        for k in range(i + 1, m):
+            acc -= A[i, k] * b[k]
+        b[i] = acc / A[i, i]
+
+
+@njit(cache=True)
 def mstep_items(r, n, theta, x, free_idx, cols, has_c, a_prior, a_mu, a_sd,
                 c_prior, c_al, c_be, max_iter, tol):
     """Per-item Fisher scoring with step halving; ``x`` (items x 3: a, d,
     logit c) is updated in place for the items in ``free_idx`` and the
-    parameter columns in ``cols``."""
+    parameter columns in ``cols``.  Serial: the tables are items x nodes,
+    tiny next to the E-step, and a parallel version compiles much slower."""
     m = cols.shape[0]
-    for ii in prange(free_idx.shape[0]):
+    grad = np.empty(3)
+    info = np.empty((3, 3))
+    sub = np.empty((m, m))
+    rhs = np.empty(m)
+    cur = np.empty(3)
+    cand = np.empty(3)
+    for ii in range(free_idx.shape[0]):
         j = free_idx[ii]
-        grad = np.empty(3)
-        info = np.empty((3, 3))
-        g2 = np.empty(3)
-        i2 = np.empty((3, 3))
-        sub = np.empty((m, m))
-        rhs = np.empty(m)
-        a, d, g = x[j, 0], x[j, 1], x[j, 2]
-        f = _item_state(r[j], n[j], theta, a, d, g, has_c, a_prior, a_mu, a_sd,
-                        c_prior, c_al, c_be, grad, info)
-        for _ in range(max_iter):
+        for i in range(3):
+            cur[i] = x[j, i]
+        f = _item_state(r[j], n[j], theta, cur[0], cur[1], cur[2], has_c, a_prior, a_mu,
+                        a_sd, c_prior, c_al, c_be, grad, info)
+        for _it in range(max_iter):
             for i in range(m):
                 rhs[i] = grad[cols[i]]
                 for k in range(m):
                     sub[i, k] = info[cols[i], cols[k]]
                 sub[i, i] += 1e-10
-            step = np.linalg.solve(sub, rhs)
+            _solve_small(sub, rhs, m)
             big = 0.0
             for i in range(m):
-                big = max(big, abs(step[i]))
-            if big > 2.0:
-                for i in range(m):
-                    step[i] *= 2.0 / big
+                big = max(big, abs(rhs[i]))
             scale = 1.0
-            ok = False
+            if big > 2.0:
+                scale = 2.0 / big
+            accepted = False
+            f2 = f
             for _h in range(30):
-                p = np.array([a, d, g])
+                for i in range(3):
+                    cand[i] = cur[i]
                 for i in range(m):
-                    p[cols[i]] += scale * step[i]
-                f2 = _item_state(r[j], n[j], theta, p[0], p[1], p[2], has_c, a_prior,
-                                 a_mu, a_sd, c_prior, c_al, c_be, g2, i2)
-                if np.isfinite(f2) and f2 >= f - 1e-10 * max(1.0, abs(f)):
-                    ok = True
+                    cand[cols[i]] += scale * rhs[i]
+                f2 = _item_state(r[j], n[j], theta, cand[0], cand[1], cand[2], has_c,
+                                 a_prior, a_mu, a_sd, c_prior, c_al, c_be, grad, info)
+                if f2 > -np.inf and f2 >= f - 1e-10 * max(1.0, abs(f)):
+                    accepted = True
                     break
                 scale *= 0.5
-            if not ok:
+            if not accepted:
+                # grad/info now belong to a rejected point; stop at cur
                 break
-            moved = max(abs(p[0] - a), abs(p[1] - d), abs(p[2] - g))
-            a, d, g, f = p[0], p[1], p[2], f2
-            grad[:] = g2
-            info[:, :] = i2
+            moved = 0.0
+            for i in range(3):
+                moved = max(moved, abs(cand[i] - cur[i]))
+                cur[i] = cand[i]
+            f = f2
             if moved < tol:
                 break
-        x[j, 0] = a
-        x[j, 1] = d
-        x[j, 2] = g
+        for i in range(3):
+            x[j, i] = cur[i]

@@ -137,9 +137,10 @@ def mstep_items(r, n, theta, a, d, g, free, free_cols, priors, max_iter=25, tol=
     cp = priors.c_beta
     kernels.mstep_items(
         np.ascontiguousarray(r), np.ascontiguousarray(n), theta, x,
-        np.flatnonzero(free).astype(np.int64), np.asarray(free_cols, dtype=np.int64), has_c,
-        ap is not None, *(ap if ap is not None else (0.0, 1.0)),
-        cp is not None, *(cp if cp is not None else (1.0, 1.0)), max_iter, tol,
+        np.flatnonzero(free).astype(np.int64), np.asarray(free_cols, dtype=np.int64), bool(has_c),
+        ap is not None, *(float(v) for v in (ap if ap is not None else (0.0, 1.0))),
+        cp is not None, *(float(v) for v in (cp if cp is not None else (1.0, 1.0))),
+        int(max_iter), float(tol),
     )
     return x[:, 0].copy(), x[:, 1].copy(), (x[:, 2].copy() if has_c else None)
 

@@ -93,10 +93,10 @@ def score(
     mean = np.empty(nu)
     post_sd = np.empty(nu)
     ll = np.empty(nu)
-    kernels.eap(offsets, codes, logtab, logw, theta_nodes, mean, post_sd, ll)
+    n_right = np.empty(nu, dtype=np.int64)
+    bounds = kernels.chunk_bounds(offsets)
+    kernels.eap(offsets, codes, logtab.astype(np.float32), logw.astype(np.float32), theta_nodes, bounds, mean, post_sd, ll, n_right)
     n_ans = np.diff(offsets)
-    n_right = np.zeros(nu, dtype=np.int64)
-    np.add.at(n_right, np.repeat(np.arange(nu), n_ans), codes & 1)
     flag = np.full(nu, "", dtype=object)
     if method == "eap":
         theta, se = mean, post_sd
