@@ -5,6 +5,7 @@ Owns the per-chunk buffers so repeated EM iterations allocate nothing large.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from . import kernels
@@ -22,6 +23,14 @@ def quadrature(n_points: int = 41, theta_lim: tuple[float, float] = (-6.0, 6.0))
     return z, logw
 
 
+def default_chunks(n_items: int, n_nodes: int, budget_bytes: float = 256e6) -> int:
+    """Chunks of persons for the E-step: several per thread for load balance,
+    fewer when the per-chunk count buffers (2 x items x nodes doubles) get big."""
+    per_chunk = 2 * n_items * n_nodes * 8
+    threads = numba.get_num_threads()
+    return int(max(threads, min(16 * threads, budget_bytes // max(per_chunk, 1))))
+
+
 class EStep:
     """Expected counts ``r`` (correct) and ``n`` (answered) per item x node.
 
@@ -33,6 +42,8 @@ class EStep:
 
     def __init__(self, data: ResponseData, n_nodes: int, n_chunks: int | None = None):
         self.data = data
+        if n_chunks is None:
+            n_chunks = default_chunks(data.n_items, n_nodes)
         self.bounds = kernels.chunk_bounds(data.offsets, n_chunks)
         nc = self.bounds.shape[0] - 1
         self.acc = np.empty((nc, 2 * data.n_items, n_nodes))
@@ -41,11 +52,15 @@ class EStep:
 
     def run(self, logtab: np.ndarray, logprior: np.ndarray):
         """Returns ``(r, n, node_total, loglik)`` for the given log tables."""
-        kernels.estep(
-            self.data.offsets, self.data.codes, np.ascontiguousarray(logtab, dtype=np.float32),
-            np.ascontiguousarray(logprior, dtype=np.float32), self.bounds, self.acc, self.node_tot,
-            self.chunk_ll,
-        )
+        # Chunks are handed to threads one at a time, so a thread slowed by
+        # other work on the machine does not hold the others up.
+        with numba.parallel_chunksize(1):
+            kernels.estep(
+                self.data.offsets, self.data.codes,
+                np.ascontiguousarray(logtab, dtype=np.float32),
+                np.ascontiguousarray(logprior, dtype=np.float32),
+                self.bounds, self.acc, self.node_tot, self.chunk_ll,
+            )
         acc = self.acc.sum(axis=0) if self.acc.shape[0] > 1 else self.acc[0]
         r = acc[1::2]
         n = acc[0::2] + r

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -94,8 +95,10 @@ def score(
     post_sd = np.empty(nu)
     ll = np.empty(nu)
     n_right = np.empty(nu, dtype=np.int64)
-    bounds = kernels.chunk_bounds(offsets)
-    kernels.eap(offsets, codes, logtab.astype(np.float32), logw.astype(np.float32), theta_nodes, bounds, mean, post_sd, ll, n_right)
+    bounds = kernels.chunk_bounds(offsets, 16 * numba.get_num_threads())
+    with numba.parallel_chunksize(1):
+        kernels.eap(offsets, codes, logtab.astype(np.float32), logw.astype(np.float32),
+                    theta_nodes, bounds, mean, post_sd, ll, n_right)
     n_ans = np.diff(offsets)
     flag = np.full(nu, "", dtype=object)
     if method == "eap":
@@ -105,8 +108,9 @@ def score(
         theta = np.empty(nu)
         se = np.empty(nu)
         iters = np.empty(nu, dtype=np.int64)
-        kernels.newton_theta(offsets, codes, a, d, c, mean, mu, prec, float(bound),
-                             max_iter, tol, theta, se, iters)
+        with numba.parallel_chunksize(64):
+            kernels.newton_theta(offsets, codes, a, d, c, mean, mu, prec, float(bound),
+                                 max_iter, tol, theta, se, iters)
         if method == "ml":
             perfect = n_right == n_ans
             zero = n_right == 0

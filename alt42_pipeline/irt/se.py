@@ -26,6 +26,7 @@ latent SD is part of the information (fitted as the equivalent 1PL).
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pandas as pd
 from scipy.special import expit
@@ -85,14 +86,16 @@ def item_standard_errors(data, layout, a, d, g, mean, sd, z, logw, priors, items
     slot[fidx] = np.arange(fidx.size) * k
     n_raw = fidx.size * k
     dense = n_raw <= max_dense
-    bounds = kernels.chunk_bounds(data.offsets, None)
+    # one dense matrix per chunk: as many chunks as threads when dense
+    bounds = kernels.chunk_bounds(data.offsets, (1 if dense else 4) * numba.get_num_threads())
     nch = bounds.shape[0] - 1
     if dense:
         out = np.zeros((nch, n_raw, n_raw))
     else:
         out = np.zeros((nch, n_raw, k))
-    kernels.louis_accumulate(data.offsets, data.codes, logtab, logw, np.ascontiguousarray(dlog),
-                             bounds, k, slot, out, not dense)
+    with numba.parallel_chunksize(1):
+        kernels.louis_accumulate(data.offsets, data.codes, logtab, logw,
+                                 np.ascontiguousarray(dlog), bounds, k, slot, out, not dense)
     B = out.sum(axis=0)
 
     labels = []
