@@ -71,20 +71,20 @@ def _encode(values: pd.Series, name: str, categories: pd.Index | None = None):
     arr = values.to_numpy()
     if categories is not None:
         codes = categories.get_indexer(arr)
-        return codes.astype(np.int64, copy=False), categories
+        return codes, categories
     if arr.dtype.kind in "iu" and arr.size:
         lo = int(arr.min())
         hi = int(arr.max())
         span = hi - lo + 1
         if span <= max(4 * arr.size, 1 << 20):
             # Dense-ish integer ids: a counting pass is much faster than hashing.
-            shifted = (arr - lo).astype(np.int64, copy=False)
+            shifted = arr - lo if lo else arr
             present = np.bincount(shifted, minlength=span) > 0
-            remap = np.cumsum(present, dtype=np.int64) - 1
+            remap = (np.cumsum(present, dtype=np.int64) - 1).astype(np.int32)
             uniques = np.flatnonzero(present) + lo
             return remap[shifted], pd.Index(uniques.astype(arr.dtype), name=name)
     codes, uniques = pd.factorize(arr, sort=True)
-    return codes.astype(np.int64, copy=False), pd.Index(uniques, name=name)
+    return codes, pd.Index(uniques, name=name)
 
 
 @njit(cache=True)
@@ -149,6 +149,11 @@ def _binary_correct(responses: pd.DataFrame) -> np.ndarray:
     col = responses["correct"]
     if col.dtype == bool:
         return col.to_numpy().astype(np.int8)
+    if col.dtype.kind in "iu":
+        values = col.to_numpy()
+        bad = (values != 0) & (values != 1)
+        if not bad.any():
+            return values.astype(np.int8, copy=False)
     if not pd.api.types.is_numeric_dtype(col.dtype):
         try:
             col = pd.to_numeric(col)
@@ -266,7 +271,7 @@ def prepare_responses(
             return data, table.reset_index(drop=True)
 
     offsets, codes = _csr_by_user(
-        user_codes, item_codes.astype(np.int64, copy=False), correct, len(users)
+        user_codes, item_codes, correct, len(users)
     )
     _sort_within_users(offsets, codes)
     dups, n_dups = _first_duplicates(offsets, codes, n_items, _MAX_LISTED)
