@@ -1,0 +1,431 @@
+"""Marginal maximum likelihood calibration (Bock-Aitkin EM).
+
+Models (parametrisation as R mirt: ``P = c + (1 - c) * logistic(a*theta + d)``,
+``theta ~ N(0, 1)``):
+
+* ``"2pl"``: ``a`` and ``d`` per item.
+* ``"3pl"``: plus the lower asymptote ``c`` (estimated as ``logit(c)``); by
+  default with a ``Beta(5, 17)`` prior on ``c`` (mean ~0.23), because the 3PL
+  lower asymptote is weakly identified without one.
+* ``"1pl"``: one slope ``a`` common to all items, ``d`` per item, N(0, 1).
+* ``"rasch"``: R mirt's Rasch itemtype: ``a = 1`` for every item and the
+  latent variance estimated (reported as ``latent_sd``; scoring reads it from
+  ``items.attrs["theta_sd"]``).  Without anchors it is fitted as the
+  equivalent 1PL (slope = latent SD), which converges faster.
+
+The EM map is accelerated with SQUAREM (Varadhan & Roland 2008, scheme S3,
+with a log-likelihood safeguard).  Convergence: the largest absolute change
+of the parameter vector (``a``, ``d``, ``logit c``, latent mean and log SD)
+in one EM step is below ``tol`` (R mirt's default 1e-4).
+
+Anchors: ``fixed`` holds items at given values; the latent mean and SD of
+the calibration sample are then estimated too (the anchors carry the scale).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, logit
+
+from . import mstep as ms
+from .data import ResponseData, _fmt, prepare_responses
+from .estep import EStep, quadrature
+from .fit import information_criteria
+
+logger = logging.getLogger(__name__)
+
+MODELS = ("rasch", "1pl", "2pl", "3pl")
+DEFAULT_C_PRIOR = (5.0, 17.0)
+
+
+@dataclass
+class CalibrationResult:
+    """Result of :func:`calibrate`.
+
+    ``items`` is indexed by ``item_id`` with columns ``a, d, b`` (``b = -d/a``),
+    ``c`` (3PL only), their standard errors ``se_a, se_d, se_b`` (``se_c`` for
+    the 3PL), ``n`` (responses) and ``fixed`` (anchor held at given values).
+    """
+
+    items: pd.DataFrame
+    model: str
+    loglik: float
+    aic: float
+    bic: float
+    converged: bool
+    iterations: int
+    n_users: int
+    n_responses: int
+    n_parameters: int
+    latent_mean: float
+    latent_sd: float
+    se_method: str | None
+    excluded: pd.DataFrame
+    elapsed: float
+    loglik_history: list[float] = field(default_factory=list, repr=False)
+    covariance: pd.DataFrame | None = field(default=None, repr=False)
+
+
+# --------------------------------------------------------------------------
+# parameter state <-> vector
+
+
+@dataclass
+class _Layout:
+    model: str
+    free: np.ndarray          # items estimated
+    common_slope: bool        # one slope shared by the free items
+    slope_fixed_one: bool     # rasch with anchors: a = 1 everywhere
+    has_c: bool
+    free_mean: bool
+    free_sd: bool
+
+    def pack(self, a, d, g, mean, sd):
+        parts = []
+        f = self.free
+        if self.common_slope:
+            parts.append(a[f][:1])
+        elif not self.slope_fixed_one:
+            parts.append(a[f])
+        parts.append(d[f])
+        if self.has_c:
+            parts.append(g[f])
+        if self.free_mean:
+            parts.append([mean])
+        if self.free_sd:
+            parts.append([math.log(sd)])
+        return np.concatenate([np.asarray(p, dtype=np.float64) for p in parts])
+
+    def unpack(self, x, a, d, g, mean, sd):
+        a, d = a.copy(), d.copy()
+        g = g.copy() if g is not None else None
+        f = self.free
+        k = int(f.sum())
+        pos = 0
+        if self.common_slope:
+            a[f] = x[pos]
+            pos += 1
+        elif not self.slope_fixed_one:
+            a[f] = x[pos:pos + k]
+            pos += k
+        d[f] = x[pos:pos + k]
+        pos += k
+        if self.has_c:
+            g[f] = x[pos:pos + k]
+            pos += k
+        if self.free_mean:
+            mean = float(x[pos])
+            pos += 1
+        if self.free_sd:
+            sd = float(math.exp(x[pos]))
+            pos += 1
+        return a, d, g, mean, sd
+
+
+def _check_fixed(fixed: pd.DataFrame, model: str) -> pd.DataFrame:
+    if not isinstance(fixed, pd.DataFrame):
+        raise TypeError("fixed must be a DataFrame indexed by item_id with columns a, d (or b)[, c]")
+    if fixed.index.has_duplicates:
+        raise ValueError(f"fixed has duplicate item ids: {_fmt(fixed.index[fixed.index.duplicated()])}")
+    out = pd.DataFrame(index=fixed.index)
+    if "a" not in fixed:
+        if model == "rasch":
+            out["a"] = 1.0
+        else:
+            raise ValueError("fixed needs column 'a'")
+    else:
+        out["a"] = fixed["a"].astype(float)
+    if "d" in fixed:
+        out["d"] = fixed["d"].astype(float)
+    elif "b" in fixed:
+        out["d"] = -out["a"] * fixed["b"].astype(float)
+    else:
+        raise ValueError("fixed needs column 'd' or 'b'")
+    out["c"] = fixed["c"].astype(float) if "c" in fixed else 0.0
+    bad = out.index[~np.isfinite(out[["a", "d", "c"]]).all(axis=1) | (out["c"] < 0) | (out["c"] >= 1)]
+    if len(bad):
+        raise ValueError(f"fixed parameters not finite or c outside [0, 1) for items {_fmt(bad)}")
+    if model == "rasch" and not np.allclose(out["a"], 1.0):
+        raise ValueError(
+            f"rasch anchors must have a = 1; items {_fmt(out.index[~np.isclose(out['a'], 1.0)])} do not"
+        )
+    if model != "3pl" and (out["c"] != 0).any():
+        raise ValueError(
+            f"anchors with c > 0 need model='3pl'; items {_fmt(out.index[out['c'] != 0])}"
+        )
+    return out
+
+
+def calibrate(
+    responses: pd.DataFrame,
+    model: str = "2pl",
+    *,
+    fixed: pd.DataFrame | None = None,
+    quadpts: int = 41,
+    theta_lim: tuple[float, float] = (-6.0, 6.0),
+    tol: float = 1e-4,
+    max_iter: int = 2000,
+    accelerate: bool = True,
+    a_prior: tuple[float, float] | None = None,
+    c_prior: tuple[float, float] | None | str = "default",
+    se: bool = True,
+    min_item_responses: int = 10,
+    on_invalid: str = "raise",
+    start: pd.DataFrame | None = None,
+) -> CalibrationResult:
+    """Calibrate item parameters by marginal maximum likelihood (EM).
+
+    Parameters
+    ----------
+    responses:
+        Long format: ``user_id``, ``item_id``, ``correct`` (0/1); a missing
+        response is an absent row.
+    model:
+        ``"rasch"``, ``"1pl"``, ``"2pl"`` or ``"3pl"`` (see module docstring).
+    fixed:
+        Anchor items held at given values: DataFrame indexed by ``item_id``
+        with ``a`` and ``d`` (or ``b``), and ``c`` for the 3PL.  The latent
+        mean and SD are then estimated.
+    quadpts, theta_lim:
+        Rectangular quadrature (default 41 nodes on [-6, 6]).
+    tol, max_iter:
+        Stop when the largest parameter change of an EM step is below
+        ``tol``; ``max_iter`` bounds the number of EM steps (E-steps).
+    accelerate:
+        SQUAREM acceleration of the EM map.
+    a_prior:
+        ``(meanlog, sdlog)`` of a lognormal prior on the slopes.
+    c_prior:
+        ``(alpha, beta)`` of a beta prior on ``c`` (3PL); ``"default"`` is
+        Beta(5, 17); ``None`` for none.
+    se:
+        Standard errors of the item parameters from the observed information
+        (see :mod:`.se`).
+    min_item_responses, on_invalid:
+        Items with fewer responses, or with all answers correct / all
+        incorrect, raise ``ValueError`` naming them (``on_invalid="raise"``) or
+        are excluded and listed in ``result.excluded`` (``"exclude"``).
+    start:
+        Optional starting values (DataFrame indexed by item_id with a, d[, c]).
+    """
+    t0 = time.perf_counter()
+    model = str(model).lower()
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+    if tol <= 0:
+        raise ValueError("tol must be positive")
+    if c_prior == "default":
+        c_prior = DEFAULT_C_PRIOR if model == "3pl" else None
+    if a_prior is not None and model in ("rasch",):
+        raise ValueError("a_prior does not apply to the rasch model (a = 1)")
+    priors = ms.Priors(a_lognormal=a_prior, c_beta=c_prior)
+
+    data, excluded = prepare_responses(
+        responses, min_item_responses=min_item_responses,
+        check_degenerate_items=True, on_invalid=on_invalid,
+    )
+    J = data.n_items
+    items_index = data.item_ids
+
+    # Anchors.
+    is_fixed = np.zeros(J, dtype=bool)
+    a = np.ones(J)
+    p = np.clip(data.item_correct / np.maximum(data.item_n, 1), 0.02, 0.98)
+    d = logit(p) * 1.2
+    has_c = model == "3pl"
+    g = np.full(J, logit(0.2)) if has_c else None
+    if has_c:
+        d = logit(np.clip((p - 0.2) / 0.8, 0.02, 0.98)) * 1.2
+    if fixed is not None and len(fixed):
+        fx = _check_fixed(fixed, model)
+        unused = fx.index.difference(items_index)
+        if len(unused):
+            logger.warning("fixed items without responses are not used: %s", _fmt(unused))
+        pos = items_index.get_indexer(fx.index)
+        sel = pos >= 0
+        pos = pos[sel]
+        is_fixed[pos] = True
+        a[pos] = fx["a"].to_numpy()[sel]
+        d[pos] = fx["d"].to_numpy()[sel]
+        if has_c:
+            g[pos] = logit(np.clip(fx["c"].to_numpy()[sel], 1e-6, 1 - 1e-6))
+    if start is not None:
+        pos = items_index.get_indexer(start.index)
+        sel = (pos >= 0)
+        pos = pos[sel]
+        keep = ~is_fixed[pos]
+        pos, rows = pos[keep], np.flatnonzero(sel)[keep]
+        if "a" in start and model in ("2pl", "3pl"):
+            a[pos] = start["a"].to_numpy()[rows]
+        if "d" in start:
+            d[pos] = start["d"].to_numpy()[rows]
+        if "c" in start and has_c:
+            g[pos] = logit(np.clip(start["c"].to_numpy()[rows], 1e-4, 1 - 1e-4))
+    free = ~is_fixed
+    if not free.any():
+        raise ValueError("all items are fixed; nothing to calibrate")
+    anchored = bool(is_fixed.any())
+
+    if model == "rasch" and not anchored:
+        # Rasch (a = 1, free variance) is the 1PL with slope = latent SD.
+        layout = _Layout("rasch", free, True, False, False, False, False)
+    elif model == "rasch":
+        layout = _Layout("rasch", free, False, True, False, True, True)
+    else:
+        layout = _Layout(model, free, model == "1pl", False, has_c, anchored, anchored)
+
+    z, logw = quadrature(quadpts, theta_lim)
+    estep = EStep(data, quadpts)
+    mean, sd = 0.0, 1.0
+
+    def em_map(x):
+        aa, dd, gg, mu, sg = layout.unpack(x, a, d, g, mean, sd)
+        theta = mu + sg * z
+        c = expit(gg) if has_c else None
+        r, n, node_tot, ll = estep.run(ms.log_tables(theta, aa, dd, c), logw)
+        if layout.common_slope:
+            na, nd = ms.mstep_common_slope(r, n, theta, aa, dd, free, priors)
+            ng = None
+        else:
+            cols = [1] if layout.slope_fixed_one else ([0, 1, 2] if has_c else [0, 1])
+            na, nd, ng = ms.mstep_items(r, n, theta, aa, dd, gg, free, cols, priors)
+        nmu, nsg = ms.mstep_latent(node_tot, theta, layout.free_mean, layout.free_sd, mu, sg)
+        return layout.pack(na, nd, ng, nmu, nsg), ll
+
+    def valid(x):
+        if not np.all(np.isfinite(x)):
+            return False
+        aa, _, _, _, sg = layout.unpack(x, a, d, g, mean, sd)
+        if priors.a_lognormal is not None and np.any(aa[free] <= 0):
+            return False
+        return 1e-3 < sg < 1e3
+
+    x0 = layout.pack(a, d, g, mean, sd)
+    history: list[float] = []
+    it = 0
+    converged = False
+    step_max = 4.0
+    x_final = x0
+
+    def log_iter(ll, change):
+        history.append(ll)
+        logger.debug("EM iteration %d: loglik %.6f, max parameter change %.3e", it, ll, change)
+
+    while it < max_iter:
+        x1, ll0 = em_map(x0)
+        it += 1
+        ch = float(np.max(np.abs(x1 - x0)))
+        log_iter(ll0, ch)
+        if ch < tol:
+            converged, x_final = True, x1
+            break
+        if not accelerate or it >= max_iter:
+            x0 = x_final = x1
+            continue
+        x2, ll1 = em_map(x1)
+        it += 1
+        ch2 = float(np.max(np.abs(x2 - x1)))
+        log_iter(ll1, ch2)
+        if ch2 < tol:
+            converged, x_final = True, x2
+            break
+        r_ = x1 - x0
+        v_ = (x2 - x1) - r_
+        vv = float(v_ @ v_)
+        alpha = -math.sqrt(float(r_ @ r_) / vv) if vv > 0 else -1.0
+        alpha = max(min(alpha, -1.0), -step_max)
+        xn = x0 - 2.0 * alpha * r_ + alpha * alpha * v_
+        if alpha == -1.0 or not valid(xn) or it >= max_iter:
+            x0 = x_final = x2
+            continue
+        x3, lln = em_map(xn)
+        it += 1
+        ch3 = float(np.max(np.abs(x3 - xn)))
+        log_iter(lln, ch3)
+        if np.isfinite(lln) and lln >= ll1 - 1e-8 * abs(ll1):
+            if alpha == -step_max:
+                step_max *= 4.0
+            x0 = x_final = x3
+            if ch3 < tol:
+                converged = True
+                break
+        else:
+            step_max = max(1.0, step_max / 4.0)
+            x0 = x_final = x2
+
+    a, d, g, mean, sd = layout.unpack(x_final, a, d, g, mean, sd)
+    loglik = history[-1] if history else float("nan")
+    if not converged:
+        logger.warning("EM did not converge in %d iterations (tol %.1e)", it, tol)
+
+    # Report on the scale of the model.
+    if layout.model == "rasch" and layout.common_slope:
+        latent_sd = float(a[free][0])
+        latent_mean = 0.0
+    else:
+        latent_sd, latent_mean = sd, mean
+
+    from .se import item_standard_errors  # local import: se imports this module's helpers
+
+    ses = None
+    se_method = None
+    cov = None
+    if se:
+        ses, se_method, cov = item_standard_errors(
+            data, layout, a, d, g, mean, sd, z, logw, priors, items_index
+        )
+
+    if layout.model == "rasch" and layout.common_slope:
+        a_out = np.ones(J)
+    else:
+        a_out = a
+    out = pd.DataFrame(index=items_index)
+    out["a"] = a_out
+    out["d"] = d
+    out["b"] = -d / a_out
+    if has_c:
+        out["c"] = expit(g)
+    for col in ("se_a", "se_d", "se_b") + (("se_c",) if has_c else ()):
+        out[col] = np.nan if ses is None else ses[col]
+    out["n"] = data.item_n
+    out["fixed"] = is_fixed
+    out.attrs["model"] = model
+    out.attrs["theta_mean"] = latent_mean
+    out.attrs["theta_sd"] = latent_sd
+
+    n_par = _count_parameters(layout)
+    aic, bic = information_criteria(loglik, n_par, data.n_users)
+    elapsed = time.perf_counter() - t0
+    logger.info(
+        "calibrated %s: %d items (%d fixed), %d users, %d responses; loglik %.4f, "
+        "%d EM iterations, converged=%s, %.3f s",
+        model, J, int(is_fixed.sum()), data.n_users, data.n_responses, loglik, it,
+        converged, elapsed,
+    )
+    return CalibrationResult(
+        items=out, model=model, loglik=loglik, aic=aic, bic=bic, converged=converged,
+        iterations=it, n_users=data.n_users, n_responses=data.n_responses,
+        n_parameters=n_par, latent_mean=latent_mean, latent_sd=latent_sd,
+        se_method=se_method, excluded=excluded, elapsed=elapsed,
+        loglik_history=history, covariance=cov,
+    )
+
+
+def _count_parameters(layout: _Layout) -> int:
+    k = int(layout.free.sum())
+    if layout.common_slope:
+        n = 1 + k
+    elif layout.slope_fixed_one:
+        n = k
+    else:
+        n = 2 * k
+    if layout.has_c:
+        n += k
+    n += int(layout.free_mean) + int(layout.free_sd)
+    return n

@@ -1,0 +1,135 @@
+"""Ability scoring: EAP, MAP and ML.
+
+* ``"eap"``: posterior mean over the quadrature grid, ``se`` = posterior SD.
+* ``"map"``: posterior mode (Fisher scoring with step halving) under the
+  normal prior; ``se = 1 / sqrt(test information + 1 / prior_sd^2)``.
+* ``"ml"``: likelihood maximum, theta kept within ``[-bound, bound]``;
+  ``se = 1 / sqrt(test information)``.  Perfect and zero scores have no finite
+  ML estimate: they get ``theta = +bound`` / ``-bound``, ``se = NaN`` and
+  ``flag = "all_correct"`` / ``"all_incorrect"``; other estimates stopped by
+  the bound get ``flag = "at_bound"``.
+
+The prior is N(``prior_mean``, ``prior_sd``^2); by default it is read from
+``items.attrs`` (``theta_mean``, ``theta_sd``, set by :func:`calibrate`; the
+Rasch model's estimated latent SD lives there), else N(0, 1).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numba
+import numpy as np
+import pandas as pd
+
+from . import kernels
+from . import mstep as ms
+from .data import _fmt, prepare_responses
+from .estep import quadrature
+
+logger = logging.getLogger(__name__)
+
+METHODS = ("eap", "map", "ml")
+
+
+def item_arrays(items: pd.DataFrame):
+    """``(a, d, c)`` arrays from an items table with a and d (or b)[, c]."""
+    if not isinstance(items, pd.DataFrame):
+        raise TypeError("items must be a DataFrame indexed by item_id")
+    if items.index.has_duplicates:
+        raise ValueError(f"items has duplicate ids: {_fmt(items.index[items.index.duplicated()])}")
+    if "a" not in items:
+        raise ValueError("items need column 'a'")
+    a = items["a"].to_numpy(dtype=np.float64)
+    if "d" in items:
+        d = items["d"].to_numpy(dtype=np.float64)
+    elif "b" in items:
+        d = -a * items["b"].to_numpy(dtype=np.float64)
+    else:
+        raise ValueError("items need column 'd' or 'b'")
+    c = items["c"].to_numpy(dtype=np.float64) if "c" in items else np.zeros(a.size)
+    bad = ~(np.isfinite(a) & np.isfinite(d) & np.isfinite(c)) | (c < 0) | (c >= 1)
+    if bad.any():
+        raise ValueError(f"item parameters not finite or c outside [0, 1) for {_fmt(items.index[bad])}")
+    return a, d, c
+
+
+def score(
+    responses: pd.DataFrame,
+    items: pd.DataFrame,
+    method: str = "eap",
+    *,
+    prior_mean: float | None = None,
+    prior_sd: float | None = None,
+    quadpts: int = 61,
+    theta_lim: tuple[float, float] = (-6.0, 6.0),
+    bound: float = 6.0,
+    max_iter: int = 100,
+    tol: float = 1e-6,
+) -> pd.DataFrame:
+    """Score users on the items' scale.
+
+    Returns a DataFrame with columns ``user_id, theta, se, n, flag`` (``n`` =
+    number of responses, ``flag`` see module docstring), one row per user in
+    ``responses``.  Responses on items missing from ``items`` raise
+    ``ValueError`` naming them.
+    """
+    t0 = time.perf_counter()
+    method = str(method).lower()
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    a, d, c = item_arrays(items)
+    mu = float(items.attrs.get("theta_mean", 0.0)) if prior_mean is None else float(prior_mean)
+    sd = float(items.attrs.get("theta_sd", 1.0)) if prior_sd is None else float(prior_sd)
+    if not sd > 0:
+        raise ValueError("prior_sd must be positive")
+    data, _ = prepare_responses(responses, item_ids=items.index)
+    offsets, codes = data.offsets, data.codes
+    nu = data.n_users
+
+    z, logw = quadrature(quadpts, theta_lim)
+    theta_nodes = mu + sd * z
+    logtab = ms.log_tables(theta_nodes, a, d, c if np.any(c) else None)
+    mean = np.empty(nu)
+    post_sd = np.empty(nu)
+    ll = np.empty(nu)
+    n_right = np.empty(nu, dtype=np.int64)
+    bounds = kernels.chunk_bounds(offsets, 16 * numba.get_num_threads())
+    with numba.parallel_chunksize(1):
+        kernels.eap(offsets, codes, logtab.astype(np.float32), logw.astype(np.float32),
+                    theta_nodes, bounds, mean, post_sd, ll, n_right)
+    n_ans = np.diff(offsets)
+    flag = np.full(nu, "", dtype=object)
+    if method == "eap":
+        theta, se = mean, post_sd
+    else:
+        prec = 0.0 if method == "ml" else 1.0 / sd**2
+        theta = np.empty(nu)
+        se = np.empty(nu)
+        iters = np.empty(nu, dtype=np.int64)
+        with numba.parallel_chunksize(64):
+            kernels.newton_theta(offsets, codes, a, d, c, mean, mu, prec, float(bound),
+                                 max_iter, tol, theta, se, iters)
+        if method == "ml":
+            perfect = n_right == n_ans
+            zero = n_right == 0
+            theta[perfect] = bound
+            theta[zero] = -bound
+            se[perfect | zero] = np.nan
+            flag[perfect] = "all_correct"
+            flag[zero] = "all_incorrect"
+            at_bound = (np.abs(theta) >= bound - 1e-9) & ~(perfect | zero)
+            flag[at_bound] = "at_bound"
+            if (perfect | zero).any():
+                logger.info("ML scoring: %d perfect and %d zero scores set to +/-%g (flagged)",
+                            int(perfect.sum()), int(zero.sum()), bound)
+    out = pd.DataFrame({
+        "user_id": data.user_ids.to_numpy(),
+        "theta": theta,
+        "se": se,
+        "n": n_ans,
+        "flag": flag,
+    })
+    logger.info("scored %d users (%s) in %.3f s", nu, method, time.perf_counter() - t0)
+    return out
