@@ -58,3 +58,17 @@ def load() -> Settings:
         moodle_prefix=validate_prefix(_env("ALT42_MOODLE_PREFIX", "mdl_"), "ALT42_MOODLE_PREFIX"),
         partitions_start=_env("ALT42_PARTITIONS_START", "2025-01-01"),
     )
+
+
+def irt_settings() -> dict:
+    """IRT backend settings: ``ALT42_IRT_BACKEND`` (builtin | remote | remote-with-fallback),
+    ``ALT42_IRT_SERVICE_URL``, ``ALT42_IRT_TIMEOUT_S``; the token (``ALT42_IRT_SERVICE_TOKEN``)
+    is read by the resource as a secret and never logged."""
+    backend = _env("ALT42_IRT_BACKEND", "builtin")
+    if backend not in ("builtin", "remote", "remote-with-fallback"):
+        raise ValueError(f"ALT42_IRT_BACKEND={backend!r} is not builtin, remote or remote-with-fallback")
+    return {
+        "backend": backend,
+        "url": _env("ALT42_IRT_SERVICE_URL", ""),
+        "timeout_s": float(_env("ALT42_IRT_TIMEOUT_S", "300")),
+    }

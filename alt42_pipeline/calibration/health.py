@@ -1,0 +1,52 @@
+"""Health rules of a calibration: parameter bounds, anchor drift, coverage, ability SEs.
+
+Each rule returns ``(passed, details)``; the Dagster asset checks only report them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+A_RANGE = (0.2, 4.0)
+B_LIMIT = 4.0
+DRIFT_B = 0.5  # |linked b - reference b|
+DRIFT_LOG_A = 0.4  # |log(linked a / reference a)|
+MIN_COVERAGE = 0.8
+MAX_MEDIAN_SE = 0.6
+
+
+def out_of_bounds(items: pd.DataFrame) -> pd.DataFrame:
+    """Items whose slope is outside ``A_RANGE`` or whose |b| exceeds ``B_LIMIT``."""
+    bad = (items["a"] < A_RANGE[0]) | (items["a"] > A_RANGE[1]) | (items["b"].abs() > B_LIMIT)
+    return items.loc[bad, ["a", "b"]]
+
+
+def anchor_drift(items: pd.DataFrame, anchors: pd.DataFrame) -> pd.DataFrame:
+    """Per anchor: linked a/b against the reference, and whether it drifted."""
+    common = items.index.intersection(anchors.index)
+    out = pd.DataFrame(
+        {
+            "a": items.loc[common, "a"], "a_ref": anchors.loc[common, "a"],
+            "b": items.loc[common, "b"], "b_ref": anchors.loc[common, "b"],
+        }
+    )
+    out["delta_b"] = out["b"] - out["b_ref"]
+    out["log_a_ratio"] = np.log(out["a"] / out["a_ref"])
+    out["drifted"] = (out["delta_b"].abs() > DRIFT_B) | (out["log_a_ratio"].abs() > DRIFT_LOG_A)
+    return out
+
+
+def coverage(calibrated: pd.Index, active_items: pd.Index) -> float:
+    """Share of items answered in the window that got parameters."""
+    if len(active_items) == 0:
+        return 1.0
+    return float(len(active_items.intersection(calibrated)) / len(active_items))
+
+
+def se_summary(abilities: pd.DataFrame) -> dict[str, float]:
+    se = abilities["se"].dropna()
+    if se.empty:
+        return {"n": 0}
+    q = se.quantile([0.1, 0.5, 0.9])
+    return {"n": int(len(se)), "p10": float(q[0.1]), "median": float(q[0.5]), "p90": float(q[0.9])}

@@ -1,0 +1,325 @@
+"""Calibrate the item bank from the warehouse's events and put it on the anchor scale.
+
+Steps of a full calibration:
+
+1. responses: the *first* answer of each student to each item among the ``answered``
+   events of the window (default 90 days) — repeated tries would otherwise count a
+   learning effect as item difficulty;
+2. calibration by the configured backend (the in-process engine, or the remote IRT
+   service, optionally falling back to the engine); items with too few responses or with
+   all answers correct/incorrect are excluded and listed with the reason;
+3. linking to the anchor items' reference parameters from ``questions`` (Stocking-Lord by
+   default), then item parameters and abilities rescaled to the reference scale;
+4. one transaction writes the new ``mirt_item_params`` rows (previous ones stay, only
+   losing ``is_current``), the ``mirt_fit_meta`` row and the scored ``mirt_ability`` rows.
+
+Between full calibrations :func:`rescore` re-scores students with new answers using the
+current item parameters (no recalibration).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from .. import irt
+from ..warehouse import Warehouse
+from .remote import IrtServiceClient, IrtServiceError
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("builtin", "remote", "remote-with-fallback")
+
+
+@dataclass(frozen=True)
+class CalibrationSettings:
+    model: str = "2pl"
+    window_days: int = 90
+    min_item_responses: int = 30
+    linking_method: str = "stocking-lord"
+    score_method: str = "eap"
+    quadpts: int = 41
+    backend: str = "builtin"
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"IRT backend {self.backend!r} is not one of {BACKENDS}")
+        if self.window_days < 1:
+            raise ValueError("the calibration window must be at least one day")
+
+
+@dataclass
+class CalibrationOutcome:
+    items: pd.DataFrame  # indexed by item_id, on the reference scale: a, d, b, c?, se_*, n, is_anchor
+    abilities: pd.DataFrame  # user_id, theta, se, n, flag (reference scale)
+    linking: dict
+    fit: dict
+    excluded: pd.DataFrame
+    anchors: pd.DataFrame  # reference parameters of the anchors used (item_id index: a, d, b)
+    backend_used: str
+    fallback_reason: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def model_spec(self, settings: CalibrationSettings, window: tuple[dt.date, dt.date]) -> dict:
+        return {
+            "model": settings.model,
+            "quadrature": {"points": settings.quadpts, "range": [-6, 6]},
+            "window": {"days": settings.window_days, "from": window[0].isoformat(), "to": window[1].isoformat()},
+            "items": int(len(self.items)),
+            "users": int(len(self.abilities)),
+            "excluded_items": int(len(self.excluded)),
+            "converged": bool(self.fit.get("converged")),
+            "iterations": self.fit.get("iterations"),
+            "loglik": self.fit.get("loglik"),
+            "aic": self.fit.get("aic"),
+            "bic": self.fit.get("bic"),
+            "backend": self.backend_used,
+            "fallback_reason": self.fallback_reason,
+            "linking_constants": self.linking,
+            "score_method": settings.score_method,
+            "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+
+
+def load_responses(wh: Warehouse, first: dt.date, last: dt.date, users: pd.Index | None = None) -> pd.DataFrame:
+    """First answer per (student, item) among answered events with first <= date <= last."""
+    e = wh.table("events")
+    stmt = (
+        sa.select(e.c.user_id, e.c.question_id.label("item_id"), e.c.success, e.c.occurred_at, e.c.event_id)
+        .where(e.c.verb == "answered", e.c.event_date >= first, e.c.event_date <= last, e.c.question_id.is_not(None))
+    )
+    frame = wh.read(stmt)
+    if users is not None:
+        frame = frame[frame["user_id"].isin(users)]
+    frame = frame.sort_values(["user_id", "item_id", "occurred_at", "event_id"]).drop_duplicates(["user_id", "item_id"])
+    return pd.DataFrame(
+        {
+            "user_id": frame["user_id"].astype("int64").to_numpy(),
+            "item_id": frame["item_id"].astype(str).to_numpy(),
+            "correct": frame["success"].astype(bool).astype("int8").to_numpy(),
+        }
+    )
+
+
+def load_anchors(wh: Warehouse) -> pd.DataFrame:
+    """Reference parameters of anchor items (``questions`` with tag anchor), by item_id."""
+    q = wh.read("questions", {"is_anchor": True}, columns=["question_id", "ref_a", "ref_d", "ref_b", "ref_c"])
+    q = q.dropna(subset=["ref_a", "ref_d"])
+    out = pd.DataFrame(
+        {"a": q["ref_a"].astype(float).to_numpy(), "d": q["ref_d"].astype(float).to_numpy()},
+        index=pd.Index(q["question_id"].astype(str), name="item_id"),
+    )
+    out["b"] = -out["d"] / out["a"]
+    return out
+
+
+def _builtin(responses: pd.DataFrame, s: CalibrationSettings) -> tuple[pd.DataFrame, dict, pd.DataFrame, dict | None]:
+    fit = irt.calibrate(responses, model=s.model, quadpts=s.quadpts, min_item_responses=s.min_item_responses, on_invalid="exclude")
+    summary = {
+        "converged": fit.converged, "iterations": fit.iterations, "loglik": fit.loglik,
+        "aic": fit.aic, "bic": fit.bic, "latent_mean": fit.latent_mean, "latent_sd": fit.latent_sd,
+        "se_method": fit.se_method,
+    }
+    return fit.items, summary, fit.excluded, None
+
+
+def _remote(responses: pd.DataFrame, anchors: pd.DataFrame, s: CalibrationSettings, client: IrtServiceClient):
+    # the service gets the same item filter the engine applies, so both see the same bank
+    n = responses.groupby("item_id")["correct"].agg(["size", "sum"])
+    bad = n[(n["size"] < s.min_item_responses) | (n["sum"] == 0) | (n["sum"] == n["size"])]
+    excluded = pd.DataFrame(
+        {
+            "item_id": bad.index,
+            "reason": np.where(bad["size"] < s.min_item_responses, f"fewer than {s.min_item_responses} responses",
+                               np.where(bad["sum"] == 0, "all responses incorrect", "all responses correct")),
+            "n": bad["size"].to_numpy(), "n_correct": bad["sum"].to_numpy(),
+        }
+    )
+    kept = responses[~responses["item_id"].isin(bad.index)]
+    result = client.calibrate(kept, s.model, anchors.loc[anchors.index.intersection(kept["item_id"].unique())], s.quadpts)
+    items = result.items.copy()
+    items["b"] = -items["d"] / items["a"]
+    if "n" not in items:
+        items["n"] = kept.groupby("item_id").size().reindex(items.index).to_numpy()
+    summary = {"converged": result.converged, "iterations": result.iterations, "loglik": result.loglik, "aic": None, "bic": None}
+    return items, summary, excluded, result.linking
+
+
+def calibrate_and_link(
+    responses: pd.DataFrame,
+    anchors: pd.DataFrame,
+    settings: CalibrationSettings,
+    client: IrtServiceClient | None = None,
+) -> CalibrationOutcome:
+    """Calibrate, link to the anchors and score; nothing is written."""
+    if responses.empty:
+        raise ValueError("no answered events in the calibration window: nothing to calibrate")
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    backend, fallback = settings.backend, None
+    if backend == "builtin":
+        items, fit, excluded, remote_linking = _builtin(responses, settings)
+    else:
+        if client is None:
+            raise ValueError(f"backend {backend!r} needs the IRT service URL (ALT42_IRT_SERVICE_URL)")
+        try:
+            items, fit, excluded, remote_linking = _remote(responses, anchors, settings, client)
+        except IrtServiceError as exc:
+            if backend != "remote-with-fallback":
+                raise
+            fallback = str(exc)
+            log.warning("IRT service failed, calibrating with the built-in engine instead: %s", exc)
+            backend = "builtin"
+            items, fit, excluded, remote_linking = _builtin(responses, settings)
+    timings["calibrate"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    common = items.index.intersection(anchors.index)
+    if remote_linking is not None:
+        constants = irt.LinkingConstants(remote_linking["slope"], remote_linking["intercept"], "service", len(common))
+    elif len(common) >= 2:
+        constants = irt.link(items, anchors, method=settings.linking_method)
+    else:
+        log.warning("only %s anchor item(s) calibrated: the scale is not linked (identity)", len(common))
+        constants = irt.LinkingConstants(1.0, 0.0, "none", len(common))
+    timings["link"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    scored = irt.score(responses[responses["item_id"].isin(items.index)], items, method=settings.score_method)
+    timings["score"] = time.perf_counter() - t
+    linked_items, linked_abilities = irt.rescale(items, scored, constants)
+    linked_items["is_anchor"] = linked_items.index.isin(anchors.index)
+    return CalibrationOutcome(
+        items=linked_items,
+        abilities=linked_abilities,
+        linking={"slope": constants.slope, "intercept": constants.intercept, "method": constants.method, "anchor_count": int(constants.n_anchors)},
+        fit=fit,
+        excluded=excluded,
+        anchors=anchors.loc[common],
+        backend_used=backend,
+        fallback_reason=fallback,
+        timings=timings,
+    )
+
+
+def write_calibration(
+    wh: Warehouse,
+    outcome: CalibrationOutcome,
+    settings: CalibrationSettings,
+    window: tuple[dt.date, dt.date],
+    calibration_id: str,
+    run_id: str | None,
+    fitted_at: dt.datetime,
+) -> None:
+    """Write a calibration in one transaction (history kept, ``is_current`` moved)."""
+    it = outcome.items
+    params = pd.DataFrame(
+        {
+            "calibration_id": calibration_id,
+            "run_id": run_id,
+            "item_id": it.index.astype(str),
+            "model": settings.model,
+            "a": it["a"].to_numpy(),
+            "d": it["d"].to_numpy(),
+            "b": it["b"].to_numpy(),
+            "c": it["c"].to_numpy() if "c" in it else np.nan,
+            "se_a": it["se_a"].to_numpy() if "se_a" in it else np.nan,
+            "se_d": it["se_d"].to_numpy() if "se_d" in it else np.nan,
+            "se_b": it["se_b"].to_numpy() if "se_b" in it else np.nan,
+            "se_c": it["se_c"].to_numpy() if "se_c" in it else np.nan,
+            "n_responses": it["n"].astype("int64").to_numpy(),
+            "is_anchor": it["is_anchor"].to_numpy(),
+            "is_current": True,
+            "fitted_at": fitted_at,
+        }
+    )
+    meta = pd.DataFrame(
+        [{"calibration_id": calibration_id, "run_id": run_id, "backend": outcome.backend_used,
+          "model_spec": outcome.model_spec(settings, window), "fitted_at": fitted_at}]
+    )
+    abilities = _ability_rows(outcome.abilities, settings.score_method, calibration_id, run_id, fitted_at)
+    t = wh.table("mirt_item_params")
+    with wh.transaction() as tx:
+        tx.execute(sa.update(t).where(t.c.is_current.is_(True)).values(is_current=False))
+        tx.insert("mirt_item_params", params)
+        tx.insert("mirt_fit_meta", meta)
+        _replace_abilities(tx, abilities)
+
+
+def _ability_rows(scored: pd.DataFrame, method: str, calibration_id: str | None, run_id: str | None, fitted_at: dt.datetime) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "user_id": scored["user_id"].astype("int64").to_numpy(),
+            "theta": scored["theta"].to_numpy(),
+            "se": scored["se"].to_numpy(),
+            "method": method,
+            "calibration_id": calibration_id,
+            "run_id": run_id,
+            "fitted_at": fitted_at,
+        }
+    )
+
+
+def _replace_abilities(tx, abilities: pd.DataFrame) -> None:
+    users = abilities["user_id"].tolist()
+    for i in range(0, len(users), 5_000):
+        tx.delete("mirt_ability", {"user_id": users[i : i + 5_000]})
+    tx.insert("mirt_ability", abilities)
+
+
+def current_items(wh: Warehouse) -> tuple[pd.DataFrame, dict | None]:
+    """The current item parameters (reference scale) and the linking of their calibration."""
+    p = wh.read("mirt_item_params", {"is_current": True})
+    if p.empty:
+        return p, None
+    cal = p["calibration_id"].iloc[0]
+    meta = wh.read("mirt_fit_meta", {"calibration_id": cal})
+    items = p.set_index(p["item_id"].astype(str))[["a", "d", "b", "c"]]
+    if items["c"].isna().all():
+        items = items.drop(columns=["c"])
+    spec = meta["model_spec"].iloc[0] if len(meta) else {}
+    return items, {"calibration_id": cal, **(spec.get("linking_constants") or {})}
+
+
+@dataclass
+class RescoreResult:
+    users: int
+    calibration_id: str | None
+    skipped_items: int = 0
+
+
+def rescore(wh: Warehouse, settings: CalibrationSettings, today: dt.date, since: dt.datetime | None, run_id: str | None, now: dt.datetime) -> RescoreResult:
+    """Re-score students with answers since ``since`` (default: the last ability fit) with
+    the current item parameters; abilities keep the reference scale of that calibration."""
+    items, linking = current_items(wh)
+    if linking is None:
+        raise ValueError("no calibration yet: run irt_calibration_job before re-scoring")
+    if since is None:
+        last = wh.scalar(sa.select(sa.func.max(wh.table("mirt_ability").c.fitted_at)))
+        since = last or dt.datetime.combine(today - dt.timedelta(days=settings.window_days), dt.time())
+    e = wh.table("events")
+    active = wh.read(
+        sa.select(sa.distinct(e.c.user_id).label("user_id")).where(
+            e.c.verb == "answered", e.c.occurred_at >= since, e.c.event_date >= since.date()
+        )
+    )["user_id"]
+    if active.empty:
+        return RescoreResult(users=0, calibration_id=linking["calibration_id"])
+    first = today - dt.timedelta(days=settings.window_days - 1)
+    responses = load_responses(wh, first, today, users=pd.Index(active))
+    known = responses["item_id"].isin(items.index)
+    scored = irt.score(
+        responses[known], items, method=settings.score_method,
+        prior_mean=linking.get("intercept", 0.0), prior_sd=linking.get("slope", 1.0),
+    )
+    rows = _ability_rows(scored, settings.score_method, linking["calibration_id"], run_id, now)
+    with wh.transaction() as tx:
+        _replace_abilities(tx, rows)
+    return RescoreResult(users=len(rows), calibration_id=linking["calibration_id"], skipped_items=int((~known).sum()))

@@ -1,0 +1,113 @@
+"""Plots as PNG bytes (matplotlib, no display), and their embedding in Markdown."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+THETA = np.linspace(-4, 4, 161)
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def markdown_image(png: bytes, alt: str) -> str:
+    """A Markdown image with the PNG inline (renders in the Dagster UI and in HTML)."""
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
+
+
+def _prob(items: pd.DataFrame, theta: np.ndarray) -> np.ndarray:
+    a = items["a"].to_numpy()[None, :]
+    d = items["d"].to_numpy()[None, :]
+    c = items["c"].fillna(0).to_numpy()[None, :] if "c" in items else 0.0
+    return c + (1 - c) / (1 + np.exp(-(theta[:, None] * a + d)))
+
+
+def test_information(items: pd.DataFrame, title: str = "Test information") -> bytes:
+    """Test information curve (2PL/3PL Fisher information summed over items) with its SE."""
+    p = _prob(items, THETA)
+    a = items["a"].to_numpy()[None, :]
+    c = items["c"].fillna(0).to_numpy()[None, :] if "c" in items else 0.0
+    info = (a**2 * ((p - c) ** 2) / ((1 - c) ** 2) * (1 - p) / p).sum(axis=1)
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.plot(THETA, info, color="#1f77b4", label="information")
+    ax.set_xlabel("θ (reference scale)")
+    ax.set_ylabel("information")
+    ax2 = ax.twinx()
+    ax2.plot(THETA, 1 / np.sqrt(np.maximum(info, 1e-9)), color="#d62728", ls="--", label="SE(θ)")
+    ax2.set_ylabel("SE(θ)")
+    ax2.set_ylim(0, min(2.0, float(np.nanmax(1 / np.sqrt(np.maximum(info, 1e-9))))))
+    ax.set_title(title)
+    return _png(fig)
+
+
+def wright_map(items: pd.DataFrame, abilities: pd.DataFrame, title: str = "Wright map") -> bytes:
+    """Persons (θ histogram) against item difficulties (b) on one scale."""
+    fig, (left, right) = plt.subplots(1, 2, sharey=True, figsize=(6, 4), gridspec_kw={"width_ratios": [3, 2]})
+    theta = abilities["theta"].dropna().to_numpy()
+    b = items["b"].dropna().to_numpy()
+    lo, hi = float(min(theta.min(initial=0), b.min(initial=0))) - 0.5, float(max(theta.max(initial=0), b.max(initial=0))) + 0.5
+    bins = np.linspace(lo, hi, 40)
+    left.hist(theta, bins=bins, orientation="horizontal", color="#1f77b4")
+    left.invert_xaxis()
+    left.set_xlabel(f"students ({len(theta)})")
+    left.set_ylabel("logit scale")
+    right.hist(b, bins=bins, orientation="horizontal", color="#ff7f0e")
+    right.set_xlabel(f"items ({len(b)})")
+    fig.suptitle(title)
+    return _png(fig)
+
+
+def iccs(items: pd.DataFrame, title: str = "Item characteristic curves", limit: int = 12) -> bytes:
+    """ICCs of up to ``limit`` items (e.g. the flagged ones)."""
+    shown = items.head(limit)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    p = _prob(shown, THETA)
+    for j, item in enumerate(shown.index):
+        ax.plot(THETA, p[:, j], label=str(item))
+    ax.set_xlabel("θ")
+    ax.set_ylabel("P(correct)")
+    ax.set_ylim(0, 1)
+    if len(shown) <= 12:
+        ax.legend(fontsize=7, ncol=2)
+    ax.set_title(title)
+    return _png(fig)
+
+
+def line_chart(frame: pd.DataFrame, x: str, ys: list[str], title: str, ylabel: str = "") -> bytes:
+    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    for y in ys:
+        ax.plot(frame[x], frame[y], marker="o", label=y)
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    fig.autofmt_xdate()
+    return _png(fig)
+
+
+def bar_chart(labels: list[str], values: list[float], title: str, ylabel: str = "") -> bytes:
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.bar(labels, values, color="#1f77b4")
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    return _png(fig)
+
+
+def histogram(values: np.ndarray, title: str, xlabel: str, bins: int = 30) -> bytes:
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.hist(values, bins=bins, color="#2ca02c")
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    return _png(fig)
