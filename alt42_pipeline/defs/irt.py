@@ -52,6 +52,10 @@ class CalibrationConfig(dg.Config):
     min_item_responses: int = 30
     linking_method: str = "stocking-lord"
     score_method: str = "eap"
+    as_of: str = ""  # last day of the window (YYYY-MM-DD); empty = today (UTC)
+
+    def last_day(self, now: dt.datetime) -> dt.date:
+        return dt.date.fromisoformat(self.as_of) if self.as_of else now.date()
 
 
 def _settings(config: CalibrationConfig, backend: str) -> CalibrationSettings:
@@ -93,12 +97,12 @@ def irt_calibration(context: dg.AssetExecutionContext, config: CalibrationConfig
     s = _settings(config, irt_service.backend)
     selected = context.selected_asset_keys
     if selected == {ABILITY}:
-        yield from _rescore(context, wh, s, now)
+        yield from _rescore(context, wh, s, now, config.last_day(now))
         return
     if not {ITEMS, META} <= selected:
         raise dg.Failure("mirt_item_params and mirt_fit_meta are calibrated together; select both (or mirt_ability alone to re-score)")
 
-    last = now.date()
+    last = config.last_day(now)
     first = last - dt.timedelta(days=s.window_days - 1)
     responses = load_responses(wh, first, last)
     anchors = load_anchors(wh)
@@ -170,8 +174,8 @@ def irt_calibration(context: dg.AssetExecutionContext, config: CalibrationConfig
         yield _check("ability_se", ABILITY, se.get("median", 0) <= health.MAX_MEDIAN_SE, **se)
 
 
-def _rescore(context, wh, s: CalibrationSettings, now: dt.datetime):
-    result = rescore(wh, s, now.date(), None, context.run_id, now)
+def _rescore(context, wh, s: CalibrationSettings, now: dt.datetime, last_day: dt.date):
+    result = rescore(wh, s, last_day, None, context.run_id, now)
     context.log.info("re-scored %s students with calibration %s", result.users, result.calibration_id)
     yield dg.MaterializeResult(
         asset_key=ABILITY,
