@@ -98,14 +98,33 @@ def load_responses(wh: Warehouse, first: dt.date, last: dt.date, users: pd.Index
     frame = wh.read(stmt)
     if users is not None:
         frame = frame[frame["user_id"].isin(users)]
-    frame = frame.sort_values(["user_id", "item_id", "occurred_at", "event_id"]).drop_duplicates(["user_id", "item_id"])
+    first = first_answers(frame)
     return pd.DataFrame(
         {
-            "user_id": frame["user_id"].astype("int64").to_numpy(),
-            "item_id": frame["item_id"].astype(str).to_numpy(),
-            "correct": frame["success"].astype(bool).astype("int8").to_numpy(),
+            "user_id": first["user_id"].astype("int64").to_numpy(),
+            "item_id": first["item_id"].astype(str).to_numpy(),
+            "correct": first["success"].astype(bool).astype("int8").to_numpy(),
         }
     )
+
+
+def first_answers(frame: pd.DataFrame) -> pd.DataFrame:
+    """The earliest answer of each (user_id, item_id); equal times are broken by event_id,
+    so the choice does not depend on the order the database returned rows in."""
+    if frame.empty:
+        return frame
+    codes, _ = pd.factorize(frame["item_id"], sort=True)
+    t = frame["occurred_at"].to_numpy().astype("datetime64[us]").astype(np.int64)
+    work = pd.DataFrame({"u": frame["user_id"].to_numpy(), "i": codes, "t": t}, index=frame.index)
+    earliest = work.groupby(["u", "i"], sort=False)["t"].transform("min")
+    cand = work[work["t"] == earliest]
+    tied = cand.duplicated(["u", "i"], keep=False)
+    if tied.any():  # rare: several answers at the same instant
+        ties = frame.loc[cand.index[tied]].sort_values("event_id")
+        keep = cand.index[~tied].append(ties.drop_duplicates(["user_id", "item_id"]).index)
+    else:
+        keep = cand.index
+    return frame.loc[keep]
 
 
 def load_anchors(wh: Warehouse) -> pd.DataFrame:

@@ -161,23 +161,35 @@ class Warehouse:
             return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
     def _copy_read(self, stmt: sa.Select) -> pd.DataFrame:
-        """Large reads on PostgreSQL: COPY ... TO STDOUT, then typed by the columns."""
+        """Large reads on PostgreSQL: COPY ... TO STDOUT, parsed by Arrow with the column
+        types of the statement (several times faster than row fetching)."""
         compiled = stmt.compile(dialect=self.engine.dialect, compile_kwargs={"render_postcompile": True})
         raw = self.engine.raw_connection()
         try:
             cur = raw.cursor()
             query = cur.mogrify(str(compiled), compiled.params).decode()
-            buf = io.StringIO()
+            buf = io.BytesIO()
             cur.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)", buf)
             cur.close()
         finally:
             raw.close()
         buf.seek(0)
         names = [c.name for c in stmt.selected_columns]
-        frame = pd.read_csv(buf, dtype=str, keep_default_na=False, na_values=[""])
-        frame.columns = names
+        types = {c.name: _arrow_type(c.type) for c in stmt.selected_columns}
+        table = pacsv.read_csv(
+            buf,
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types, true_values=["t"], false_values=["f"],
+                null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
+            ),
+        )
+        frame = table.to_pandas()
         for col in stmt.selected_columns:
-            frame[col.name] = _typed(frame[col.name], col.type)
+            if isinstance(col.type, JsonDocument):
+                frame[col.name] = frame[col.name].map(lambda v: None if _isnull(v) else json.loads(v)).astype(object)
+            elif isinstance(col.type, sa.Boolean) or isinstance(col.type, sa.Date):
+                frame[col.name] = frame[col.name].astype(object).where(frame[col.name].notna(), None)
         return frame
 
     def count(self, base: str, where: Where = None) -> int:
@@ -278,24 +290,23 @@ def copy_chunk(conn: sa.Connection, table: sa.Table, chunk: pd.DataFrame) -> Non
         cursor.close()
 
 
-def _typed(values: pd.Series, col_type: sa.types.TypeEngine) -> pd.Series:
-    """Text from COPY -> the Python/pandas values a normal SELECT would give."""
-    if isinstance(col_type, sa.types.TypeDecorator) and not isinstance(col_type, JsonDocument):
-        col_type = col_type.impl_instance
+def _arrow_type(col_type: sa.types.TypeEngine) -> pa.DataType:
+    """The Arrow type COPY's text of a column is parsed into."""
     if isinstance(col_type, JsonDocument):
-        return values.map(lambda v: None if _isnull(v) else json.loads(v)).astype(object)
+        return pa.string()
+    if isinstance(col_type, sa.types.TypeDecorator):
+        col_type = col_type.impl_instance
     if isinstance(col_type, sa.Boolean):
-        return values.map({"t": True, "f": False}).astype(object).where(values.notna(), None)
+        return pa.bool_()
     if isinstance(col_type, sa.DateTime):
-        return pd.to_datetime(values, format="ISO8601")
+        return pa.timestamp("us")
     if isinstance(col_type, sa.Date):
-        return pd.to_datetime(values, format="ISO8601").dt.date.astype(object).where(values.notna(), None)
+        return pa.date32()
     if isinstance(col_type, sa.Integer):
-        numbers = pd.to_numeric(values)
-        return numbers.astype("int64") if numbers.notna().all() else numbers
+        return pa.int64()
     if isinstance(col_type, (sa.Float, sa.Numeric)):
-        return pd.to_numeric(values).astype("float64")
-    return values.astype(object).where(values.notna(), None)
+        return pa.float64()
+    return pa.string()
 
 
 def _isnull(value: Any) -> bool:
