@@ -58,3 +58,50 @@ def load() -> Settings:
         moodle_prefix=validate_prefix(_env("ALT42_MOODLE_PREFIX", "mdl_"), "ALT42_MOODLE_PREFIX"),
         partitions_start=_env("ALT42_PARTITIONS_START", "2025-01-01"),
     )
+
+
+@dataclass(frozen=True)
+class InterventionSettings:
+    """Settings of the intervention batch (see :func:`load_interventions`)."""
+
+    recommender: str
+    recommender_url: str
+    recommender_token: str = field(repr=False)
+    recommender_timeout_s: float
+    recommender_retries: int
+    recommender_chunk: int
+    required_records: str
+
+
+#: Default required records of a student for a day: one attempt and one other activity.
+DEFAULT_REQUIRED_RECORDS = "attempt:answered;activity:!answered"
+
+
+def load_interventions() -> InterventionSettings:
+    """Intervention settings from the environment.
+
+    ``ALT42_RECOMMENDER_TOKEN`` is a secret: it is kept out of ``repr`` and never logged.
+    """
+    recommender = _env("ALT42_RECOMMENDER", "builtin")
+    if recommender not in ("builtin", "remote"):
+        raise ValueError(f"ALT42_RECOMMENDER must be 'builtin' or 'remote', not {recommender!r}")
+    return InterventionSettings(
+        recommender=recommender,
+        recommender_url=_env("ALT42_RECOMMENDER_URL", ""),
+        recommender_token=_env("ALT42_RECOMMENDER_TOKEN", ""),
+        recommender_timeout_s=_positive(float, "ALT42_RECOMMENDER_TIMEOUT_S", "10"),
+        recommender_retries=_positive(int, "ALT42_RECOMMENDER_RETRIES", "3"),
+        recommender_chunk=_positive(int, "ALT42_RECOMMENDER_CHUNK", "500"),
+        required_records=_env("ALT42_REQUIRED_RECORDS", DEFAULT_REQUIRED_RECORDS),
+    )
+
+
+def _positive(kind: type, name: str, default: str):
+    raw = _env(name, default)
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a positive {kind.__name__}, not {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive {kind.__name__}, not {raw!r}")
+    return value
