@@ -1,0 +1,44 @@
+"""Parsing and applying the required-records rule."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from alt42_pipeline.interventions.required_records import VerbGroup, parse_required_records, users_with_required_records
+from alt42_pipeline.settings import DEFAULT_REQUIRED_RECORDS
+
+
+def test_the_default_is_one_attempt_and_one_other_activity():
+    assert parse_required_records(DEFAULT_REQUIRED_RECORDS) == (
+        VerbGroup("attempt", frozenset({"answered"})),
+        VerbGroup("activity", frozenset({"answered"}), exclude=True),
+    )
+
+
+def test_groups_with_several_verbs_and_spaces():
+    groups = parse_required_records(" attempt : answered ; study: viewed, submitted ;")
+    assert groups == (VerbGroup("attempt", frozenset({"answered"})), VerbGroup("study", frozenset({"viewed", "submitted"})))
+
+
+@pytest.mark.parametrize("spec, fragment", [
+    ("answered", "is not 'name:verb,verb'"),
+    ("a:", "is not 'name:verb,verb'"),
+    ("a:!", "is not 'name:verb,verb'"),
+    ("1x:answered", "is not 'name:verb,verb'"),
+    ("a:answered;a:viewed", "appears twice"),
+    (" ; ", "name no group"),
+])
+def test_bad_specs_are_rejected_with_the_group_named(spec, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        parse_required_records(spec)
+
+
+def test_users_need_every_group():
+    rows = pd.DataFrame(
+        {"user_id": [1, 1, 2, 3, 3, 4], "verb": ["answered", "viewed", "answered", "viewed", "started", "answered"]}
+    )
+    rows = pd.concat([rows, pd.DataFrame({"user_id": [4], "verb": ["answered"]})])
+    groups = parse_required_records(DEFAULT_REQUIRED_RECORDS)
+    assert users_with_required_records(rows, groups).tolist() == [1]
+    assert users_with_required_records(rows.iloc[:0], groups).tolist() == []
