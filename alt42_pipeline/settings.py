@@ -68,7 +68,7 @@ class InterventionSettings:
     recommender_url: str
     recommender_token: str = field(repr=False)
     recommender_timeout_s: float
-    recommender_retries: int
+    recommender_attempts: int
     recommender_chunk: int
     required_records: str
 
@@ -90,7 +90,7 @@ def load_interventions() -> InterventionSettings:
         recommender_url=_env("ALT42_RECOMMENDER_URL", ""),
         recommender_token=_env("ALT42_RECOMMENDER_TOKEN", ""),
         recommender_timeout_s=_positive(float, "ALT42_RECOMMENDER_TIMEOUT_S", "10"),
-        recommender_retries=_positive(int, "ALT42_RECOMMENDER_RETRIES", "3"),
+        recommender_attempts=_positive(int, "ALT42_RECOMMENDER_ATTEMPTS", "3"),
         recommender_chunk=_positive(int, "ALT42_RECOMMENDER_CHUNK", "500"),
         required_records=_env("ALT42_REQUIRED_RECORDS", DEFAULT_REQUIRED_RECORDS),
     )

@@ -1,5 +1,133 @@
-"""Dagster definitions of the interventions domain."""
+"""Dagster definitions of the interventions domain.
+
+The ``interventions`` asset runs the batch for one day (its daily partition);
+``interventions_job`` launches it by hand, from a backfill or from ``db_schedule_sensor``,
+which turns the schedules users keep in ``batch_schedules`` into runs.
+"""
+
+import contextlib
+import datetime as dt
+import json
+from collections.abc import Callable
 
 import dagster as dg
 
-defs = dg.Definitions()
+from .. import settings
+from ..interventions.batch import run_batch
+from ..interventions.recommender import build_recommender
+from ..interventions.required_records import parse_required_records
+from ..interventions.schedule_store import list_schedules
+from ..interventions.schedules import TARGETS, due_slots
+from .partitions import daily
+from .resources import WarehouseResource
+
+OWNERS = ["team:analytics-platform"]
+#: Tags a scheduled run carries; ``SLOT_TAG`` is the schedule id + due time (the run key).
+SCHEDULE_TAG = "alt42/schedule"
+SLOT_TAG = "alt42/schedule_slot"
+DUE_TAG = "alt42/due_at"
+
+
+@dg.asset(
+    partitions_def=daily,
+    deps=["events", "student_state_cache", "weekly_kpi", "features_topic_daily", "mirt_ability"],
+    group_name="interventions",
+    owners=OWNERS,
+    kinds={"python", "pandas", "sql"},
+    description=(
+        "One recommendation per student for the partition's day, for students with every "
+        "required record that day (ALT42_REQUIRED_RECORDS) and no intervention yet. "
+        "Students whose recommendation fails are stored in intervention_errors."
+    ),
+)
+def interventions(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    options = settings.load_interventions()
+    groups = parse_required_records(options.required_records)
+    day = dt.date.fromisoformat(context.partition_key)
+    with contextlib.ExitStack() as stack:
+        recommender = build_recommender(options)
+        if hasattr(recommender, "close"):
+            stack.callback(recommender.close)
+        report = run_batch(
+            warehouse.get(), day, recommender, groups, run_id=context.run_id, chunk=options.recommender_chunk
+        )
+    metadata = {
+        **report.counts,
+        "dagster/row_count": report.processed,
+        "recommender": f"{recommender.name} {recommender.version}",
+        "required_records": "; ".join(str(g) for g in groups),
+        "recommendations": dg.MetadataValue.json(report.recommendations),
+        "preview": dg.MetadataValue.md(report.sample.to_markdown(index=False) if len(report.sample) else "(none)"),
+    }
+    if report.failed:
+        context.log.warning(
+            "%d of %d students failed (see intervention_errors for run %s); first: %s",
+            report.failed, report.failed + report.processed, context.run_id,
+            report.errors.iloc[0]["error_type"],
+        )
+        if not report.processed:
+            # Nothing succeeded: a systemic failure (e.g. the remote recommender is down).
+            # The errors are stored; failing the run makes it visible and lets run retries act.
+            raise dg.Failure(description=f"every eligible student failed for {day}", metadata=report.counts)
+    return dg.MaterializeResult(metadata=metadata)
+
+
+interventions_job = dg.define_asset_job(
+    "interventions_job",
+    selection=[interventions],
+    partitions_def=daily,
+    description="The intervention batch for one day (the partition); scheduled by db_schedule_sensor.",
+    # One batch at a time: two runs of one day would race on the (student, date) key.
+    tags={"alt42/serial": "interventions"},
+)
+
+#: The job each schedule target starts.
+TARGET_JOBS = {"interventions": interventions_job}
+assert set(TARGET_JOBS) == set(TARGETS), "every schedule target needs a job"
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def build_db_schedule_sensor(clock: Callable[[], dt.datetime] = utc_now) -> dg.SensorDefinition:
+    """The sensor that launches batches from ``batch_schedules`` (``clock`` is for tests)."""
+
+    @dg.sensor(
+        name="db_schedule_sensor",
+        jobs=list(TARGET_JOBS.values()),
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "Launches each active schedule of batch_schedules at its latest due time, once "
+            "(run key = schedule id + due time); after downtime only the latest missed slot runs."
+        ),
+    )
+    def db_schedule_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+        schedules = list_schedules(warehouse.get())
+        last_fired = json.loads(context.cursor) if context.cursor else {}
+        slots, cursor = due_slots(schedules, clock(), last_fired)
+        requests = []
+        for slot in slots:
+            if context.instance.get_run_records(filters=dg.RunsFilter(tags={SLOT_TAG: slot.key}), limit=1):
+                context.log.info("schedule %s: slot %s already has a run", slot.schedule.name, slot.key)
+                continue
+            requests.append(
+                dg.RunRequest(
+                    run_key=slot.key,
+                    job_name=TARGET_JOBS[slot.schedule.target].name,
+                    partition_key=slot.partition.isoformat(),
+                    tags={SCHEDULE_TAG: slot.schedule.name, SLOT_TAG: slot.key, DUE_TAG: slot.due.isoformat()},
+                )
+            )
+        new_cursor = json.dumps(cursor, sort_keys=True)
+        if not requests:
+            return dg.SensorResult(skip_reason=f"no schedule due ({len(schedules)} schedules)", cursor=new_cursor)
+        return dg.SensorResult(run_requests=requests, cursor=new_cursor)
+
+    return db_schedule_sensor
+
+
+db_schedule_sensor = build_db_schedule_sensor()
+
+defs = dg.Definitions(assets=[interventions], jobs=[interventions_job], sensors=[db_schedule_sensor])

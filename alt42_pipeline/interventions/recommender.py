@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..settings import InterventionSettings
+
 StudentInputs = dict[str, Any]
 
 #: Priorities: 1 needs attention now, 2 this week, 3 encouragement.
@@ -108,3 +110,17 @@ class RuleRecommender:
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0%}"
+
+
+def build_recommender(settings: InterventionSettings) -> Recommender:
+    """The recommender the settings choose (``ALT42_RECOMMENDER``: builtin or remote)."""
+    if settings.recommender == "remote":
+        from .remote import RemoteRecommender
+
+        return RemoteRecommender(
+            settings.recommender_url,
+            settings.recommender_token,
+            timeout_s=settings.recommender_timeout_s,
+            attempts=settings.recommender_attempts,
+        )
+    return RuleRecommender()
