@@ -17,7 +17,7 @@ from ..interventions.batch import run_batch
 from ..interventions.recommender import build_recommender
 from ..interventions.required_records import parse_required_records
 from ..interventions.schedule_store import list_schedules
-from ..interventions.schedules import TARGETS, due_slots
+from ..interventions.schedules import TARGET_JOBS, due_slots
 from .partitions import daily
 from .resources import WarehouseResource
 
@@ -81,9 +81,9 @@ interventions_job = dg.define_asset_job(
     tags={"alt42/serial": "interventions"},
 )
 
-#: The job each schedule target starts.
-TARGET_JOBS = {"interventions": interventions_job}
-assert set(TARGET_JOBS) == set(TARGETS), "every schedule target needs a job"
+#: The jobs schedules can start, by name; every schedule target must name one of them.
+SCHEDULED_JOBS = {job.name: job for job in (interventions_job,)}
+assert set(TARGET_JOBS.values()) == set(SCHEDULED_JOBS), "every schedule target needs a job"
 
 
 def utc_now() -> dt.datetime:
@@ -95,7 +95,7 @@ def build_db_schedule_sensor(clock: Callable[[], dt.datetime] = utc_now) -> dg.S
 
     @dg.sensor(
         name="db_schedule_sensor",
-        jobs=list(TARGET_JOBS.values()),
+        jobs=list(SCHEDULED_JOBS.values()),
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
@@ -115,7 +115,7 @@ def build_db_schedule_sensor(clock: Callable[[], dt.datetime] = utc_now) -> dg.S
             requests.append(
                 dg.RunRequest(
                     run_key=slot.key,
-                    job_name=TARGET_JOBS[slot.schedule.target].name,
+                    job_name=TARGET_JOBS[slot.schedule.target],
                     partition_key=slot.partition.isoformat(),
                     tags={SCHEDULE_TAG: slot.schedule.name, SLOT_TAG: slot.key, DUE_TAG: slot.due.isoformat()},
                 )

@@ -16,6 +16,7 @@ EDITABLE = ("name", "frequency", "hour", "minute", "timezone", "is_active", "tar
 
 
 def list_schedules(wh: Warehouse) -> list[Schedule]:
+    wh.ensure_schema()
     table = wh.table("batch_schedules")
     with wh.engine.connect() as conn:
         rows = conn.execute(sa.select(table).order_by(table.c.id)).mappings().all()

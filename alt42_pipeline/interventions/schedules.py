@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 
 FREQUENCIES = ("daily", "weekly", "monthly")
-#: Batches a schedule can start (the sensor maps each to its job).
-TARGETS = ("interventions",)
+#: Batches a schedule can start, and the name of the Dagster job each one launches.
+TARGET_JOBS = {"interventions": "interventions_job"}
+TARGETS = tuple(TARGET_JOBS)
 NAME_MAX = 64
 
 
