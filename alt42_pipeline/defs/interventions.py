@@ -57,6 +57,7 @@ def interventions(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         "recommender": f"{recommender.name} {recommender.version}",
         "required_records": "; ".join(str(g) for g in groups),
         "recommendations": dg.MetadataValue.json(report.recommendations),
+        "seconds": dg.MetadataValue.json(report.seconds),
         "preview": dg.MetadataValue.md(report.sample.to_markdown(index=False) if len(report.sample) else "(none)"),
     }
     if report.failed:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,6 +67,7 @@ class BatchReport:
     recommendations: dict[str, int] = field(default_factory=dict)
     errors: pd.DataFrame = field(default_factory=pd.DataFrame)
     sample: pd.DataFrame = field(default_factory=pd.DataFrame)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
 
     @property
     def counts(self) -> dict[str, int]:
@@ -234,10 +236,14 @@ def run_batch(
     chunk: int = 5_000,
 ) -> BatchReport:
     """Process every student for ``date`` and store the interventions and the errors."""
+    clock = _StageClock()
     inputs = load_inputs(wh, date)
+    clock.lap("load")
     batch = plan(inputs, groups)
     students = student_inputs(inputs, batch.eligible)
+    clock.lap("prepare")
     results = recommend(recommender, students, chunk)
+    clock.lap("recommend")
     now = utcnow()
 
     done = [(s, r) for s, r in zip(students, results) if isinstance(r, Recommendation)]
@@ -268,6 +274,7 @@ def run_batch(
     )
     wh.append("interventions", interventions)
     wh.append("intervention_errors", errors)
+    clock.lap("write")
     return BatchReport(
         date=date,
         students=batch.students,
@@ -280,6 +287,7 @@ def run_batch(
         sample=interventions.sort_values(["priority", "user_id"]).head(10)[
             ["user_id", "recommendation", "priority", "message"]
         ],
+        seconds=clock.laps,
     )
 
 
@@ -287,3 +295,14 @@ def _error_type(exc: BaseException) -> str:
     kind = type(exc)
     name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
     return name[:128]
+
+
+class _StageClock:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.laps[stage] = round(now - self._last, 3)
+        self._last = now
