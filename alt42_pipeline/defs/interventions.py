@@ -26,6 +26,7 @@ OWNERS = ["team:analytics-platform"]
 SCHEDULE_TAG = "alt42/schedule"
 SLOT_TAG = "alt42/schedule_slot"
 DUE_TAG = "alt42/due_at"
+FIRST_DAY = daily.start.date()
 
 
 @dg.asset(
@@ -107,9 +108,14 @@ def build_db_schedule_sensor(clock: Callable[[], dt.datetime] = utc_now) -> dg.S
     def db_schedule_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
         schedules = list_schedules(warehouse.get())
         last_fired = json.loads(context.cursor) if context.cursor else {}
-        slots, cursor = due_slots(schedules, clock(), last_fired)
+        tick = due_slots(schedules, clock(), last_fired)
+        for problem in tick.invalid:
+            context.log.error("skipped an invalid schedule: %s", problem)
         requests = []
-        for slot in slots:
+        for slot in tick.slots:
+            if slot.partition < FIRST_DAY:
+                context.log.warning("schedule %s: day %s is before the first partition", slot.schedule.name, slot.partition)
+                continue
             if context.instance.get_run_records(filters=dg.RunsFilter(tags={SLOT_TAG: slot.key}), limit=1):
                 context.log.info("schedule %s: slot %s already has a run", slot.schedule.name, slot.key)
                 continue
@@ -121,7 +127,7 @@ def build_db_schedule_sensor(clock: Callable[[], dt.datetime] = utc_now) -> dg.S
                     tags={SCHEDULE_TAG: slot.schedule.name, SLOT_TAG: slot.key, DUE_TAG: slot.due.isoformat()},
                 )
             )
-        new_cursor = json.dumps(cursor, sort_keys=True)
+        new_cursor = json.dumps(tick.cursor, sort_keys=True)
         if not requests:
             return dg.SensorResult(skip_reason=f"no schedule due ({len(schedules)} schedules)", cursor=new_cursor)
         return dg.SensorResult(run_requests=requests, cursor=new_cursor)

@@ -136,23 +136,36 @@ class DueSlot:
         return slot_key(self.schedule.id, self.due)
 
 
-def due_slots(
-    schedules: list[Schedule], now: dt.datetime, last_fired: dict[str, str]
-) -> tuple[list[DueSlot], dict[str, str]]:
+@dataclass
+class Tick:
+    """What a sensor tick decides: slots to launch, the new cursor, schedules it could not use."""
+
+    slots: list[DueSlot]
+    cursor: dict[str, str]
+    invalid: list[str]
+
+
+def due_slots(schedules: list[Schedule], now: dt.datetime, last_fired: dict[str, str]) -> Tick:
     """Which schedules fire now, and the new ``last_fired`` (schedule id -> due ISO, UTC).
 
     A schedule fires for its latest due time when it is active, that time is after the
     schedule was created or last changed (naive UTC ``updated_at``), and it is later than the
-    last time fired for it. Entries of deleted schedules are dropped from the result.
+    last time fired for it. Entries of deleted schedules are dropped from the cursor. A row
+    with impossible values (written around the CLI) is reported in ``invalid`` and skipped;
+    the other schedules still fire.
     """
-    fired: list[DueSlot] = []
-    cursor: dict[str, str] = {}
+    tick = Tick([], {}, [])
     for schedule in schedules:
         sid = str(schedule.id)
         previous = last_fired.get(sid)
         if previous is not None:
-            cursor[sid] = previous
+            tick.cursor[sid] = previous
         if not schedule.is_active:
+            continue
+        try:
+            validate(schedule)
+        except ScheduleError as exc:
+            tick.invalid.append(f"schedule id {sid}: {exc}")
             continue
         due = latest_due(schedule, now)
         changed = schedule.updated_at or schedule.created_at
@@ -160,6 +173,6 @@ def due_slots(
             continue
         if previous is not None and due <= dt.datetime.fromisoformat(previous):
             continue
-        fired.append(DueSlot(schedule, due, partition_date(due, schedule.timezone)))
-        cursor[sid] = due.isoformat()
-    return fired, cursor
+        tick.slots.append(DueSlot(schedule, due, partition_date(due, schedule.timezone)))
+        tick.cursor[sid] = due.isoformat()
+    return tick

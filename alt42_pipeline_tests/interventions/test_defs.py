@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from alt42_pipeline.defs.interventions import (
+    FIRST_DAY,
     SLOT_TAG,
     build_db_schedule_sensor,
     interventions,
@@ -158,3 +159,27 @@ def test_the_job_runs_a_partition_like_a_scheduled_run(sqlite_warehouse, resourc
     assert result.success
     assert result.dagster_run.tags["alt42/serial"] == "interventions"
     assert sqlite_warehouse.read("interventions")["run_id"].tolist() == [result.run_id]
+
+
+def test_a_row_written_around_the_cli_with_bad_values_does_not_block_the_others(sqlite_warehouse, resources, instance):
+    good = add_schedule(sqlite_warehouse, Schedule(name="good", frequency="daily", hour=9, minute=0))
+    bad = add_schedule(sqlite_warehouse, Schedule(name="bad", frequency="daily", hour=9, minute=0))
+    table = sqlite_warehouse.table("batch_schedules")
+    sqlite_warehouse.execute(sa.update(table).where(table.c.id == bad.id).values(frequency="hourly"))
+    backdate(sqlite_warehouse, good.id)
+    backdate(sqlite_warehouse, bad.id)
+    sensor = build_db_schedule_sensor(Clock(dt.datetime(2026, 11, 20, 10, 0, tzinfo=UTC)))
+    [request], cursor = tick(sensor, instance, resources, None)
+    assert request.run_key.startswith(f"{good.id}:")
+    assert str(bad.id) not in json.loads(cursor)
+
+
+def test_a_slot_whose_day_is_before_the_first_partition_is_not_requested(sqlite_warehouse, resources, instance):
+    schedule = add_schedule(sqlite_warehouse, Schedule(name="nightly", frequency="daily", hour=9, minute=0))
+    backdate(sqlite_warehouse, schedule.id, dt.datetime(2000, 1, 1))
+    first = dt.datetime.combine(FIRST_DAY, dt.time(10, 0), tzinfo=UTC)  # looks at the day before the first
+    sensor = build_db_schedule_sensor(Clock(first))
+    assert tick(sensor, instance, resources, None)[0] == []
+    later = build_db_schedule_sensor(Clock(first + dt.timedelta(days=1)))
+    [request], _ = tick(later, instance, resources, None)
+    assert request.partition_key == FIRST_DAY.isoformat()

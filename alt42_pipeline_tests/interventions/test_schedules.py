@@ -110,9 +110,9 @@ def test_a_time_repeated_by_fall_back_is_one_slot():
     assert first == at(2026, 10, 25, 0, 30)
     # after the second 02:30 the latest slot is still the first occurrence: no second run
     assert latest_due(schedule, at(2026, 10, 25, 1, 45)) == first
-    fired, cursor = due_slots([_stored(schedule)], at(2026, 10, 25, 0, 45), {})
-    again, _ = due_slots([_stored(schedule)], at(2026, 10, 25, 1, 45), cursor)
-    assert len(fired) == 1 and again == []
+    first_tick = due_slots([_stored(schedule)], at(2026, 10, 25, 0, 45), {})
+    second_tick = due_slots([_stored(schedule)], at(2026, 10, 25, 1, 45), first_tick.cursor)
+    assert len(first_tick.slots) == 1 and second_tick.slots == []
 
 
 def test_latest_due_needs_an_aware_now():
@@ -144,24 +144,30 @@ DAILY_9 = Schedule(name="d", frequency="daily", hour=9, minute=0)
 
 
 def test_due_slots_fires_the_latest_missed_slot_once():
-    fired, cursor = due_slots([_stored(DAILY_9)], at(2026, 11, 20, 10, 0), {})
-    assert [s.due for s in fired] == [at(2026, 11, 20, 9, 0)]
+    tick = due_slots([_stored(DAILY_9)], at(2026, 11, 20, 10, 0), {})
+    assert [s.due for s in tick.slots] == [at(2026, 11, 20, 9, 0)]
     # the daemon is down for three days: one slot, the latest
-    fired, cursor = due_slots([_stored(DAILY_9)], at(2026, 11, 23, 15, 0), cursor)
-    assert [(s.due, s.partition) for s in fired] == [(at(2026, 11, 23, 9, 0), dt.date(2026, 11, 22))]
-    assert fired[0].key == "1:2026-11-23T09:00:00+00:00"
-    assert due_slots([_stored(DAILY_9)], at(2026, 11, 23, 15, 1), cursor)[0] == []
+    tick = due_slots([_stored(DAILY_9)], at(2026, 11, 23, 15, 0), tick.cursor)
+    assert [(s.due, s.partition) for s in tick.slots] == [(at(2026, 11, 23, 9, 0), dt.date(2026, 11, 22))]
+    assert tick.slots[0].key == "1:2026-11-23T09:00:00+00:00"
+    assert due_slots([_stored(DAILY_9)], at(2026, 11, 23, 15, 1), tick.cursor).slots == []
 
 
 def test_due_slots_skips_inactive_schedules_and_slots_before_a_change():
     inactive = dataclasses.replace(_stored(DAILY_9), is_active=False)
-    assert due_slots([inactive], at(2026, 11, 23, 10, 0), {})[0] == []
+    assert due_slots([inactive], at(2026, 11, 23, 10, 0), {}).slots == []
     changed_after_slot = _stored(DAILY_9, changed=dt.datetime(2026, 11, 23, 9, 30))
-    assert due_slots([changed_after_slot], at(2026, 11, 23, 10, 0), {})[0] == []
-    assert len(due_slots([changed_after_slot], at(2026, 11, 24, 9, 0), {})[0]) == 1
+    assert due_slots([changed_after_slot], at(2026, 11, 23, 10, 0), {}).slots == []
+    assert len(due_slots([changed_after_slot], at(2026, 11, 24, 9, 0), {}).slots) == 1
 
 
 def test_due_slots_keeps_cursor_entries_of_inactive_and_drops_deleted_schedules():
     inactive = dataclasses.replace(_stored(DAILY_9, sid=2), is_active=False)
-    _, cursor = due_slots([inactive], at(2026, 11, 23, 10, 0), {"2": "x", "7": "y"})
-    assert cursor == {"2": "x"}
+    assert due_slots([inactive], at(2026, 11, 23, 10, 0), {"2": "x", "7": "y"}).cursor == {"2": "x"}
+
+
+def test_an_invalid_row_is_reported_and_the_other_schedules_still_fire():
+    broken = dataclasses.replace(_stored(DAILY_9, sid=3), timezone="Mars/Olympus")
+    tick = due_slots([broken, _stored(DAILY_9, sid=4)], at(2026, 11, 23, 10, 0), {})
+    assert [s.schedule.id for s in tick.slots] == [4]
+    assert len(tick.invalid) == 1 and "schedule id 3" in tick.invalid[0] and "Mars/Olympus" in tick.invalid[0]
