@@ -140,9 +140,7 @@ class Warehouse:
             stmt = what
         with self.engine.connect() as conn:
             result = conn.execute(stmt)
-            # plain tuples: pandas probes each SQLAlchemy Row for attributes, which costs
-            # seconds per 100k rows
-            frame = pd.DataFrame([tuple(row) for row in result.fetchall()], columns=list(result.keys()))
+            frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
         return frame
 
     def count(self, base: str, where: Where = None) -> int:
