@@ -56,11 +56,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
     init = actions.add_parser("init", help="create the default schedule (daily 09:00 UTC)")
     init.add_argument("--force", action="store_true", help="delete and recreate it")
-    schedules.set_defaults(handler=run_schedules)
+    schedules.set_defaults(func=run_schedules)
 
     status = subparsers.add_parser("batch-status", help="latest runs of each batch with their counts")
     status.add_argument("--limit", type=int, default=10, help="runs per batch (default 10)")
-    status.set_defaults(handler=run_batch_status)
+    status.set_defaults(func=run_batch_status)
 
 
 def run_schedules(args: argparse.Namespace) -> int:

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
+import subprocess
+import sys
 
 import dagster as dg
 import pytest
 
-from alt42_pipeline.__main__ import main
 from alt42_pipeline.defs.interventions import interventions, interventions_job
 from alt42_pipeline.defs.resources import WarehouseResource
-from alt42_pipeline.interventions.cli import run_batch_status
+from alt42_pipeline.interventions.cli import add_commands, run_batch_status
 from alt42_pipeline.interventions.schedule_store import list_schedules
 
 from .builders import day_of_study, write_events
+
+
+def main(argv: list[str]) -> int:
+    """The interventions subcommands under a parser of their own, as the package CLI mounts them."""
+    parser = argparse.ArgumentParser()
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
 
 
 @pytest.fixture
@@ -77,3 +87,12 @@ def test_batch_status_prints_the_latest_runs_with_their_counts(sqlite_warehouse,
     assert rows[0][6:] == ["0", "1", "1", "0"]
     assert rows[1][:4] == [first.run_id[:8], "SUCCESS", "2026-11-20", "nightly"]
     assert rows[1][6:] == ["1", "1", "0", "0"]
+
+
+def test_python_dash_m_reaches_the_schedules_commands(sqlite_url, tmp_path):
+    env = {**os.environ, "ALT42_WAREHOUSE_URL": sqlite_url, "ALT42_DATA_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "alt42_pipeline", "schedules", "list"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "no schedules" in done.stdout
