@@ -178,4 +178,3 @@ def _reported_counts(instance: Any, run_id: str) -> dict[str, Any]:
         if "processed" in metadata:
             return {name: metadata[name].value for name in COUNTS if name in metadata}
     return {}
-
