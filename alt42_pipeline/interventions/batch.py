@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from ..warehouse import Warehouse, utcnow
 from .recommender import Recommendation, Recommender, StudentInputs
-from .required_records import VerbGroup, users_with_required_records
+from .required_records import VerbGroup, flag_column, users_with_required_records
 
 ATTEMPT_VERB = "answered"
 #: Weak topics: the last two weeks of topic features, at least this many attempts and less
@@ -40,7 +40,7 @@ class BatchInputs:
     """What the warehouse knows that matters for the batch of ``date``."""
 
     date: dt.date
-    day_verbs: pd.DataFrame  # user_id, verb, events, correct, duration_s
+    day: pd.DataFrame  # per student active that day: attempts, correct, activity_events, time_on_task_s, required_<i>
     state: pd.DataFrame  # user_id, state, recent_accuracy, recent_attempts, active_scenarios, theta, theta_se
     kpis: pd.DataFrame  # user_id, kpis
     weak_topics: pd.DataFrame  # user_id, topic_id, attempts, accuracy
@@ -80,19 +80,21 @@ class BatchReport:
         }
 
 
-def load_inputs(wh: Warehouse, date: dt.date) -> BatchInputs:
+def load_inputs(wh: Warehouse, date: dt.date, groups: tuple[VerbGroup, ...]) -> BatchInputs:
     s = wh.schema
     ev = s.events
-    day_verbs = wh.read(
+    is_attempt = ev.c.verb == ATTEMPT_VERB
+    day = wh.read(
         sa.select(
             ev.c.user_id,
-            ev.c.verb,
-            sa.func.count().label("events"),
-            sa.func.sum(sa.case((ev.c.success == sa.true(), 1), else_=0)).label("correct"),
-            sa.func.sum(sa.func.coalesce(ev.c.duration_s, 0.0)).label("duration_s"),
+            sa.func.sum(sa.case((is_attempt, 1), else_=0)).label("attempts"),
+            sa.func.sum(sa.case((sa.and_(is_attempt, ev.c.success == sa.true()), 1), else_=0)).label("correct"),
+            sa.func.sum(sa.case((is_attempt, 0), else_=1)).label("activity_events"),
+            sa.func.sum(sa.func.coalesce(ev.c.duration_s, 0.0)).label("time_on_task_s"),
+            *[group.present(ev.c.verb).label(flag_column(i)) for i, group in enumerate(groups)],
         )
         .where(ev.c.event_date == date)
-        .group_by(ev.c.user_id, ev.c.verb)
+        .group_by(ev.c.user_id)
     )
     st = s.student_state_cache
     state = wh.read(
@@ -115,7 +117,7 @@ def load_inputs(wh: Warehouse, date: dt.date) -> BatchInputs:
     weak["accuracy"] = (weak["correct"] / weak["attempts"]).astype(float) if len(weak) else pd.Series(dtype=float)
     ability = wh.read("mirt_ability", columns=["user_id", "theta", "se"])
     existing = wh.read("interventions", {"date": date}, columns=["user_id"])["user_id"].to_numpy(dtype=np.int64)
-    return BatchInputs(date, day_verbs, state, kpis, weak.drop(columns="correct"), ability, existing)
+    return BatchInputs(date, day, state, kpis, weak.drop(columns="correct"), ability, existing)
 
 
 def plan(inputs: BatchInputs, groups: tuple[VerbGroup, ...]) -> Plan:
@@ -124,9 +126,9 @@ def plan(inputs: BatchInputs, groups: tuple[VerbGroup, ...]) -> Plan:
     The students are everyone active that day or known to the state cache.
     """
     students = np.union1d(
-        inputs.day_verbs["user_id"].to_numpy(dtype=np.int64), inputs.state["user_id"].to_numpy(dtype=np.int64)
+        inputs.day["user_id"].to_numpy(dtype=np.int64), inputs.state["user_id"].to_numpy(dtype=np.int64)
     )
-    complete = users_with_required_records(inputs.day_verbs, groups)
+    complete = users_with_required_records(inputs.day, groups)
     missing = np.setdiff1d(students, complete, assume_unique=True)
     duplicates = np.intersect1d(complete, inputs.existing)
     eligible = np.setdiff1d(complete, duplicates, assume_unique=True)
@@ -136,14 +138,7 @@ def plan(inputs: BatchInputs, groups: tuple[VerbGroup, ...]) -> Plan:
 def student_inputs(inputs: BatchInputs, user_ids: np.ndarray) -> list[StudentInputs]:
     """The JSON-ready inputs of each student in ``user_ids`` (what the recommender sees)."""
     index = pd.Index(user_ids, name="user_id")
-    dv = inputs.day_verbs
-    is_attempt = dv["verb"] == ATTEMPT_VERB
-    per_user = lambda frame, col: frame.groupby("user_id")[col].sum().reindex(index, fill_value=0)  # noqa: E731
-    attempts = per_user(dv[is_attempt], "events").to_numpy()
-    correct = per_user(dv[is_attempt], "correct").to_numpy()
-    activity = per_user(dv[~is_attempt], "events").to_numpy()
-    seconds = per_user(dv, "duration_s").to_numpy(dtype=float)
-
+    day = inputs.day.set_index("user_id").reindex(index, fill_value=0)
     state = inputs.state.drop_duplicates("user_id").set_index("user_id").reindex(index)
     kpis = inputs.kpis.drop_duplicates("user_id").set_index("user_id")["kpis"].reindex(index)
     ability = inputs.ability.drop_duplicates("user_id").set_index("user_id").reindex(index)
@@ -151,7 +146,8 @@ def student_inputs(inputs: BatchInputs, user_ids: np.ndarray) -> list[StudentInp
     date = inputs.date.isoformat()
 
     rows = zip(
-        user_ids.tolist(), attempts.tolist(), correct.tolist(), activity.tolist(), seconds.tolist(),
+        user_ids.tolist(), day["attempts"].tolist(), day["correct"].tolist(), day["activity_events"].tolist(),
+        day["time_on_task_s"].astype(float).tolist(),
         state["state"].tolist(), state["recent_accuracy"].tolist(), state["recent_attempts"].tolist(),
         state["active_scenarios"].tolist(), state["theta"].tolist(), state["theta_se"].tolist(),
         kpis.tolist(), ability["theta"].tolist(), ability["se"].tolist(),
@@ -237,7 +233,7 @@ def run_batch(
 ) -> BatchReport:
     """Process every student for ``date`` and store the interventions and the errors."""
     clock = _StageClock()
-    inputs = load_inputs(wh, date)
+    inputs = load_inputs(wh, date, groups)
     clock.lap("load")
     batch = plan(inputs, groups)
     students = student_inputs(inputs, batch.eligible)

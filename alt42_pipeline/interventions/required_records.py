@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -24,9 +25,10 @@ class VerbGroup:
     verbs: frozenset[str]
     exclude: bool = False
 
-    def matches(self, verbs: pd.Series) -> np.ndarray:
-        hit = verbs.isin(self.verbs).to_numpy()
-        return ~hit if self.exclude else hit
+    def present(self, verb: sa.ColumnElement[str]) -> sa.ColumnElement[int]:
+        """Aggregate over a student's events: 1 when one of them is in the group, else 0."""
+        hit = verb.not_in(sorted(self.verbs)) if self.exclude else verb.in_(sorted(self.verbs))
+        return sa.func.max(sa.case((hit, 1), else_=0))
 
     def __str__(self) -> str:
         return f"{self.name}:{'!' if self.exclude else ''}{','.join(sorted(self.verbs))}"
@@ -55,12 +57,12 @@ def parse_required_records(spec: str) -> tuple[VerbGroup, ...]:
     return tuple(groups)
 
 
-def users_with_required_records(day_verbs: pd.DataFrame, groups: tuple[VerbGroup, ...]) -> np.ndarray:
-    """Sorted ids of the users who have every group, from rows of (user_id, verb)."""
-    if day_verbs.empty:
-        return np.array([], dtype=np.int64)
-    qualified: np.ndarray | None = None
-    for group in groups:
-        users = np.unique(day_verbs["user_id"].to_numpy(dtype=np.int64)[group.matches(day_verbs["verb"])])
-        qualified = users if qualified is None else np.intersect1d(qualified, users, assume_unique=True)
-    return qualified
+def flag_column(index: int) -> str:
+    """Name of the per-student column that says whether group ``index`` is present."""
+    return f"required_{index}"
+
+
+def users_with_required_records(day: pd.DataFrame, groups: tuple[VerbGroup, ...]) -> np.ndarray:
+    """Sorted ids of the users whose every group flag (:func:`flag_column`) is set."""
+    flags = day[[flag_column(i) for i in range(len(groups))]].to_numpy()
+    return np.unique(day["user_id"].to_numpy(dtype=np.int64)[(flags > 0).all(axis=1)])

@@ -47,6 +47,12 @@ def test_the_required_records_rule_is_configurable(warehouse):
     report = run_batch(warehouse, DAY, RuleRecommender(), attempts_only)
     assert sorted(warehouse.read("interventions")["user_id"]) == [1, 2, 5]
     assert report.skipped_missing_records == 2
+    # an exclusion group: any activity other than logging in
+    write_events(warehouse, day_of_study(8, DAY, [True], others=("logged_in",)))
+    not_login = parse_required_records("attempt:answered;study:!answered,logged_in")
+    report = run_batch(warehouse, DAY, RuleRecommender(), not_login)
+    # 8 only logged in and 2 only answered; 1 and 5 qualify but were done above
+    assert (report.processed, report.skipped_missing_records, report.skipped_duplicate) == (0, 4, 2)
 
 
 def test_a_rerun_skips_students_that_already_have_an_intervention(warehouse):

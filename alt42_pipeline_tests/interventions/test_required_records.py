@@ -5,7 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from alt42_pipeline.interventions.required_records import VerbGroup, parse_required_records, users_with_required_records
+from alt42_pipeline.interventions.required_records import (
+    VerbGroup,
+    flag_column,
+    parse_required_records,
+    users_with_required_records,
+)
 from alt42_pipeline.settings import DEFAULT_REQUIRED_RECORDS
 
 
@@ -34,11 +39,8 @@ def test_bad_specs_are_rejected_with_the_group_named(spec, fragment):
         parse_required_records(spec)
 
 
-def test_users_need_every_group():
-    rows = pd.DataFrame(
-        {"user_id": [1, 1, 2, 3, 3, 4], "verb": ["answered", "viewed", "answered", "viewed", "started", "answered"]}
-    )
-    rows = pd.concat([rows, pd.DataFrame({"user_id": [4], "verb": ["answered"]})])
+def test_users_need_every_group_flag():
     groups = parse_required_records(DEFAULT_REQUIRED_RECORDS)
-    assert users_with_required_records(rows, groups).tolist() == [1]
-    assert users_with_required_records(rows.iloc[:0], groups).tolist() == []
+    day = pd.DataFrame({"user_id": [3, 1, 2, 4], flag_column(0): [1, 1, 0, 1], flag_column(1): [1, 0, 1, 1]})
+    assert users_with_required_records(day, groups).tolist() == [3, 4]
+    assert users_with_required_records(day.iloc[:0], groups).tolist() == []
