@@ -13,7 +13,7 @@ from collections.abc import Callable
 import dagster as dg
 
 from .. import settings
-from ..interventions.batch import run_batch
+from ..interventions.batch import WEAK_WINDOW_DAYS, run_batch
 from ..interventions.recommender import build_recommender
 from ..interventions.required_records import parse_required_records
 from ..interventions.schedule_store import list_schedules
@@ -31,7 +31,17 @@ FIRST_DAY = daily.start.date()
 
 @dg.asset(
     partitions_def=daily,
-    deps=["events", "student_state_cache", "weekly_kpi", "features_topic_daily", "mirt_ability"],
+    deps=[
+        "events",
+        "student_state_cache",
+        "weekly_kpi",
+        # weak topics come from the last two weeks of topic features
+        dg.AssetDep(
+            "features_topic_daily",
+            partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-(WEAK_WINDOW_DAYS - 1)),
+        ),
+        "mirt_ability",
+    ],
     group_name="interventions",
     owners=OWNERS,
     kinds={"python", "pandas", "sql"},
