@@ -17,7 +17,14 @@ from typing import Any
 
 from .. import settings
 from ..warehouse import Warehouse
-from .schedule_store import add_schedule, delete_schedule, init_default_schedule, list_schedules, update_schedule
+from .schedule_store import (
+    DEFAULT_SCHEDULE,
+    add_schedule,
+    delete_schedule,
+    init_default_schedule,
+    list_schedules,
+    update_schedule,
+)
 from .schedules import FREQUENCIES, TARGET_JOBS, TARGETS, Schedule, ScheduleError
 
 COUNTS = ("processed", "skipped_missing_records", "skipped_duplicate", "failed")
@@ -54,7 +61,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     delete = actions.add_parser("delete", help="delete a schedule (by id or name)")
     delete.add_argument("ref", help="schedule id or name")
 
-    init = actions.add_parser("init", help="create the default schedule (daily 09:00 UTC)")
+    init = actions.add_parser("init", help=f"create the default schedule: {describe(DEFAULT_SCHEDULE)}")
     init.add_argument("--force", action="store_true", help="delete and recreate it")
     schedules.set_defaults(func=run_schedules)
 

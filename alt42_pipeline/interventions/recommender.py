@@ -39,9 +39,12 @@ class Recommender(Protocol):
 
 #: States of the student state machine that call for a tutor.
 RISK_STATES = frozenset({"at_risk", "struggling", "frustrated"})
-WEAK_ACCURACY = 0.6
+#: A day counts when it has at least MIN_ATTEMPTS answers; its accuracy is then bad below
+#: BAD_DAY_ACCURACY, low below LOW_DAY_ACCURACY and strong from STRONG_DAY_ACCURACY.
 MIN_ATTEMPTS = 5
-STRONG_ACCURACY = 0.85
+BAD_DAY_ACCURACY = 0.5
+LOW_DAY_ACCURACY = 0.6
+STRONG_DAY_ACCURACY = 0.85
 SHORT_SESSION_S = 600.0
 
 
@@ -67,24 +70,22 @@ class RuleRecommender:
         ability = student.get("ability") or {}
         kpis = student.get("kpis") or {}
         attempts, accuracy = today["attempts"], today["accuracy"]
+        counted = attempts >= MIN_ATTEMPTS and accuracy is not None
 
         if state.get("state") in RISK_STATES:
-            return Recommendation(
-                "tutor_check_in",
-                f"State is {state['state']}: a tutor should check in"
-                + (f" (recent accuracy {_pct(state.get('recent_accuracy'))})." if state.get("recent_accuracy") is not None else "."),
-                HIGH,
-            )
+            recent = state.get("recent_accuracy")
+            detail = f" (recent accuracy {_pct(recent)})." if recent is not None else "."
+            return Recommendation("tutor_check_in", f"State is {state['state']}: a tutor should check in{detail}", HIGH)
         if weak:
             topic = weak[0]
-            urgent = attempts >= MIN_ATTEMPTS and accuracy is not None and accuracy < 0.5
+            urgent = counted and accuracy < BAD_DAY_ACCURACY
             return Recommendation(
                 "review_weak_topic",
                 f"Review topic {topic['topic_id']}: {_pct(topic['accuracy'])} correct over "
                 f"{topic['attempts']} recent attempts.",
                 HIGH if urgent else MEDIUM,
             )
-        if attempts >= MIN_ATTEMPTS and accuracy is not None and accuracy < WEAK_ACCURACY:
+        if counted and accuracy < LOW_DAY_ACCURACY:
             return Recommendation(
                 "revisit_basics",
                 f"Only {_pct(accuracy)} of {attempts} answers were correct: revisit the basics first.",
@@ -99,7 +100,7 @@ class RuleRecommender:
                 MEDIUM,
             )
         theta = ability.get("theta")
-        if attempts >= MIN_ATTEMPTS and accuracy is not None and accuracy >= STRONG_ACCURACY and (theta is None or theta >= 0):
+        if counted and accuracy >= STRONG_DAY_ACCURACY and (theta is None or theta >= 0):
             return Recommendation(
                 "increase_challenge",
                 f"{_pct(accuracy)} correct over {attempts} attempts: move on to harder items.",
