@@ -24,10 +24,10 @@ def list_schedules(wh: Warehouse) -> list[Schedule]:
 
 
 def get_schedule(wh: Warehouse, ref: str | int) -> Schedule:
-    """A schedule by id (digits) or by name; ScheduleError if there is none."""
-    for schedule in list_schedules(wh):
-        if str(schedule.id) == str(ref) or schedule.name == ref:
-            return schedule
+    """A schedule by id or, failing that, by name; ScheduleError if there is none."""
+    schedules = list_schedules(wh)
+    for schedule in [s for s in schedules if str(s.id) == str(ref)] + [s for s in schedules if s.name == ref]:
+        return schedule
     raise ScheduleError(f"no schedule with id or name {ref!r}")
 
 
