@@ -1,6 +1,6 @@
 """The intervention batch for one day: who qualifies, what to recommend, what went wrong.
 
-Everything the batch needs is read in a handful of set-based queries (:func:`load_inputs`),
+Everything the batch needs is read in three set-based queries (:func:`load_inputs`),
 students are classified with array operations (:func:`plan`), and the recommender sees
 each eligible student once. A student whose recommendation fails is recorded in
 ``intervention_errors`` and the batch goes on. Interventions are written in one
@@ -17,13 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
 from ..warehouse import Warehouse, utcnow
 from .recommender import Recommendation, Recommender, StudentInputs
-from .required_records import VerbGroup, flag_column, users_with_required_records
+from .required_records import VerbGroup, flag_column, has_required_records
 
 ATTEMPT_VERB = "answered"
 #: Weak topics: the last two weeks of topic features, at least this many attempts and less
@@ -40,20 +39,21 @@ class BatchInputs:
     """What the warehouse knows that matters for the batch of ``date``."""
 
     date: dt.date
-    day: pd.DataFrame  # per student active that day: attempts, correct, activity_events, time_on_task_s, required_<i>
-    state: pd.DataFrame  # user_id, state, recent_accuracy, recent_attempts, active_scenarios, theta, theta_se
-    kpis: pd.DataFrame  # user_id, kpis
+    #: One row per student active that day: attempts, correct, activity_events,
+    #: time_on_task_s, required_<i> flags, their state, weekly KPIs, ability, and
+    #: has_intervention (1 when the day already has one).
+    active: pd.DataFrame
+    #: Students of the state cache with no event that day (they lack the required records).
+    inactive_known: int
     weak_topics: pd.DataFrame  # user_id, topic_id, attempts, accuracy
-    ability: pd.DataFrame  # user_id, theta, se
-    existing: np.ndarray  # user ids with an intervention for the date
 
 
 @dataclass
 class Plan:
     students: int
-    eligible: np.ndarray
-    missing_records: np.ndarray
-    duplicates: np.ndarray
+    eligible: pd.DataFrame  # the rows of ``BatchInputs.active`` to recommend for
+    missing_records: int
+    duplicates: int
 
 
 @dataclass
@@ -81,10 +81,11 @@ class BatchReport:
 
 
 def load_inputs(wh: Warehouse, date: dt.date, groups: tuple[VerbGroup, ...]) -> BatchInputs:
+    """Everything the batch needs in three queries (a row costs more than a column to read)."""
     s = wh.schema
-    ev = s.events
+    ev, st, kpi, ab, iv = s.events, s.student_state_cache, s.weekly_kpi, s.mirt_ability, s.interventions
     is_attempt = ev.c.verb == ATTEMPT_VERB
-    day = wh.read(
+    day = (
         sa.select(
             ev.c.user_id,
             sa.func.sum(sa.case((is_attempt, 1), else_=0)).label("attempts"),
@@ -95,16 +96,36 @@ def load_inputs(wh: Warehouse, date: dt.date, groups: tuple[VerbGroup, ...]) -> 
         )
         .where(ev.c.event_date == date)
         .group_by(ev.c.user_id)
-    )
-    st = s.student_state_cache
-    state = wh.read(
-        sa.select(
-            st.c.user_id, st.c.state, st.c.recent_accuracy, st.c.recent_attempts,
-            st.c.active_scenarios, st.c.theta, st.c.theta_se,
-        )
+        .subquery("day")
     )
     week_start = date - dt.timedelta(days=date.weekday())
-    kpis = wh.read("weekly_kpi", {"week_start": week_start}, columns=["user_id", "kpis"])
+    active = wh.read(
+        sa.select(
+            *day.c,
+            st.c.state,
+            st.c.recent_accuracy,
+            st.c.recent_attempts,
+            st.c.active_scenarios,
+            st.c.theta.label("state_theta"),
+            st.c.theta_se.label("state_theta_se"),
+            kpi.c.kpis,
+            ab.c.theta,
+            ab.c.se,
+            sa.case((iv.c.user_id.is_not(None), 1), else_=0).label("has_intervention"),
+        )
+        .select_from(
+            day.outerjoin(st, st.c.user_id == day.c.user_id)
+            .outerjoin(kpi, sa.and_(kpi.c.user_id == day.c.user_id, kpi.c.week_start == week_start))
+            .outerjoin(ab, ab.c.user_id == day.c.user_id)
+            .outerjoin(iv, sa.and_(iv.c.user_id == day.c.user_id, iv.c.date == date))
+        )
+        .order_by(day.c.user_id)
+    )
+    inactive_known = wh.scalar(
+        sa.select(sa.func.count())
+        .select_from(st)
+        .where(~sa.exists().where(ev.c.event_date == date, ev.c.user_id == st.c.user_id))
+    )
     ft = s.features_topic_daily
     attempts, correct = sa.func.sum(ft.c.attempts), sa.func.sum(ft.c.correct)
     weak = wh.read(
@@ -115,9 +136,7 @@ def load_inputs(wh: Warehouse, date: dt.date, groups: tuple[VerbGroup, ...]) -> 
         .having(correct < WEAK_MAX_ACCURACY * attempts)
     )
     weak["accuracy"] = (weak["correct"] / weak["attempts"]).astype(float) if len(weak) else pd.Series(dtype=float)
-    ability = wh.read("mirt_ability", columns=["user_id", "theta", "se"])
-    existing = wh.read("interventions", {"date": date}, columns=["user_id"])["user_id"].to_numpy(dtype=np.int64)
-    return BatchInputs(date, day, state, kpis, weak.drop(columns="correct"), ability, existing)
+    return BatchInputs(date, active, int(inactive_known or 0), weak.drop(columns="correct"))
 
 
 def plan(inputs: BatchInputs, groups: tuple[VerbGroup, ...]) -> Plan:
@@ -125,47 +144,41 @@ def plan(inputs: BatchInputs, groups: tuple[VerbGroup, ...]) -> Plan:
 
     The students are everyone active that day or known to the state cache.
     """
-    students = np.union1d(
-        inputs.day["user_id"].to_numpy(dtype=np.int64), inputs.state["user_id"].to_numpy(dtype=np.int64)
+    active = inputs.active
+    complete = has_required_records(active, groups)
+    done = complete & (active["has_intervention"].to_numpy() > 0)
+    return Plan(
+        students=len(active) + inputs.inactive_known,
+        eligible=active[complete & ~done],
+        missing_records=int((~complete).sum()) + inputs.inactive_known,
+        duplicates=int(done.sum()),
     )
-    complete = users_with_required_records(inputs.day, groups)
-    missing = np.setdiff1d(students, complete, assume_unique=True)
-    duplicates = np.intersect1d(complete, inputs.existing)
-    eligible = np.setdiff1d(complete, duplicates, assume_unique=True)
-    return Plan(len(students), eligible, missing, duplicates)
 
 
-def student_inputs(inputs: BatchInputs, user_ids: np.ndarray) -> list[StudentInputs]:
-    """The JSON-ready inputs of each student in ``user_ids`` (what the recommender sees)."""
-    index = pd.Index(user_ids, name="user_id")
-    day = inputs.day.set_index("user_id").reindex(index, fill_value=0)
-    state = inputs.state.drop_duplicates("user_id").set_index("user_id").reindex(index)
-    kpis = inputs.kpis.drop_duplicates("user_id").set_index("user_id")["kpis"].reindex(index)
-    ability = inputs.ability.drop_duplicates("user_id").set_index("user_id").reindex(index)
-    weak = _weak_topics_by_user(inputs.weak_topics)
-    date = inputs.date.isoformat()
-
-    rows = zip(
-        user_ids.tolist(), day["attempts"].tolist(), day["correct"].tolist(), day["activity_events"].tolist(),
-        day["time_on_task_s"].astype(float).tolist(),
-        state["state"].tolist(), state["recent_accuracy"].tolist(), state["recent_attempts"].tolist(),
-        state["active_scenarios"].tolist(), state["theta"].tolist(), state["theta_se"].tolist(),
-        kpis.tolist(), ability["theta"].tolist(), ability["se"].tolist(),
-    )
+def student_inputs(date: dt.date, students: pd.DataFrame, weak_topics: pd.DataFrame) -> list[StudentInputs]:
+    """The JSON-ready inputs of each student (rows of ``BatchInputs.active``): what the recommender sees."""
+    weak = _weak_topics_by_user(weak_topics)
+    day = date.isoformat()
+    columns = [
+        "user_id", "attempts", "correct", "activity_events", "time_on_task_s", "state", "recent_accuracy",
+        "recent_attempts", "active_scenarios", "state_theta", "state_theta_se", "kpis", "theta", "se",
+    ]
+    rows = zip(*(students[c].tolist() for c in columns))
     out = []
     for uid, n, ok, act, secs, st, r_acc, r_att, scen, st_theta, st_se, kpi, theta, se in rows:
         if _missing(theta) and not _missing(st_theta):  # no calibrated ability yet: the state's estimate
             theta, se = st_theta, st_se
+        n, ok = int(n), int(ok)
         out.append(
             {
-                "user_id": uid,
-                "date": date,
+                "user_id": int(uid),
+                "date": day,
                 "today": {
-                    "attempts": int(n),
-                    "correct": int(ok),
+                    "attempts": n,
+                    "correct": ok,
                     "accuracy": round(ok / n, 4) if n else None,
                     "activity_events": int(act),
-                    "time_on_task_s": round(secs, 1),
+                    "time_on_task_s": round(float(secs), 1),
                 },
                 "state": None if _missing(st) else {
                     "state": st,
@@ -174,7 +187,7 @@ def student_inputs(inputs: BatchInputs, user_ids: np.ndarray) -> list[StudentInp
                     "active_scenarios": scen if isinstance(scen, list) else [],
                 },
                 "kpis": kpi if isinstance(kpi, dict) else None,
-                "weak_topics": weak.get(uid, []),
+                "weak_topics": weak.get(int(uid), []),
                 "ability": None if _missing(theta) else {"theta": _num(theta), "se": _num(se)},
             }
         )
@@ -236,7 +249,7 @@ def run_batch(
     inputs = load_inputs(wh, date, groups)
     clock.lap("load")
     batch = plan(inputs, groups)
-    students = student_inputs(inputs, batch.eligible)
+    students = student_inputs(date, batch.eligible, inputs.weak_topics)
     clock.lap("prepare")
     results = recommend(recommender, students, chunk)
     clock.lap("recommend")
@@ -275,8 +288,8 @@ def run_batch(
         date=date,
         students=batch.students,
         processed=len(interventions),
-        skipped_missing_records=len(batch.missing_records),
-        skipped_duplicate=len(batch.duplicates),
+        skipped_missing_records=batch.missing_records,
+        skipped_duplicate=batch.duplicates,
         failed=len(errors),
         recommendations=interventions["recommendation"].value_counts().sort_index().to_dict(),
         errors=errors,

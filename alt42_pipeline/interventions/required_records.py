@@ -62,7 +62,7 @@ def flag_column(index: int) -> str:
     return f"required_{index}"
 
 
-def users_with_required_records(day: pd.DataFrame, groups: tuple[VerbGroup, ...]) -> np.ndarray:
-    """Sorted ids of the users whose every group flag (:func:`flag_column`) is set."""
+def has_required_records(day: pd.DataFrame, groups: tuple[VerbGroup, ...]) -> np.ndarray:
+    """Per row of ``day``: whether every group flag (:func:`flag_column`) is set."""
     flags = day[[flag_column(i) for i in range(len(groups))]].to_numpy()
-    return np.unique(day["user_id"].to_numpy(dtype=np.int64)[(flags > 0).all(axis=1)])
+    return (flags > 0).all(axis=1)

@@ -8,8 +8,8 @@ import pytest
 from alt42_pipeline.interventions.required_records import (
     VerbGroup,
     flag_column,
+    has_required_records,
     parse_required_records,
-    users_with_required_records,
 )
 from alt42_pipeline.settings import DEFAULT_REQUIRED_RECORDS
 
@@ -39,8 +39,8 @@ def test_bad_specs_are_rejected_with_the_group_named(spec, fragment):
         parse_required_records(spec)
 
 
-def test_users_need_every_group_flag():
+def test_students_need_every_group_flag():
     groups = parse_required_records(DEFAULT_REQUIRED_RECORDS)
     day = pd.DataFrame({"user_id": [3, 1, 2, 4], flag_column(0): [1, 1, 0, 1], flag_column(1): [1, 0, 1, 1]})
-    assert users_with_required_records(day, groups).tolist() == [3, 4]
-    assert users_with_required_records(day.iloc[:0], groups).tolist() == []
+    assert has_required_records(day, groups).tolist() == [True, False, False, True]
+    assert has_required_records(day.iloc[:0], groups).tolist() == []
