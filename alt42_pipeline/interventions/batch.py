@@ -216,7 +216,7 @@ def _num(value: Any) -> float | None:
 
 
 def recommend(
-    recommender: Recommender, students: Sequence[StudentInputs], chunk: int = 5_000
+    recommender: Recommender, students: Sequence[StudentInputs], chunk: int = 500
 ) -> list[Recommendation | Exception]:
     """Results for every student; a recommender call that fails as a whole fails its chunk only."""
     results: list[Recommendation | Exception] = []
@@ -242,7 +242,7 @@ def run_batch(
     recommender: Recommender,
     groups: tuple[VerbGroup, ...],
     run_id: str | None = None,
-    chunk: int = 5_000,
+    chunk: int = 500,
 ) -> BatchReport:
     """Process every student for ``date`` and store the interventions and the errors."""
     clock = _StageClock()
