@@ -45,6 +45,7 @@ FIRST_DAY = daily.start.date()
     group_name="interventions",
     owners=OWNERS,
     kinds={"python", "pandas", "sql"},
+    check_specs=[dg.AssetCheckSpec("interventions_without_failures", asset="interventions")],
     description=(
         "One recommendation per student for the partition's day, for students with every "
         "required record that day (ALT42_REQUIRED_RECORDS) and no intervention yet. "
@@ -81,7 +82,14 @@ def interventions(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
             # Nothing succeeded: a systemic failure (e.g. the remote recommender is down).
             # The errors are stored; failing the run makes it visible and lets run retries act.
             raise dg.Failure(description=f"every eligible student failed for {day}", metadata=report.counts)
-    return dg.MaterializeResult(metadata=metadata)
+    check = dg.AssetCheckResult(
+        check_name="interventions_without_failures",
+        passed=report.failed == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="Every eligible student got a recommendation (failures are in intervention_errors).",
+        metadata={"failed": report.failed, "processed": report.processed},
+    )
+    return dg.MaterializeResult(metadata=metadata, check_results=[check])
 
 
 interventions_job = dg.define_asset_job(

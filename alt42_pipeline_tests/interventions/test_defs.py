@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import http.server
 import json
+import threading
 
 import dagster as dg
 import pytest
@@ -66,6 +68,52 @@ def test_the_asset_materializes_a_day_with_counts(sqlite_warehouse, resources, i
     assert meta["recommender"] == "builtin-rules 1"
     stored = sqlite_warehouse.read("interventions")
     assert stored["run_id"].tolist() == [result.run_id]
+    [check] = result.get_asset_check_evaluations()
+    assert check.check_name == "interventions_without_failures" and check.passed
+
+
+class PartlyFailingService(http.server.BaseHTTPRequestHandler):
+    """A recommendation service that has no answer for student 1."""
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        students = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["students"]
+        recs = [
+            {"user_id": s["user_id"], "error": "no model"} if s["user_id"] == 1
+            else {"user_id": s["user_id"], "code": "keep_going", "message": "ok", "priority": 3}
+            for s in students
+        ]
+        body = json.dumps({"version": "svc-2", "recommendations": recs}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_remote_recommender_failing_for_one_student_warns_and_keeps_the_others(
+    sqlite_warehouse, resources, instance, monkeypatch
+):
+    day = dt.date(2026, 11, 20)
+    write_events(sqlite_warehouse, day_of_study(1, day, [True]) + day_of_study(2, day, [False]))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), PartlyFailingService)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("ALT42_RECOMMENDER", "remote")
+        monkeypatch.setenv("ALT42_RECOMMENDER_URL", f"http://127.0.0.1:{server.server_address[1]}/recommend")
+        result = dg.materialize([interventions], partition_key=day.isoformat(), resources=resources, instance=instance)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.success
+    [check] = result.get_asset_check_evaluations()
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    stored = sqlite_warehouse.read("interventions")
+    assert stored[["user_id", "recommender", "recommender_version"]].values.tolist() == [[2, "remote", "svc-2"]]
+    errors = sqlite_warehouse.read("intervention_errors")
+    assert errors["user_id"].tolist() == [1] and "no model" in errors["message"][0]
 
 
 def test_a_run_where_every_student_fails_is_a_failed_run_with_the_errors_stored(
