@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = sub.add_parser("migrate", help="create or upgrade the warehouse tables")
     migrate.set_defaults(func=_migrate)
+
+    from .interventions.cli import add_commands as add_intervention_commands
+
+    add_intervention_commands(sub)
     return parser
 
 

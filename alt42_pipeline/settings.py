@@ -72,3 +72,48 @@ def irt_settings() -> dict:
         "url": _env("ALT42_IRT_SERVICE_URL", ""),
         "timeout_s": float(_env("ALT42_IRT_TIMEOUT_S", "300")),
     }
+@dataclass(frozen=True)
+class InterventionSettings:
+    """Settings of the intervention batch (see :func:`load_interventions`)."""
+
+    recommender: str
+    recommender_url: str
+    recommender_token: str = field(repr=False)
+    recommender_timeout_s: float
+    recommender_attempts: int
+    recommender_chunk: int
+    required_records: str
+
+
+#: Default required records of a student for a day: one attempt and one other activity.
+DEFAULT_REQUIRED_RECORDS = "attempt:answered;activity:!answered"
+
+
+def load_interventions() -> InterventionSettings:
+    """Intervention settings from the environment.
+
+    ``ALT42_RECOMMENDER_TOKEN`` is a secret: it is kept out of ``repr`` and never logged.
+    """
+    recommender = _env("ALT42_RECOMMENDER", "builtin")
+    if recommender not in ("builtin", "remote"):
+        raise ValueError(f"ALT42_RECOMMENDER must be 'builtin' or 'remote', not {recommender!r}")
+    return InterventionSettings(
+        recommender=recommender,
+        recommender_url=_env("ALT42_RECOMMENDER_URL", ""),
+        recommender_token=_env("ALT42_RECOMMENDER_TOKEN", ""),
+        recommender_timeout_s=_positive(float, "ALT42_RECOMMENDER_TIMEOUT_S", "10"),
+        recommender_attempts=_positive(int, "ALT42_RECOMMENDER_ATTEMPTS", "3"),
+        recommender_chunk=_positive(int, "ALT42_RECOMMENDER_CHUNK", "500"),
+        required_records=_env("ALT42_REQUIRED_RECORDS", DEFAULT_REQUIRED_RECORDS),
+    )
+
+
+def _positive(kind: type, name: str, default: str):
+    raw = _env(name, default)
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a positive {kind.__name__}, not {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive {kind.__name__}, not {raw!r}")
+    return value

@@ -158,7 +158,8 @@ class Warehouse:
             return self._copy_read(stmt)
         with self.engine.connect() as conn:
             result = conn.execute(stmt)
-            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+            # plain tuples: pandas builds frames from Row objects about 10x slower
+            return pd.DataFrame([tuple(r) for r in result.fetchall()], columns=list(result.keys()))
 
     def _copy_read(self, stmt: sa.Select) -> pd.DataFrame:
         """Large reads on PostgreSQL: COPY ... TO STDOUT, parsed by Arrow with the column

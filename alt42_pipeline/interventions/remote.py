@@ -1,0 +1,133 @@
+"""A recommender behind an HTTP endpoint (``ALT42_RECOMMENDER=remote``).
+
+Protocol: ``POST <url>`` with ``{"students": [<student inputs>, ...]}`` and, when a token is
+set, ``Authorization: Bearer <token>``. The answer is ``{"version": "...",
+"recommendations": [{"user_id", "code", "message", "priority"} or {"user_id", "error"}]}``,
+one entry per student. Timeouts, connection errors, 429 and 5xx answers are retried with
+exponential backoff; other 4xx answers are not (retrying cannot help). The token never
+appears in an error message, a log line or ``repr``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+
+from .recommender import Recommendation, StudentInputs
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_BACKOFF_S = 30.0
+
+
+class RecommenderUnavailable(RuntimeError):
+    """The endpoint did not answer usefully after every attempt."""
+
+
+class RecommenderRejected(RuntimeError):
+    """The endpoint refused the request (a 4xx answer other than 429)."""
+
+
+class RecommenderResponseError(ValueError):
+    """The endpoint answered, but not with a usable recommendation."""
+
+
+class RemoteRecommender:
+    name = "remote"
+
+    def __init__(
+        self,
+        url: str,
+        token: str = "",
+        *,
+        timeout_s: float = 10.0,
+        attempts: int = 3,
+        backoff_s: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not url:
+            raise ValueError("the remote recommender needs a URL (ALT42_RECOMMENDER_URL)")
+        if attempts < 1:
+            raise ValueError(f"attempts must be at least 1, not {attempts}")
+        self.url = url
+        self.version = "unknown"
+        self._attempts = attempts
+        self._backoff_s = backoff_s
+        self._sleep = sleep
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._client = httpx.Client(timeout=timeout_s, headers=headers, transport=transport)
+
+    def __repr__(self) -> str:
+        return f"RemoteRecommender(url={self.url!r})"
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> RemoteRecommender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def recommend_many(self, students: Sequence[StudentInputs]) -> list[Recommendation | Exception]:
+        if not students:
+            return []
+        body = self._post({"students": list(students)})
+        if isinstance(body.get("version"), str):
+            self.version = body["version"][:32]
+        entries = body.get("recommendations")
+        if not isinstance(entries, list):
+            raise RecommenderResponseError("the answer has no 'recommendations' list")
+        by_user: dict[Any, Any] = {}
+        for entry in entries:
+            if isinstance(entry, dict) and "user_id" in entry:
+                by_user[entry["user_id"]] = entry
+        return [_result(s["user_id"], by_user.get(s["user_id"])) for s in students]
+
+    def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
+        problem = ""
+        for attempt in range(1, self._attempts + 1):
+            try:
+                response = self._client.post(self.url, json=payload)
+            except httpx.TransportError as exc:  # timeouts, refused connections, resets
+                problem = f"{type(exc).__name__}: {exc}"
+            else:
+                if response.status_code in RETRY_STATUSES:
+                    problem = f"HTTP {response.status_code}"
+                elif response.is_error:
+                    raise RecommenderRejected(
+                        f"recommender at {self.url} refused the request: HTTP {response.status_code}"
+                    )
+                else:
+                    try:
+                        body = response.json()
+                    except ValueError:
+                        raise RecommenderResponseError(f"recommender at {self.url} answered with invalid JSON") from None
+                    if not isinstance(body, dict):
+                        raise RecommenderResponseError(f"recommender at {self.url} answered with a non-object")
+                    return body
+            if attempt < self._attempts:
+                delay = min(self._backoff_s * 2 ** (attempt - 1), MAX_BACKOFF_S)
+                log.warning("recommender call %d/%d failed (%s); retrying in %.1fs", attempt, self._attempts, problem, delay)
+                self._sleep(delay)
+        raise RecommenderUnavailable(f"recommender at {self.url}: call failed after {self._attempts} attempts ({problem})")
+
+
+def _result(user_id: Any, entry: dict[str, Any] | None) -> Recommendation | Exception:
+    if entry is None:
+        return RecommenderResponseError(f"no recommendation for student {user_id} in the answer")
+    if "error" in entry:
+        return RecommenderResponseError(f"recommender error for student {user_id}: {entry['error']}")
+    code, message, priority = entry.get("code"), entry.get("message"), entry.get("priority")
+    if not (isinstance(code, str) and code and isinstance(message, str)
+            and isinstance(priority, int) and not isinstance(priority, bool)):
+        return RecommenderResponseError(
+            f"recommendation for student {user_id} needs a code, a message and an integer priority"
+        )
+    return Recommendation(code[:48], message, priority)

@@ -1,0 +1,178 @@
+"""Batch schedules: validation, and when each one is due.
+
+A schedule says *daily*, *weekly* (Sundays) or *monthly* (the 1st) at ``hour:minute`` in a
+time zone. It is turned into a cron expression and croniter walks it in that zone, so
+daylight-saving changes behave like a wall clock: a time that does not exist that day (spring
+forward) fires at the first valid moment after it, and a time that happens twice (fall back)
+is one slot, the first occurrence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+
+FREQUENCIES = ("daily", "weekly", "monthly")
+#: Batches a schedule can start, and the name of the Dagster job each one launches.
+TARGET_JOBS = {"interventions": "interventions_job"}
+TARGETS = tuple(TARGET_JOBS)
+NAME_MAX = 64
+
+
+class ScheduleError(ValueError):
+    """A schedule with an impossible value; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """One row of ``batch_schedules`` (``id`` and the timestamps are set by the store)."""
+
+    name: str
+    frequency: str
+    hour: int
+    minute: int
+    timezone: str = "UTC"
+    is_active: bool = True
+    target: str = "interventions"
+    id: int | None = None
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def cron(self) -> str:
+        return cron_expression(self.frequency, self.hour, self.minute)
+
+
+def validate(schedule: Schedule) -> Schedule:
+    """Return ``schedule`` if every value is possible, else raise :class:`ScheduleError`."""
+    problems = []
+    if not isinstance(schedule.name, str) or not schedule.name.strip():
+        problems.append("name must not be empty")
+    elif len(schedule.name) > NAME_MAX:
+        problems.append(f"name must be at most {NAME_MAX} characters, not {len(schedule.name)}")
+    if schedule.frequency not in FREQUENCIES:
+        problems.append(f"frequency must be one of {', '.join(FREQUENCIES)}, not {schedule.frequency!r}")
+    if not _int_in(schedule.hour, 0, 23):
+        problems.append(f"hour must be an integer from 0 to 23, not {schedule.hour!r}")
+    if not _int_in(schedule.minute, 0, 59):
+        problems.append(f"minute must be an integer from 0 to 59, not {schedule.minute!r}")
+    try:
+        ZoneInfo(schedule.timezone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        problems.append(f"timezone {schedule.timezone!r} is not an IANA time zone (e.g. UTC, Asia/Seoul)")
+    if schedule.target not in TARGETS:
+        problems.append(f"target must be one of {', '.join(TARGETS)}, not {schedule.target!r}")
+    if problems:
+        raise ScheduleError(f"schedule {schedule.name!r}: " + "; ".join(problems))
+    return schedule
+
+
+def _int_in(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def cron_expression(frequency: str, hour: int, minute: int) -> str:
+    """The cron expression of a frequency: weekly is Sunday, monthly the 1st."""
+    day_fields = {"daily": "* * *", "weekly": "* * 0", "monthly": "1 * *"}
+    return f"{minute} {hour} {day_fields[frequency]}"
+
+
+def latest_due(schedule: Schedule, now: dt.datetime) -> dt.datetime:
+    """The latest time ``schedule`` was due at or before ``now`` (aware, UTC).
+
+    Missed slots collapse into this one: after any downtime only the latest slot is due.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be time-zone aware")
+    zone = schedule.zone
+    local_now = now.astimezone(zone)
+    # croniter's get_prev is strictly before its start; start a microsecond later so that
+    # a slot exactly at ``now`` counts as due.
+    start = local_now + dt.timedelta(microseconds=1)
+    due = croniter(schedule.cron, start).get_prev(dt.datetime)
+    return _first_occurrence(due, zone).astimezone(dt.UTC)
+
+
+def _first_occurrence(moment: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    """A wall time that happens twice (fall back) as its first occurrence."""
+    earlier = moment.replace(tzinfo=zone, fold=0)
+    if earlier.utcoffset() != moment.replace(tzinfo=zone, fold=1).utcoffset():
+        return earlier
+    return moment
+
+
+def partition_date(due: dt.datetime, timezone: str) -> dt.date:
+    """The day a batch due at ``due`` looks at: yesterday in the schedule's zone.
+
+    Events are partitioned by UTC day, so it is never a UTC day that had not ended at the
+    due time (a schedule east of UTC running just after local midnight looks at the day
+    before), and the partition it names is always complete.
+    """
+    local_yesterday = due.astimezone(ZoneInfo(timezone)).date() - dt.timedelta(days=1)
+    utc_yesterday = due.astimezone(dt.UTC).date() - dt.timedelta(days=1)
+    return min(local_yesterday, utc_yesterday)
+
+
+def slot_key(schedule_id: int, due: dt.datetime) -> str:
+    """Identity of one firing of one schedule (the run key): id + due time in UTC."""
+    return f"{schedule_id}:{due.astimezone(dt.UTC).isoformat()}"
+
+
+@dataclass(frozen=True)
+class DueSlot:
+    schedule: Schedule
+    due: dt.datetime
+    partition: dt.date
+
+    @property
+    def key(self) -> str:
+        return slot_key(self.schedule.id, self.due)
+
+
+@dataclass
+class Tick:
+    """What a sensor tick decides: slots to launch, the new cursor, schedules it could not use."""
+
+    slots: list[DueSlot]
+    cursor: dict[str, str]
+    invalid: list[str]
+
+
+def due_slots(schedules: list[Schedule], now: dt.datetime, last_fired: dict[str, str]) -> Tick:
+    """Which schedules fire now, and the new ``last_fired`` (schedule id -> due ISO, UTC).
+
+    A schedule fires for its latest due time when it is active, that time is after the
+    schedule was created or last changed (naive UTC ``updated_at``), and it is later than the
+    last time fired for it. Entries of deleted schedules are dropped from the cursor. A row
+    with impossible values (written around the CLI) is reported in ``invalid`` and skipped;
+    the other schedules still fire.
+    """
+    tick = Tick([], {}, [])
+    for schedule in schedules:
+        sid = str(schedule.id)
+        previous = last_fired.get(sid)
+        if previous is not None:
+            tick.cursor[sid] = previous
+        if not schedule.is_active:
+            continue
+        try:
+            validate(schedule)
+        except ScheduleError as exc:
+            tick.invalid.append(f"schedule id {sid}: {exc}")
+            continue
+        due = latest_due(schedule, now)
+        changed = schedule.updated_at or schedule.created_at
+        if changed is not None and due < changed.replace(tzinfo=dt.UTC):
+            continue
+        if previous is not None and due <= dt.datetime.fromisoformat(previous):
+            continue
+        tick.slots.append(DueSlot(schedule, due, partition_date(due, schedule.timezone)))
+        tick.cursor[sid] = due.isoformat()
+    return tick
