@@ -72,3 +72,9 @@ def irt_settings() -> dict:
         "url": _env("ALT42_IRT_SERVICE_URL", ""),
         "timeout_s": float(_env("ALT42_IRT_TIMEOUT_S", "300")),
     }
+
+
+def report_dir() -> Path:
+    """Folder the weekly reports are written to: ``ALT42_REPORT_DIR``, by default
+    ``<ALT42_DATA_DIR>/reports`` (created on first write)."""
+    return Path(_env("ALT42_REPORT_DIR", str(data_dir() / "reports"))).resolve()
