@@ -4,6 +4,7 @@ Some tables belong to domains that may not be deployed yet (state, interventions
 described once here by a :class:`Source`: its base name and, per canonical column, the
 physical column names it may have. A missing table reads as ``None`` (the domain is not
 there), a missing column as an all-null column; so a renamed column is a one-line fix here.
+The weekly report and the status screen read through these, and share the summaries below.
 """
 
 from __future__ import annotations
@@ -114,3 +115,25 @@ def freshness(wh: Warehouse) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["table", "rows", "column", "latest"])
     frame["latest"] = pd.to_datetime(frame["latest"])
     return frame
+
+
+def heartbeat_summary(heartbeats: pd.DataFrame) -> pd.DataFrame:
+    """One row: heartbeat runs, failed runs, students processed, errors, mean duration."""
+    if heartbeats.empty:
+        return pd.DataFrame()
+    failed = ~heartbeats["success"].astype("boolean").fillna(True)  # unknown outcome: not counted as failed
+    return pd.DataFrame([{
+        "runs": len(heartbeats),
+        "failed": int(failed.sum()),
+        "students_processed": int(pd.to_numeric(heartbeats["students_processed"]).fillna(0).sum()),
+        "errors": int(sum(_error_count(v) for v in heartbeats["errors"])),
+        "mean_duration_ms": round(float(pd.to_numeric(heartbeats["duration_ms"]).mean()), 1) if heartbeats["duration_ms"].notna().any() else None,
+    }])
+
+
+def _error_count(value) -> int:
+    """The heartbeat's ``errors``: a count, or the list of errors as the legacy JSON had it."""
+    if isinstance(value, (list, tuple, dict)):
+        return len(value)
+    number = pd.to_numeric(value, errors="coerce")
+    return 0 if pd.isna(number) else int(number)

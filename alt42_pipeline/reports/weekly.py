@@ -60,7 +60,7 @@ class WeeklyReport:
         """Headline numbers of the week (also the asset's metadata)."""
         week = self.kpi_trend[self.kpi_trend["week_start"] == self.week_start]
         row = week.iloc[0] if len(week) else None
-        beats = heartbeat_summary(self.heartbeats) if self.heartbeats is not None else pd.DataFrame()
+        beats = tables.heartbeat_summary(self.heartbeats) if self.heartbeats is not None else pd.DataFrame()
         return {
             "active_students": int(row["students"]) if row is not None else 0,
             "attempts": int(row["attempts"]) if row is not None else 0,
@@ -239,32 +239,10 @@ def _sections(report: WeeklyReport) -> list[tuple[str, list[tuple[str, pd.DataFr
         ("Errors of the week", [
             ("Quarantined source rows (rejected_events)", report.rejects),
             ("Heartbeat runs", _missing(report.heartbeats, "heartbeat log") if report.heartbeats is None
-             else heartbeat_summary(report.heartbeats)),
+             else tables.heartbeat_summary(report.heartbeats)),
             ("Intervention errors", _missing(report.intervention_errors, "interventions domain")),
         ], []),
     ]
-
-
-def heartbeat_summary(heartbeats: pd.DataFrame) -> pd.DataFrame:
-    """One row: heartbeat runs, failed runs, students processed, errors, mean duration."""
-    if heartbeats.empty:
-        return pd.DataFrame()
-    ok = heartbeats["success"].astype("boolean")
-    return pd.DataFrame([{
-        "runs": len(heartbeats),
-        "failed": int((ok == False).sum()),  # noqa: E712  (null = unknown, not failed)
-        "students_processed": int(pd.to_numeric(heartbeats["students_processed"]).fillna(0).sum()),
-        "errors": int(sum(_error_count(v) for v in heartbeats["errors"])),
-        "mean_duration_ms": _round(pd.to_numeric(heartbeats["duration_ms"]).mean()),
-    }])
-
-
-def _error_count(value) -> int:
-    """The heartbeat's ``errors``: a count, or the list of errors as the legacy JSON had it."""
-    if isinstance(value, (list, tuple, dict)):
-        return len(value)
-    number = pd.to_numeric(value, errors="coerce")
-    return 0 if pd.isna(number) else int(number)
 
 
 def _missing(frame: pd.DataFrame | None, what: str) -> pd.DataFrame | str:
