@@ -24,7 +24,7 @@ from alt42_pipeline.warehouse import Warehouse
 #: is complete and follows a partial week (growth needs both).
 REPORT_DEMO = DemoConfig(students=60, days=12, end_date=dt.date(2026, 3, 11), seed=7)
 WEEK = dt.date(2026, 3, 2)
-NOW = dt.datetime(2026, 3, 9, 4, 0)
+NOW = dt.datetime(2026, 3, 12, 4, 0)  # after the last day: no event is in the future
 SHIFT = 1.5
 
 
