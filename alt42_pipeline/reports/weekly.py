@@ -180,9 +180,9 @@ def figures(report: WeeklyReport) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     trend = report.kpi_trend
     if len(trend):
-        frame = trend.assign(week=pd.to_datetime(trend["week_start"]))
-        out["KPI trends"] = plots.line_chart(frame, "week", ["accuracy", "first_attempt_accuracy"], "Accuracy per week", "share correct")
-        out["Active students"] = plots.bar_chart([f"{w:%m-%d}" for w in trend["week_start"]], trend["students"].tolist(), "Active students per week")
+        weeks = [f"{w:%m-%d}" for w in trend["week_start"]]  # categorical: one week draws as one point, not a year of axis
+        out["KPI trends"] = plots.line_chart(trend.assign(week=weeks), "week", ["accuracy", "first_attempt_accuracy"], "Accuracy per week", "share correct")
+        out["Active students"] = plots.bar_chart(weeks, trend["students"].tolist(), "Active students per week")
     if report.states is not None and len(report.states):
         out["Students by state"] = plots.bar_chart(report.states["state"].astype(str).tolist(), report.states["students"].tolist(), "Students by state")
     if len(report.abilities):
