@@ -7,6 +7,8 @@ import pandas as pd
 
 from ..core.kpis import week_start
 from ..flows.aggregate import refresh_features, refresh_kpis
+from ..reports import plots
+from ..reports.weekly import kpi_trend
 from ..warehouse import utcnow
 from .checks import keys_check, rows_check
 from .common import OWNERS, partition_days, partition_weeks, preview
@@ -69,14 +71,21 @@ def features_topic_daily(context: dg.AssetExecutionContext, warehouse: Warehouse
 def weekly_kpi(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     wh = warehouse.get()
     now = utcnow()
-    frames = [refresh_kpis(wh, week, now) for week in partition_weeks(context)]
+    weeks = list(partition_weeks(context))
+    frames = [refresh_kpis(wh, week, now) for week in weeks]
     rows = sum(len(f) for f in frames)
     last = frames[-1]
+    trend = kpi_trend(wh, weeks[-1])
     yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": rows,
             "weeks": len(frames),
             "preview": preview(last.assign(kpis=last["kpis"].map(_short))),
+            "kpi_trend": dg.MetadataValue.md(
+                plots.markdown_image(plots.line_chart(trend.assign(week=trend["week_start"].astype(str)), "week",
+                                                      ["accuracy", "first_attempt_accuracy"], "Accuracy per week"), "KPI trend")
+                if len(trend) else "_no KPI rows_"
+            ),
         }
     )
     yield keys_check("weekly_kpi_keys_unique", pd.concat(frames), ["user_id", "week_start"])
