@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 
 import matplotlib
 
 matplotlib.use("Agg")
+# week labels ("03-02") are categories on purpose; matplotlib says so at INFO on every plot
+logging.getLogger("matplotlib.category").setLevel(logging.WARNING)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
