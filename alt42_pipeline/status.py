@@ -130,12 +130,10 @@ def _calibration_text(s: Status) -> str:
     if cal is None:
         return "Last calibration: none yet"
     spec = cal.get("model_spec") or {}
-    linking = spec.get("linking_constants") or {}
-    constants = ", ".join(f"{k}={round(v, 4) if isinstance(v, float) else v}" for k, v in linking.items()) or "none"
     at = pd.Timestamp(cal["at"]).to_pydatetime()
     return (f"Last calibration: {cal['calibration_id']} ({cal['backend']}) at {at:%Y-%m-%d %H:%M} UTC, "
             f"{_age(s.checked_at - at)} ago; {spec.get('items', '?')} items, {spec.get('users', '?')} users, "
-            f"converged {spec.get('converged', '?')}\n  linking constants: {constants}")
+            f"converged {spec.get('converged', '?')}\n  linking constants: {tables.linking_text(spec.get('linking_constants'))}")
 
 
 def _heartbeat_text(s: Status) -> str:

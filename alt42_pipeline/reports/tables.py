@@ -47,7 +47,6 @@ INACTIVITY = Source("inactivity_alerts", {
     "last_activity_at": ("last_activity_at", "last_activity"),
     "at": ("detected_at", "created_at"),
 }, time="at")
-INTERVENTIONS = Source("interventions", {"user_id": ("user_id",), "at": ("created_at", "generated_at")}, time="at")
 INTERVENTION_ERRORS = Source("intervention_errors", {
     "user_id": ("user_id",),
     "error": ("error", "message", "error_message"),
@@ -137,3 +136,13 @@ def _error_count(value) -> int:
         return len(value)
     number = pd.to_numeric(value, errors="coerce")
     return 0 if pd.isna(number) else int(number)
+
+
+def linking_text(linking: dict | None) -> str:
+    """Linking constants as one line, slope and intercept first (JSON columns do not keep
+    key order: JSONB sorts by length, the text column alphabetically)."""
+    if not linking:
+        return "none"
+    first = [k for k in ("slope", "intercept") if k in linking]
+    keys = first + sorted(k for k in linking if k not in first)
+    return ", ".join(f"{k}={round(linking[k], 4) if isinstance(linking[k], float) else linking[k]}" for k in keys)

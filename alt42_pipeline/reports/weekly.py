@@ -21,7 +21,6 @@ import sqlalchemy as sa
 from .. import irt
 from ..calibration import health
 from ..calibration.pipeline import current_items, load_anchors, load_responses
-from ..core.kpis import week_start as monday_of
 from ..warehouse import Warehouse
 from . import plots, tables
 
@@ -117,7 +116,7 @@ def kpi_trend(wh: Warehouse, week_start: dt.date, weeks: int = TREND_WEEKS) -> p
     if rows.empty:
         return pd.DataFrame(columns=columns)
     k = pd.json_normalize(rows["kpis"].tolist()).apply(pd.to_numeric, errors="coerce")
-    k["week_start"] = [monday_of(pd.Timestamp(w).date()) for w in rows["week_start"]]
+    k["week_start"] = [pd.Timestamp(w).date() for w in rows["week_start"]]
     k["correct"] = k["accuracy"].fillna(0) * k["attempts"]
     g = k.groupby("week_start")
     out = pd.DataFrame({
@@ -211,10 +210,10 @@ def _sections(report: WeeklyReport) -> list[tuple[str, list[tuple[str, pd.DataFr
     """(section, [(caption, table or text)], [figure names]) in report order: the one outline
     that both renderings follow."""
     cal = report.calibration
-    linking = (cal or {}).get("model_spec", {}) or {}
+    spec = (cal or {}).get("model_spec") or {}
     calibration_text = (
         f"Current calibration {cal['calibration_id']} ({cal['backend']}) fitted {cal['at']:%Y-%m-%d %H:%M} UTC; "
-        f"linking constants {_linking_text(linking.get('linking_constants'))}; converged: {linking.get('converged')}."
+        f"linking constants {tables.linking_text(spec.get('linking_constants'))}; converged: {spec.get('converged')}."
         if cal else "No calibration yet."
     )
     misfits = report.misfit[report.misfit["misfit"].astype(bool)] if len(report.misfit) else report.misfit
@@ -255,12 +254,6 @@ def _describe(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame()
     return frame[columns].astype(float).describe().T.round(3).reset_index(names="value")
-
-
-def _linking_text(linking: dict | None) -> str:
-    if not linking:
-        return "none"
-    return ", ".join(f"{k}={round(v, 4) if isinstance(v, float) else v}" for k, v in linking.items())
 
 
 def render_html(report: WeeklyReport, figs: dict[str, bytes] | None = None) -> str:

@@ -27,7 +27,7 @@ def test_status_answers_the_health_check_questions(report_warehouse):
         s = status.gather(wh, NOW, instance)
     text = status.format_status(s)
 
-    assert "Last calibration: cal-1 (builtin)" in text and "slope=1.0213" in text and "intercept=0.0497" in text
+    assert "Last calibration: cal-1 (builtin)" in text and "linking constants: slope=1.0213, intercept=0.0497, anchor_count=20" in text
     items, anchors = wh.count("mirt_item_params"), wh.count("questions", {"is_anchor": True})
     assert f"fitted in the last 24 h: {items} items, 60 users; anchors in the catalogue: {anchors}" in text
     assert "Students per state: active 5, at_risk 3" in text

@@ -60,7 +60,7 @@ def test_asset_writes_a_self_contained_page_and_a_summary(report_warehouse, tmp_
     assert meta["active_students"] == len(kpis)
     assert meta["drifted_anchors"] == 1
     assert f"<td>{shifted_anchor(report_warehouse)}</td>" in page
-    assert "slope=1.0213" in page
+    assert "linking constants slope=1.0213, intercept=0.0497" in page
     summary = meta["summary"]
     assert "### Students by state" in summary and re.search(r"\| active\s*\|\s*5 \|", summary)
     assert [c.passed for c in result.get_asset_check_evaluations()] == [True]
@@ -132,3 +132,21 @@ def test_schedule_requests_the_week_that_just_ended():
     request = weekly_report_schedule(dg.build_schedule_context(scheduled_execution_time=monday))
     assert request.partition_key == "2026-03-02"
     assert weekly_report_schedule.cron_schedule == "0 4 * * 1" and weekly_report_schedule.execution_timezone == "UTC"
+
+
+def test_postgresql_warehouse_gives_the_same_report(report_warehouse, pg_url):
+    wh = Warehouse(pg_url)
+    wh.migrate()
+    try:
+        for table in ("questions", "events", "weekly_kpi", "mirt_item_params", "mirt_fit_meta", "mirt_ability"):
+            wh.append(table, report_warehouse.read(table).drop(columns=["id"], errors="ignore"))
+        add_states(wh, {"active": 4, "idle": 1})
+        add_states(report_warehouse, {"active": 4, "idle": 1})
+        on_pg, on_sqlite = weekly.gather(wh, WEEK, NOW), weekly.gather(report_warehouse, WEEK, NOW)
+        assert on_pg.numbers() == on_sqlite.numbers()
+        pd.testing.assert_frame_equal(on_pg.kpi_trend, on_sqlite.kpi_trend, check_dtype=False)
+        pd.testing.assert_frame_equal(on_pg.states, on_sqlite.states)
+        assert on_pg.calibration["model_spec"] == on_sqlite.calibration["model_spec"]
+        assert "linking constants slope=1.0213, intercept=0.0497, anchor_count=20" in weekly.render_markdown(on_pg)
+    finally:
+        wh.engine.dispose()
