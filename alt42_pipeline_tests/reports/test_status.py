@@ -1,11 +1,13 @@
 """The operator's status screen against a demo warehouse and a Dagster instance."""
 
+import dataclasses
 import datetime as dt
 
 import dagster as dg
 import pandas as pd
 
 from alt42_pipeline import cli, status
+from alt42_pipeline.reports import tables
 
 from .conftest import NOW
 from .test_weekly_report import add_states
@@ -47,3 +49,14 @@ def test_cli_prints_the_screen_for_the_configured_warehouse(sqlite_url, monkeypa
     assert "Last calibration: none yet" in out
     assert "failed runs: Dagster instance not consulted" in out
     assert "weekly_kpi" in out
+
+
+def test_heartbeat_lines_once_the_state_domain_writes_its_log(sqlite_warehouse):
+    # the heartbeat table comes with the state domain; its rows reach the screen like this
+    beats = pd.DataFrame({"at": [NOW - dt.timedelta(minutes=40), NOW - dt.timedelta(minutes=10)], "success": [True, False],
+                          "students_processed": [120, 0], "errors": [0, ["database connection failed"]], "duration_ms": [850, 12]})
+    s = status.gather(sqlite_warehouse, NOW)
+    s = dataclasses.replace(s, heartbeat=beats.iloc[-1].to_dict(), heartbeats_last_day=tables.heartbeat_summary(beats))
+    text = status.format_status(s)
+    assert "Last heartbeat: 2026-03-12 03:50 UTC (10m ago) FAILED, 0 students" in text
+    assert "last 24 h: 2 runs, 1 failed, 1 errors" in text
