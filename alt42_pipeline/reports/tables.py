@@ -29,13 +29,13 @@ STATES = Source("student_state_cache", {"user_id": ("user_id",), "state": ("stat
                                          "theta": ("theta",), "updated_at": ("updated_at",)}, time="updated_at")
 STATE_CHANGES = Source("state_change_log", {
     "user_id": ("user_id", "student_id"),
-    "from_state": ("from_state", "old_state", "previous_state"),
-    "to_state": ("to_state", "new_state"),
+    "from_state": ("from_state", "old_state", "previous_state", "state_from"),
+    "to_state": ("to_state", "new_state", "state_to"),
     "reason": ("reason",),
-    "at": ("changed_at", "created_at", "at"),
+    "at": ("changed_at", "created_at", "at", "timestamp"),
 }, time="at")
 HEARTBEATS = Source("heartbeat_log", {
-    "at": ("timestamp", "created_at", "started_at", "run_at"),
+    "at": ("timestamp", "created_at", "started_at", "run_at", "finished_at"),
     "success": ("success",),
     "students_processed": ("students_processed",),
     "errors": ("errors", "error_count"),
@@ -43,8 +43,8 @@ HEARTBEATS = Source("heartbeat_log", {
 }, time="at")
 INACTIVITY = Source("inactivity_alerts", {
     "user_id": ("user_id",),
-    "threshold": ("threshold", "threshold_days", "threshold_hours"),
-    "last_activity_at": ("last_activity_at", "last_activity"),
+    "threshold": ("threshold", "threshold_days", "threshold_hours", "threshold_minutes"),
+    "last_activity_at": ("last_activity_at", "last_activity", "last_seen_at"),
     "at": ("detected_at", "created_at"),
 }, time="at")
 INTERVENTION_ERRORS = Source("intervention_errors", {
