@@ -57,13 +57,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _materialize_demo(home: Path, data: Path) -> None:
+def _materialize_demo(platform, home: Path, data: Path) -> None:
     """The small demo's sources, then its spine and weekly report, recorded in the instance at ``home``."""
     data.mkdir(parents=True, exist_ok=True)
     asmt, mdl, wh = (f"sqlite:///{data / name}" for name in ("assessment.db", "moodle.db", "warehouse.db"))
-    from alt42_pipeline.demo import generate
-
-    platform = generate(SMALL_DEMO)
     write_assessment(platform, make_engine(asmt))
     write_moodle(platform, make_engine(mdl))
     resources = make_resources(wh, asmt, mdl)
@@ -119,7 +116,7 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def test_asset_graph_and_asset_page_render_our_assets_and_metadata(tmp_path, monkeypatch):
+def test_asset_graph_and_asset_page_render_our_assets_and_metadata(tmp_path, monkeypatch, small_platform):
     _require_browser()
     from playwright.sync_api import expect, sync_playwright
 
@@ -135,7 +132,7 @@ def test_asset_graph_and_asset_page_render_our_assets_and_metadata(tmp_path, mon
     base = f"http://127.0.0.1:{port}"
     proc = _start_webserver(home, data, log, port)  # boots while the demo materializes
     try:
-        _materialize_demo(home, data)
+        _materialize_demo(small_platform, home, data)
         _wait_until_serving(proc, base, log)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
