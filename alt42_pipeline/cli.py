@@ -41,6 +41,21 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _status(args: argparse.Namespace) -> int:
+    from . import settings, status
+    from .warehouse import Warehouse, utcnow
+
+    s = settings.load()
+    instance = None
+    if os.environ.get("DAGSTER_HOME") and not args.no_runs:
+        import dagster as dg
+
+        instance = dg.DagsterInstance.get()
+    wh = Warehouse(s.warehouse_url, s.table_prefix)
+    print(status.format_status(status.gather(wh, utcnow(), instance, dt.timedelta(days=args.days))))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alt42", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -55,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = sub.add_parser("migrate", help="create or upgrade the warehouse tables")
     migrate.set_defaults(func=_migrate)
+
+    status = sub.add_parser("status", help="one screen: table freshness, last calibration, heartbeat, states, recent failures")
+    status.add_argument("--days", type=int, default=7, help="how far back recent failures are listed (default 7)")
+    status.add_argument("--no-runs", action="store_true", help="do not read failed runs from the Dagster instance (DAGSTER_HOME)")
+    status.set_defaults(func=_status)
 
     from .interventions.cli import add_commands as add_intervention_commands
 

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from .defs import features, ingest, interventions, irt, reports, state
+from .defs import features, freshness, ingest, interventions, irt, reports, state
 from .defs.resources import default_resources
 
 defs = dg.Definitions.merge(
@@ -12,5 +12,6 @@ defs = dg.Definitions.merge(
     state.defs,
     interventions.defs,
     reports.defs,
+    freshness.defs,
     dg.Definitions(resources=default_resources()),
 )

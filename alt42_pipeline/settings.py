@@ -117,3 +117,10 @@ def _positive(kind: type, name: str, default: str):
     if value <= 0:
         raise ValueError(f"{name} must be a positive {kind.__name__}, not {raw!r}")
     return value
+
+
+
+def report_dir() -> Path:
+    """Folder the weekly reports are written to: ``ALT42_REPORT_DIR``, by default
+    ``<ALT42_DATA_DIR>/reports`` (created on first write)."""
+    return Path(_env("ALT42_REPORT_DIR", str(data_dir() / "reports"))).resolve()

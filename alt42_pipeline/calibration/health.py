@@ -50,3 +50,41 @@ def se_summary(abilities: pd.DataFrame) -> dict[str, float]:
         return {"n": 0}
     q = se.quantile([0.1, 0.5, 0.9])
     return {"n": int(len(se)), "p10": float(q[0.1]), "median": float(q[0.5]), "p90": float(q[0.9])}
+
+
+MISFIT_RANGE = (0.5, 1.5)  # an infit mean square outside this range misfits
+MISFIT_MIN_RESPONSES = 30
+
+
+def item_misfit(responses: pd.DataFrame, items: pd.DataFrame, abilities: pd.DataFrame) -> pd.DataFrame:
+    """Per item: responses of scored students, observed and expected share correct, infit and
+    outfit mean squares of the residuals under the item's parameters, and whether it misfits:
+    infit outside ``MISFIT_RANGE`` with at least ``MISFIT_MIN_RESPONSES`` responses (outfit is
+    shown, not used: one surprising answer of an extreme student blows it up in small samples).
+
+    ``responses``: user_id, item_id, correct; ``items`` indexed by item_id with a, d (c);
+    ``abilities``: user_id, theta.
+    """
+    columns = ["n", "observed", "expected", "infit", "outfit", "misfit"]
+    r = responses.merge(abilities[["user_id", "theta"]].dropna(), on="user_id")
+    r = r[r["item_id"].isin(items.index)]
+    if r.empty:
+        return pd.DataFrame(columns=columns, index=pd.Index([], name="item_id"))
+    par = items.loc[r["item_id"]]
+    c = par["c"].fillna(0).to_numpy() if "c" in par else 0.0
+    p = c + (1 - c) / (1 + np.exp(-(par["a"].to_numpy() * r["theta"].to_numpy() + par["d"].to_numpy())))
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    x = r["correct"].to_numpy(dtype=float)
+    work = pd.DataFrame({"item_id": r["item_id"].to_numpy(), "x": x, "p": p, "sq": (x - p) ** 2, "var": p * (1 - p)})
+    work["z2"] = work["sq"] / work["var"]
+    g = work.groupby("item_id")
+    out = pd.DataFrame({
+        "n": g.size(),
+        "observed": g["x"].mean(),
+        "expected": g["p"].mean(),
+        "infit": g["sq"].sum() / g["var"].sum(),
+        "outfit": g["z2"].mean(),
+    })
+    lo, hi = MISFIT_RANGE
+    out["misfit"] = ((out["infit"] < lo) | (out["infit"] > hi)) & (out["n"] >= MISFIT_MIN_RESPONSES)
+    return out[columns]

@@ -7,10 +7,12 @@ import pandas as pd
 
 from ..core.kpis import week_start
 from ..flows.aggregate import refresh_features, refresh_kpis
+from ..reports import plots
+from ..reports.weekly import kpi_trend
 from ..warehouse import utcnow
 from .checks import keys_check, rows_check
 from .common import OWNERS, partition_days, partition_weeks, preview
-from .ingest import events, questions
+from .ingest import events, questions, user_last_access
 from .partitions import daily, weekly
 from .pod_sizes import k8s_tags
 from .resources import WarehouseResource
@@ -69,14 +71,21 @@ def features_topic_daily(context: dg.AssetExecutionContext, warehouse: Warehouse
 def weekly_kpi(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     wh = warehouse.get()
     now = utcnow()
-    frames = [refresh_kpis(wh, week, now) for week in partition_weeks(context)]
+    weeks = list(partition_weeks(context))
+    frames = [refresh_kpis(wh, week, now) for week in weeks]
     rows = sum(len(f) for f in frames)
     last = frames[-1]
+    trend = kpi_trend(wh, weeks[-1])
     yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": rows,
             "weeks": len(frames),
             "preview": preview(last.assign(kpis=last["kpis"].map(_short))),
+            "kpi_trend": dg.MetadataValue.md(
+                plots.markdown_image(plots.line_chart(trend.assign(week=trend["week_start"].astype(str)), "week",
+                                                      ["accuracy", "first_attempt_accuracy"], "Accuracy per week"), "KPI trend")
+                if len(trend) else "_no KPI rows_"
+            ),
         }
     )
     yield keys_check("weekly_kpi_keys_unique", pd.concat(frames), ["user_id", "week_start"])
@@ -89,9 +98,10 @@ def _short(kpis: dict) -> str:
 
 ingest_job = dg.define_asset_job(
     "ingest_job",
-    selection=dg.AssetSelection.assets(questions, events, features_topic_daily),
+    selection=dg.AssetSelection.assets(questions, user_last_access, events, features_topic_daily),
     partitions_def=daily,
-    description="Yesterday's events from both sources, then its topic features.",
+    description="The item catalogue and Moodle's last access, then yesterday's events from both "
+    "sources, then its topic features.",
     tags={**k8s_tags("medium"), "alt42/domain": "spine"},
 )
 weekly_kpi_job = dg.define_asset_job(

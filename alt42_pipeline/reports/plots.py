@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 
 import matplotlib
 
 matplotlib.use("Agg")
+# week labels ("03-02") are categories on purpose; matplotlib says so at INFO on every plot
+logging.getLogger("matplotlib.category").setLevel(logging.WARNING)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -25,7 +28,7 @@ def _png(fig) -> bytes:
 
 def markdown_image(png: bytes, alt: str) -> str:
     """A Markdown image with the PNG inline (renders in the Dagster UI and in HTML)."""
-    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
+    return f"![{alt}]({png_base64(png)})"
 
 
 def _prob(items: pd.DataFrame, theta: np.ndarray) -> np.ndarray:
@@ -111,3 +114,24 @@ def histogram(values: np.ndarray, title: str, xlabel: str, bins: int = 30) -> by
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     return _png(fig)
+
+
+def anchor_drift(drift: pd.DataFrame, title: str = "Anchor drift: linked against reference b") -> bytes:
+    """Each anchor's linked difficulty against its reference value; drifted anchors in red."""
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    flagged = drift["drifted"].astype(bool).to_numpy()
+    ax.scatter(drift["b_ref"][~flagged], drift["b"][~flagged], color="#1f77b4", label="stable")
+    ax.scatter(drift["b_ref"][flagged], drift["b"][flagged], color="#d62728", label="drifted")
+    lo = float(min(drift["b_ref"].min(), drift["b"].min())) - 0.5
+    hi = float(max(drift["b_ref"].max(), drift["b"].max())) + 0.5
+    ax.plot([lo, hi], [lo, hi], color="grey", ls="--", lw=1)
+    ax.set_xlabel("reference b")
+    ax.set_ylabel("linked b")
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    return _png(fig)
+
+
+def png_base64(png: bytes) -> str:
+    """A PNG as a ``data:`` URI, for ``<img src=...>`` in self-contained HTML."""
+    return f"data:image/png;base64,{base64.b64encode(png).decode()}"

@@ -1,0 +1,334 @@
+"""The weekly report: gather one week from the warehouse, render it as HTML and Markdown.
+
+No Dagster here. :func:`gather` reads everything the report shows into a
+:class:`WeeklyReport`; :func:`render_html` makes a self-contained page (plots inlined as
+base64 PNGs, no external file or script) and :func:`render_markdown` a short summary for
+the asset's metadata. Sections of domains that are not deployed (no table) or have no rows
+say so instead of failing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from .. import irt
+from ..calibration import health
+from ..calibration.pipeline import current_items, load_anchors, load_responses
+from ..warehouse import Warehouse
+from . import plots, tables
+
+TREND_WEEKS = 8
+
+
+@dataclass
+class WeeklyReport:
+    week_start: dt.date
+    generated_at: dt.datetime
+    kpi_trend: pd.DataFrame  # per week: students, attempts, accuracy, first_attempt_accuracy, active_days, time_on_task_min
+    states: pd.DataFrame | None  # state, students (None: no state domain)
+    transitions: pd.DataFrame | None  # from_state, to_state, changes in the week
+    inactivity: pd.DataFrame | None  # the week's alerts
+    abilities: pd.DataFrame  # current user_id, theta, se
+    growth: pd.DataFrame  # user_id, theta_before (previous week), theta_after (this week), growth
+    calibration: dict | None  # the current calibration's id, fitted_at, backend, model_spec
+    items: pd.DataFrame  # current item parameters, indexed by item_id
+    drift: pd.DataFrame  # per anchor: a, a_ref, b, b_ref, delta_b, log_a_ratio, drifted
+    misfit: pd.DataFrame  # per item answered this week: n, observed, expected, infit, outfit, misfit
+    rejects: pd.DataFrame  # reason, source, rows (events of the week quarantined)
+    heartbeats: pd.DataFrame | None  # the week's heartbeat runs
+    intervention_errors: pd.DataFrame | None  # the week's per-user intervention failures
+
+    @property
+    def week_end(self) -> dt.date:
+        """The first day after the week."""
+        return self.week_start + dt.timedelta(days=7)
+
+    @property
+    def title(self) -> str:
+        last = self.week_end - dt.timedelta(days=1)
+        return f"ALT42 weekly report: week of {self.week_start:%Y-%m-%d} to {last:%Y-%m-%d}"
+
+    def numbers(self) -> dict[str, float | int | str]:
+        """Headline numbers of the week (also the asset's metadata)."""
+        week = self.kpi_trend[self.kpi_trend["week_start"] == self.week_start]
+        row = week.iloc[0] if len(week) else None
+        beats = tables.heartbeat_summary(self.heartbeats) if self.heartbeats is not None else pd.DataFrame()
+        return {
+            "active_students": int(row["students"]) if row is not None else 0,
+            "attempts": int(row["attempts"]) if row is not None else 0,
+            "accuracy": _round(row["accuracy"]) if row is not None else "",
+            "state_changes": 0 if self.transitions is None else int(self.transitions["changes"].sum()),
+            "inactivity_alerts": 0 if self.inactivity is None else len(self.inactivity),
+            "students_with_ability": len(self.abilities),
+            "mean_growth": _round(self.growth["growth"].mean()) if len(self.growth) else "",
+            "drifted_anchors": int(self.drift["drifted"].sum()) if len(self.drift) else 0,
+            "misfitting_items": int(self.misfit["misfit"].sum()) if len(self.misfit) else 0,
+            "rejected_events": int(self.rejects["rows"].sum()) if len(self.rejects) else 0,
+            "failed_heartbeats": int(beats["failed"].iloc[0]) if len(beats) else 0,
+            "intervention_errors": 0 if self.intervention_errors is None else len(self.intervention_errors),
+        }
+
+
+# -- gather -------------------------------------------------------------------------------
+
+def gather(wh: Warehouse, week_start: dt.date, now: dt.datetime) -> WeeklyReport:
+    """Everything the report of the week starting ``week_start`` (a Monday) shows."""
+    if week_start.weekday() != 0:
+        raise ValueError(f"week_start {week_start} is not a Monday")
+    start = dt.datetime.combine(week_start, dt.time())
+    end = start + dt.timedelta(days=7)
+    states = tables.read(wh, tables.STATES)
+    changes = tables.read(wh, tables.STATE_CHANGES, start, end)
+    items, _ = current_items(wh)
+    abilities = wh.read("mirt_ability", columns=["user_id", "theta", "se"])
+    week_responses = load_responses(wh, week_start, week_start + dt.timedelta(days=6))
+    return WeeklyReport(
+        week_start=week_start,
+        generated_at=now,
+        kpi_trend=kpi_trend(wh, week_start),
+        states=None if states is None else _count(states, ["state"], "students"),
+        transitions=None if changes is None else _count(changes, ["from_state", "to_state"], "changes"),
+        inactivity=tables.read(wh, tables.INACTIVITY, start, end),
+        abilities=abilities,
+        growth=ability_growth(wh, items, week_start, week_responses),
+        calibration=tables.latest(wh, tables.CALIBRATIONS),
+        items=items,
+        drift=health.anchor_drift(items, load_anchors(wh)) if len(items) else _empty_drift(),
+        misfit=health.item_misfit(week_responses, items, abilities),
+        rejects=_rejects(wh, week_start),
+        heartbeats=tables.read(wh, tables.HEARTBEATS, start, end),
+        intervention_errors=tables.read(wh, tables.INTERVENTION_ERRORS, start, end),
+    )
+
+
+def kpi_trend(wh: Warehouse, week_start: dt.date, weeks: int = TREND_WEEKS) -> pd.DataFrame:
+    """Platform-wide KPIs of the ``weeks`` weeks up to ``week_start`` (weeks with no rows left out)."""
+    mondays = [week_start - dt.timedelta(days=7 * i) for i in range(weeks - 1, -1, -1)]
+    rows = wh.read("weekly_kpi", {"week_start": mondays}, columns=["user_id", "week_start", "kpis"])
+    columns = ["week_start", "students", "attempts", "accuracy", "first_attempt_accuracy", "active_days", "time_on_task_min"]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    k = pd.json_normalize(rows["kpis"].tolist()).apply(pd.to_numeric, errors="coerce")
+    k["week_start"] = [pd.Timestamp(w).date() for w in rows["week_start"]]
+    k["correct"] = k["accuracy"].fillna(0) * k["attempts"]
+    g = k.groupby("week_start")
+    out = pd.DataFrame({
+        "students": g.size(),
+        "attempts": g["attempts"].sum(),
+        "accuracy": g["correct"].sum() / g["attempts"].sum().replace(0, np.nan),
+        "first_attempt_accuracy": g["first_attempt_accuracy"].mean(),
+        "active_days": g["active_days"].mean(),
+        "time_on_task_min": g["time_on_task_s"].mean() / 60,
+    }).reset_index()
+    return out[columns]
+
+
+def ability_growth(wh: Warehouse, items: pd.DataFrame, week_start: dt.date, week_responses: pd.DataFrame) -> pd.DataFrame:
+    """Ability of each student from this week's first answers against the previous week's,
+    both scored (EAP) with the current item parameters, for students who answered in both."""
+    columns = ["user_id", "theta_before", "theta_after", "growth"]
+    if items.empty:
+        return pd.DataFrame(columns=columns)
+    before = load_responses(wh, week_start - dt.timedelta(days=7), week_start - dt.timedelta(days=1))
+    scored = []
+    for responses in (before, week_responses):
+        known = responses[responses["item_id"].isin(items.index)]
+        scored.append(irt.score(known, items)[["user_id", "theta"]] if len(known) else pd.DataFrame(columns=["user_id", "theta"]))
+    both = scored[0].merge(scored[1], on="user_id", suffixes=("_before", "_after"))
+    both["growth"] = both["theta_after"] - both["theta_before"]
+    return both[columns].reset_index(drop=True)
+
+
+def _rejects(wh: Warehouse, week_start: dt.date) -> pd.DataFrame:
+    t = wh.table("rejected_events")
+    stmt = (
+        sa.select(t.c.reason, t.c.source, sa.func.count().label("rows"))
+        .where(t.c.event_date >= week_start, t.c.event_date < week_start + dt.timedelta(days=7))
+        .group_by(t.c.reason, t.c.source)
+        .order_by(sa.func.count().desc())
+    )
+    return wh.read(stmt)
+
+
+def _count(frame: pd.DataFrame, by: list[str], name: str) -> pd.DataFrame:
+    if frame.empty:
+        return pd.DataFrame(columns=[*by, name])
+    counts = frame.groupby(by, dropna=False).size().rename(name).reset_index()
+    return counts.sort_values(name, ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _empty_drift() -> pd.DataFrame:
+    return pd.DataFrame(columns=["a", "a_ref", "b", "b_ref", "delta_b", "log_a_ratio", "drifted"])
+
+
+def _round(value) -> float | str:
+    return "" if value is None or pd.isna(value) else round(float(value), 3)
+
+
+# -- plots --------------------------------------------------------------------------------
+
+def figures(report: WeeklyReport) -> dict[str, bytes]:
+    """The report's plots (PNG) by section name; sections without data have none."""
+    out: dict[str, bytes] = {}
+    trend = report.kpi_trend
+    if len(trend):
+        weeks = [f"{w:%m-%d}" for w in trend["week_start"]]  # categorical: one week draws as one point, not a year of axis
+        out["KPI trends"] = plots.line_chart(trend.assign(week=weeks), "week", ["accuracy", "first_attempt_accuracy"], "Accuracy per week", "share correct")
+        out["Active students"] = plots.bar_chart(weeks, trend["students"].tolist(), "Active students per week")
+    if report.states is not None and len(report.states):
+        out["Students by state"] = plots.bar_chart(report.states["state"].astype(str).tolist(), report.states["students"].tolist(), "Students by state")
+    if len(report.abilities):
+        out["Abilities"] = plots.histogram(report.abilities["theta"].dropna().to_numpy(), "Current abilities (reference scale)", "θ")
+    if len(report.growth):
+        out["Ability growth"] = plots.histogram(report.growth["growth"].to_numpy(), "Ability growth: this week against the previous", "Δθ")
+    if len(report.items) and len(report.abilities):
+        out["Wright map"] = plots.wright_map(report.items, report.abilities)
+    if len(report.drift):
+        out["Anchor drift"] = plots.anchor_drift(report.drift)
+    flagged = _flagged_items(report)
+    if len(flagged):
+        out["Flagged items"] = plots.iccs(report.items.loc[flagged], "ICCs of drifted or misfitting items")
+    return out
+
+
+def _flagged_items(report: WeeklyReport) -> list[str]:
+    drifted = report.drift.index[report.drift["drifted"].astype(bool)] if len(report.drift) else []
+    misfits = report.misfit.index[report.misfit["misfit"].astype(bool)] if len(report.misfit) else []
+    return [i for i in dict.fromkeys([*drifted, *misfits]) if i in report.items.index]
+
+
+# -- render -------------------------------------------------------------------------------
+
+def _sections(report: WeeklyReport) -> list[tuple[str, list[tuple[str, pd.DataFrame | str]], list[str]]]:
+    """(section, [(caption, table or text)], [figure names]) in report order: the one outline
+    that both renderings follow."""
+    cal = report.calibration
+    spec = (cal or {}).get("model_spec") or {}
+    calibration_text = (
+        f"Current calibration {cal['calibration_id']} ({cal['backend']}) fitted {cal['at']:%Y-%m-%d %H:%M} UTC; "
+        f"linking constants {tables.linking_text(spec.get('linking_constants'))}; converged: {spec.get('converged')}."
+        if cal else "No calibration yet."
+    )
+    misfits = report.misfit[report.misfit["misfit"].astype(bool)] if len(report.misfit) else report.misfit
+    drifted = report.drift[report.drift["drifted"].astype(bool)] if len(report.drift) else report.drift
+    return [
+        ("KPI trends", [("Platform KPIs per week", report.kpi_trend.round(3))], ["KPI trends", "Active students"]),
+        ("Students by state", [
+            ("Current state of each student", _missing(report.states, "state domain")),
+            ("State changes this week", _missing(report.transitions, "state domain")),
+        ], ["Students by state"]),
+        ("Inactivity alerts", [("Alerts raised this week", _missing(report.inactivity, "inactivity alerts"))], []),
+        ("Abilities", [
+            ("Current abilities", _describe(report.abilities, ["theta", "se"])),
+            ("Growth (students who answered this week and the previous)", _describe(report.growth, ["theta_before", "theta_after", "growth"])),
+        ], ["Abilities", "Ability growth", "Wright map"]),
+        ("Item health", [
+            ("Calibration", calibration_text),
+            (f"Drifted anchors ({len(drifted)} of {len(report.drift)})", drifted.round(3).reset_index(names="item_id")),
+            (f"Misfitting items this week ({len(misfits)} of {len(report.misfit)} answered; infit outside "
+             f"{health.MISFIT_RANGE}, n >= {health.MISFIT_MIN_RESPONSES})", misfits.round(3).reset_index(names="item_id")),
+        ], ["Anchor drift", "Flagged items"]),
+        ("Errors of the week", [
+            ("Quarantined source rows (rejected_events)", report.rejects),
+            ("Heartbeat runs", _missing(report.heartbeats, "heartbeat log") if report.heartbeats is None
+             else tables.heartbeat_summary(report.heartbeats)),
+            ("Intervention errors", _missing(report.intervention_errors, "interventions domain")),
+        ], []),
+    ]
+
+
+def _missing(frame: pd.DataFrame | None, what: str) -> pd.DataFrame | str:
+    if frame is None:
+        return f"No {what} in this warehouse yet."
+    return frame
+
+
+def _describe(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    if frame.empty:
+        return pd.DataFrame()
+    return frame[columns].astype(float).describe().T.round(3).reset_index(names="value")
+
+
+def render_html(report: WeeklyReport, figs: dict[str, bytes] | None = None) -> str:
+    """One self-contained HTML page: inline CSS, plots as base64 PNGs."""
+    figs = figures(report) if figs is None else figs
+    body = [f"<h1>{html.escape(report.title)}</h1>",
+            f"<p class=meta>Generated {report.generated_at:%Y-%m-%d %H:%M} UTC.</p>",
+            _html_numbers(report.numbers())]
+    for section, parts, fig_names in _sections(report):
+        body.append(f"<section><h2>{html.escape(section)}</h2>")
+        for caption, content in parts:
+            body.append(f"<h3>{html.escape(caption)}</h3>")
+            if isinstance(content, str):
+                body.append(f"<p>{html.escape(content)}</p>")
+            elif content.empty:
+                body.append("<p class=empty>No rows.</p>")
+            else:
+                body.append(content.head(50).to_html(index=False, border=0, na_rep=""))
+        for name in fig_names:
+            if name in figs:
+                body.append(f'<figure><img alt="{html.escape(name)}" src="{plots.png_base64(figs[name])}">'
+                            f"<figcaption>{html.escape(name)}</figcaption></figure>")
+        body.append("</section>")
+    return _PAGE.format(title=html.escape(report.title), body="\n".join(body))
+
+
+def _html_numbers(numbers: dict) -> str:
+    cells = "".join(f"<div><b>{html.escape(str(v))}</b><span>{html.escape(k.replace('_', ' '))}</span></div>" for k, v in numbers.items())
+    return f"<div class=numbers>{cells}</div>"
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em auto; max-width: 960px; color: #222; }}
+table {{ border-collapse: collapse; margin: .5em 0; font-size: 13px; }}
+th, td {{ padding: 3px 8px; border-bottom: 1px solid #ddd; text-align: right; }}
+.numbers {{ display: flex; flex-wrap: wrap; gap: 8px; }}
+.numbers div {{ border: 1px solid #ccc; border-radius: 4px; padding: 6px 10px; }}
+.numbers b {{ display: block; font-size: 18px; }}
+.numbers span, .meta, .empty, figcaption {{ color: #666; font-size: 12px; }}
+img {{ max-width: 100%; }}
+</style></head>
+<body>
+{body}
+</body></html>
+"""
+
+
+def render_markdown(report: WeeklyReport) -> str:
+    """A short summary: headline numbers, then each section's tables (no images)."""
+    lines = [f"**{report.title}**", "", "| number | value |", "|---|---|"]
+    lines += [f"| {k.replace('_', ' ')} | {v} |" for k, v in report.numbers().items()]
+    for section, parts, _ in _sections(report):
+        lines += ["", f"### {section}"]
+        for caption, content in parts:
+            lines += ["", f"_{caption}_", ""]
+            if isinstance(content, str):
+                lines.append(content)
+            elif content.empty:
+                lines.append("no rows")
+            else:
+                lines.append(content.head(10).to_markdown(index=False))
+    return "\n".join(lines)
+
+
+def report_path(folder: Path, week_start: dt.date) -> Path:
+    return Path(folder) / f"weekly-report-{week_start:%Y-%m-%d}.html"
+
+
+def write_html(page: str, folder: Path, week_start: dt.date) -> Path:
+    """Write the page to ``folder`` (created if needed), replacing an earlier one of the week."""
+    path = report_path(folder, week_start)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,166 @@
+"""The operator's one screen: what the legacy health-check SQL answered, against the warehouse.
+
+:func:`gather` reads a :class:`Status` from the warehouse (and, when given, failed runs from
+the Dagster instance); :func:`format_status` turns it into plain text. The ``status``
+subcommand of the CLI prints it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .reports import tables
+from .warehouse import Warehouse
+
+DAY = dt.timedelta(days=1)
+
+
+@dataclass
+class Status:
+    checked_at: dt.datetime
+    warehouse: str  # URL without password
+    window: dt.timedelta  # how far back "recent failures" look
+    tables: pd.DataFrame  # table, rows, column, latest
+    calibration: dict | None  # latest mirt_fit_meta row (calibration_id, backend, model_spec, at)
+    fitted_last_day: dict[str, int]  # items, users fitted in the last 24 h; anchors in the catalogue
+    heartbeat: dict | None  # latest heartbeat_log row; None: no row
+    heartbeats_last_day: pd.DataFrame | None  # heartbeat_summary of the last 24 h; None: no table
+    states: pd.DataFrame | None  # state, students; None: no table
+    inactivity_last_day: int | None
+    rejects: pd.DataFrame  # reason, rows within the window
+    intervention_errors: int | None
+    failed_runs: list[dict] | None  # None: the Dagster instance was not consulted
+
+
+def gather(wh: Warehouse, now: dt.datetime, instance=None, window: dt.timedelta = 7 * DAY) -> Status:
+    """Everything the status screen shows, as of ``now`` (naive UTC)."""
+    states = tables.read(wh, tables.STATES)
+    beats = tables.read(wh, tables.HEARTBEATS, now - DAY, None)
+    alerts = tables.read(wh, tables.INACTIVITY, now - DAY, None)
+    errors = tables.read(wh, tables.INTERVENTION_ERRORS, now - window, None)
+    rejects = tables.read(wh, tables.REJECTS, now - window, None)
+    return Status(
+        checked_at=now,
+        warehouse=wh.engine.url.render_as_string(hide_password=True),
+        window=window,
+        tables=tables.freshness(wh),
+        calibration=tables.latest(wh, tables.CALIBRATIONS),
+        fitted_last_day=_fitted_since(wh, now - DAY),
+        heartbeat=tables.latest(wh, tables.HEARTBEATS),
+        heartbeats_last_day=None if beats is None else tables.heartbeat_summary(beats),
+        states=None if states is None else states.groupby("state").size().rename("students").reset_index(),
+        inactivity_last_day=None if alerts is None else len(alerts),
+        rejects=rejects.groupby("reason").size().rename("rows").reset_index().sort_values("rows", ascending=False),
+        intervention_errors=None if errors is None else len(errors),
+        failed_runs=None if instance is None else failed_runs(instance, now - window),
+    )
+
+
+def _fitted_since(wh: Warehouse, since: dt.datetime) -> dict[str, int]:
+    """The legacy calibration health check: items and users fitted since, anchors known."""
+    items, users = wh.table("mirt_item_params"), wh.table("mirt_ability")
+    return {
+        "items": wh.count("mirt_item_params", items.c.fitted_at >= since),
+        "users": wh.count("mirt_ability", users.c.fitted_at >= since),
+        "anchors": wh.count("questions", {"is_anchor": True}),
+    }
+
+
+def failed_runs(instance, since: dt.datetime, limit: int = 10) -> list[dict]:
+    """The latest failed runs of the Dagster instance created since ``since`` (naive UTC)."""
+    import dagster as dg
+
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE], created_after=since.replace(tzinfo=dt.UTC)),
+        limit=limit,
+    )
+    return [
+        {
+            "job": r.dagster_run.job_name,
+            "run_id": r.dagster_run.run_id,
+            "partition": r.dagster_run.tags.get("dagster/partition", ""),
+            "at": dt.datetime.fromtimestamp(r.end_time or r.create_timestamp.timestamp(), dt.UTC).replace(tzinfo=None),
+        }
+        for r in records
+    ]
+
+
+# -- text ---------------------------------------------------------------------------------
+
+def format_status(s: Status) -> str:
+    lines = [f"ALT42 status at {s.checked_at:%Y-%m-%d %H:%M} UTC  (warehouse {s.warehouse})", "",
+             f"{'table':28s} {'rows':>10s}  {'latest':16s}  {'age':>8s}  column"]
+    for row in s.tables.itertuples(index=False):
+        latest = "" if pd.isna(row.latest) else f"{row.latest:%Y-%m-%d %H:%M}"
+        age = "" if pd.isna(row.latest) else _age(s.checked_at - row.latest.to_pydatetime())
+        lines.append(f"{row.table:28s} {row.rows:>10,d}  {latest:16s}  {age:>8s}  {row.column}")
+
+    lines += ["", _calibration_text(s)]
+    lines.append(f"  fitted in the last 24 h: {s.fitted_last_day['items']} items, {s.fitted_last_day['users']} users; "
+                 f"anchors in the catalogue: {s.fitted_last_day['anchors']}")
+
+    lines += ["", _heartbeat_text(s)]
+    if s.states is None:
+        lines.append("Students per state: no state table in this warehouse")
+    else:
+        counts = ", ".join(f"{r.state} {r.students}" for r in s.states.itertuples(index=False)) or "no students yet"
+        lines.append(f"Students per state: {counts}")
+
+    days = _age(s.window)
+    lines += ["", f"Recent failures (last {days}):"]
+    rejected = ", ".join(f"{r.reason} {r.rows}" for r in s.rejects.itertuples(index=False))
+    lines.append(f"  quarantined source rows: {int(s.rejects['rows'].sum())}" + (f" ({rejected})" if rejected else ""))
+    lines.append(f"  intervention errors: {_or_absent(s.intervention_errors, 'no interventions table')}; "
+                 f"inactivity alerts in the last 24 h: {_or_absent(s.inactivity_last_day, 'no inactivity table')}")
+    if s.failed_runs is None:
+        lines.append("  failed runs: Dagster instance not consulted (set DAGSTER_HOME)")
+    else:
+        lines.append(f"  failed runs: {len(s.failed_runs)}")
+        for r in s.failed_runs:
+            partition = f"  partition {r['partition']}" if r["partition"] else ""
+            lines.append(f"    {r['at']:%Y-%m-%d %H:%M}  {r['job']}{partition}  run {r['run_id'][:8]}")
+    return "\n".join(lines)
+
+
+def _calibration_text(s: Status) -> str:
+    cal = s.calibration
+    if cal is None:
+        return "Last calibration: none yet"
+    spec = cal.get("model_spec") or {}
+    at = pd.Timestamp(cal["at"]).to_pydatetime()
+    return (f"Last calibration: {cal['calibration_id']} ({cal['backend']}) at {at:%Y-%m-%d %H:%M} UTC, "
+            f"{_age(s.checked_at - at)} ago; {spec.get('items', '?')} items, {spec.get('users', '?')} users, "
+            f"converged {spec.get('converged', '?')}\n  linking constants: {tables.linking_text(spec.get('linking_constants'))}")
+
+
+def _heartbeat_text(s: Status) -> str:
+    if s.heartbeats_last_day is None:
+        return "Last heartbeat: no heartbeat table in this warehouse"
+    if s.heartbeat is None:
+        return "Last heartbeat: none yet"
+    hb = s.heartbeat
+    at = pd.Timestamp(hb["at"]).to_pydatetime()
+    outcome = {True: "ok", False: "FAILED"}.get(None if pd.isna(hb["success"]) else bool(hb["success"]), "?")
+    text = (f"Last heartbeat: {at:%Y-%m-%d %H:%M} UTC ({_age(s.checked_at - at)} ago) {outcome}, "
+            f"{hb['students_processed']} students, errors {hb['errors']}, {hb['duration_ms']} ms")
+    day = s.heartbeats_last_day
+    if len(day):
+        text += f"\n  last 24 h: {int(day['runs'].iloc[0])} runs, {int(day['failed'].iloc[0])} failed, {int(day['errors'].iloc[0])} errors"
+    return text
+
+
+def _age(delta: dt.timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 0:
+        return "future"
+    if minutes < 60:
+        return f"{minutes}m"
+    hours = minutes // 60
+    return f"{hours}h" if hours < 48 else f"{hours // 24}d"
+
+
+def _or_absent(value: int | None, absent: str) -> str:
+    return absent if value is None else str(value)

@@ -1,0 +1,152 @@
+"""The weekly report on a demo warehouse: the asset's page and metadata, and its parts."""
+
+import base64
+import datetime as dt
+import re
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+
+from alt42_pipeline.calibration import health
+from alt42_pipeline.calibration.pipeline import load_responses
+from alt42_pipeline.defs.reports import weekly_report, weekly_report_schedule
+from alt42_pipeline.defs.resources import WarehouseResource
+from alt42_pipeline.reports import tables, weekly
+from alt42_pipeline.warehouse import Warehouse
+
+from .conftest import NOW, SHIFT, WEEK, shifted_anchor
+
+SECTIONS = ["KPI trends", "Students by state", "Inactivity alerts", "Abilities", "Item health", "Errors of the week"]
+
+
+def add_states(wh: Warehouse, counts: dict[str, int]) -> None:
+    users = iter(range(1001, 2000))
+    rows = [
+        {"user_id": next(users), "state": state, "since": NOW, "recent_attempts": 0, "updated_at": NOW}
+        for state, n in counts.items()
+        for _ in range(n)
+    ]
+    wh.append("student_state_cache", pd.DataFrame(rows))
+
+
+def test_asset_writes_a_self_contained_page_and_a_summary(report_warehouse, tmp_path, monkeypatch):
+    add_states(report_warehouse, {"active": 5, "idle": 2})
+    monkeypatch.setenv("ALT42_REPORT_DIR", str(tmp_path / "reports"))
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(
+            [weekly_report], resources={"warehouse": WarehouseResource(url=report_warehouse.url)},
+            partition_key=WEEK.isoformat(), instance=instance,
+        )
+    assert result.success
+    meta = {k: v.value for k, v in result.asset_materializations_for_node("weekly_report")[0].metadata.items()}
+    path = tmp_path / "reports" / "weekly-report-2026-03-02.html"
+    assert meta["path"] == str(path) and path.exists()
+    page = path.read_text()
+
+    # every plot inline as a PNG, nothing fetched from elsewhere
+    sources = re.findall(r'<img [^>]*src="([^"]+)"', page)
+    assert len(sources) == meta["plots"] >= 6
+    assert all(s.startswith("data:image/png;base64,") for s in sources)
+    assert base64.b64decode(sources[0].split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "http" not in page
+    for section in SECTIONS:
+        assert f"<h2>{section}</h2>" in page
+
+    # the numbers are the warehouse's
+    kpis = report_warehouse.read("weekly_kpi", {"week_start": WEEK})
+    assert meta["attempts"] == sum(k["attempts"] for k in kpis["kpis"]) > 0
+    assert meta["active_students"] == len(kpis)
+    assert meta["drifted_anchors"] == 1
+    assert f"<td>{shifted_anchor(report_warehouse)}</td>" in page
+    assert "linking constants slope=1.0213, intercept=0.0497" in page
+    summary = meta["summary"]
+    assert "### Students by state" in summary and re.search(r"\| active\s*\|\s*5 \|", summary)
+    assert [c.passed for c in result.get_asset_check_evaluations()] == [True]
+
+
+def test_a_warehouse_without_data_gives_a_report_that_says_so(sqlite_warehouse):
+    report = weekly.gather(sqlite_warehouse, WEEK, NOW)
+    page = weekly.render_html(report)
+    assert "<img" not in page
+    assert "No calibration yet." in page
+    assert all(v in (0, "") for v in report.numbers().values())
+    assert "_Platform KPIs per week_" in weekly.render_markdown(report)
+
+
+def test_growth_is_scored_for_students_who_answered_in_both_weeks(report_warehouse):
+    report = weekly.gather(report_warehouse, WEEK, NOW)
+    before = load_responses(report_warehouse, WEEK - dt.timedelta(days=7), WEEK - dt.timedelta(days=1))
+    during = load_responses(report_warehouse, WEEK, WEEK + dt.timedelta(days=6))
+    both = set(before["user_id"]) & set(during["user_id"])
+    assert set(report.growth["user_id"]) == both and len(both) > 10
+    np.testing.assert_allclose(report.growth["growth"], report.growth["theta_after"] - report.growth["theta_before"])
+
+
+def test_anchor_drift_finds_the_moved_anchor(report_warehouse):
+    report = weekly.gather(report_warehouse, WEEK, NOW)
+    drifted = report.drift[report.drift["drifted"]]
+    assert list(drifted.index) == [shifted_anchor(report_warehouse)]
+    assert drifted["delta_b"].iloc[0] == pytest.approx(SHIFT)
+
+
+def test_misfit_flags_an_item_answered_against_the_model():
+    rng = np.random.default_rng(3)
+    theta = rng.normal(size=600)
+    items = pd.DataFrame({"a": [1.2, 0.8, 1.5, 1.0], "d": [0.0, 0.5, -0.5, 0.2]}, index=pd.Index(["i1", "i2", "i3", "bad"], name="item_id"))
+    p = 1 / (1 + np.exp(-(np.outer(theta, items["a"]) + items["d"].to_numpy())))
+    x = (rng.random(p.shape) < p).astype(int)
+    x[:, 3] = 1 - x[:, 3]  # the able students fail it, the weak ones pass
+    responses = pd.DataFrame({
+        "user_id": np.repeat(np.arange(600), 4), "item_id": np.tile(items.index, 600), "correct": x.ravel(),
+    })
+    abilities = pd.DataFrame({"user_id": np.arange(600), "theta": theta})
+    fit = health.item_misfit(responses, items, abilities)
+    assert list(fit.index[fit["misfit"]]) == ["bad"]
+    assert fit.loc[["i1", "i2", "i3"], "infit"].between(0.8, 1.2).all()
+    few = health.item_misfit(responses[responses["user_id"] < health.MISFIT_MIN_RESPONSES - 1], items, abilities)
+    assert not few["misfit"].any()
+
+
+def test_optional_tables_are_read_by_candidate_names(report_warehouse):
+    add_states(report_warehouse, {"active": 2})
+    source = tables.Source("student_state_cache", {"user": ("student_id", "user_id"), "gone": ("no_such_column",),
+                                                  "at": ("updated_at",)}, time="at")
+    frame = tables.read(report_warehouse, source)
+    assert list(frame.columns) == ["user", "gone", "at"] and len(frame) == 2 and frame["gone"].isna().all()
+    assert tables.read(report_warehouse, source, start=NOW + dt.timedelta(seconds=1)).empty
+    assert tables.latest(report_warehouse, source)["user"] in (1001, 1002)
+    assert tables.read(report_warehouse, tables.Source("not_deployed_yet", {"x": ("x",)})) is None
+
+
+def test_heartbeat_summary_counts_failures_and_error_lists():
+    beats = pd.DataFrame({"success": [True, False, None], "students_processed": [10, 0, 5],
+                          "errors": [0, ["db down", "timeout"], None], "duration_ms": [100, 50, None]})
+    row = tables.heartbeat_summary(beats).iloc[0]
+    assert (row["runs"], row["failed"], row["students_processed"], row["errors"]) == (3, 1, 15, 2)
+
+
+def test_schedule_requests_the_week_that_just_ended():
+    monday = dt.datetime(2026, 3, 9, 4, 0, tzinfo=dt.UTC)
+    request = weekly_report_schedule(dg.build_schedule_context(scheduled_execution_time=monday))
+    assert request.partition_key == "2026-03-02"
+    assert weekly_report_schedule.cron_schedule == "0 4 * * 1" and weekly_report_schedule.execution_timezone == "UTC"
+
+
+def test_postgresql_warehouse_gives_the_same_report(report_warehouse, pg_url):
+    wh = Warehouse(pg_url)
+    wh.migrate()
+    try:
+        for table in ("questions", "events", "weekly_kpi", "mirt_item_params", "mirt_fit_meta", "mirt_ability"):
+            wh.append(table, report_warehouse.read(table).drop(columns=["id"], errors="ignore"))
+        add_states(wh, {"active": 4, "idle": 1})
+        add_states(report_warehouse, {"active": 4, "idle": 1})
+        on_pg, on_sqlite = weekly.gather(wh, WEEK, NOW), weekly.gather(report_warehouse, WEEK, NOW)
+        assert on_pg.numbers() == on_sqlite.numbers()
+        pd.testing.assert_frame_equal(on_pg.kpi_trend, on_sqlite.kpi_trend, check_dtype=False)
+        pd.testing.assert_frame_equal(on_pg.states, on_sqlite.states)
+        assert on_pg.calibration["model_spec"] == on_sqlite.calibration["model_spec"]
+        assert "linking constants slope=1.0213, intercept=0.0497, anchor_count=20" in weekly.render_markdown(on_pg)
+    finally:
+        wh.engine.dispose()

@@ -1,0 +1,190 @@
+"""A real browser on the real web UI: dagster-webserver on a small demo instance, driven by
+headless Chromium (Debian's, never a downloaded one) through Playwright.
+
+Screenshots are kept in ``artifacts/ui/`` (git-ignored) for whoever reads the CI run.
+Under ``CI=true`` a missing Chromium or Playwright fails the test instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import httpx
+import pytest
+
+from alt42_pipeline.defs.features import features_topic_daily, weekly_kpi
+from alt42_pipeline.defs.ingest import events, questions
+from alt42_pipeline.defs.reports import weekly_report
+from alt42_pipeline.demo.write import write_assessment, write_moodle
+from alt42_pipeline.warehouse import make_engine
+from alt42_pipeline_tests.conftest import SMALL_DEMO, make_resources
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts" / "ui"
+CHROMIUM = Path(os.environ.get("ALT42_TEST_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+WEEK = "2026-03-02"  # the small demo's week
+UI_TIMEOUT_MS = 30_000  # a shared CI machine can be slow to render
+
+
+def _require_browser() -> None:
+    missing = []
+    if importlib.util.find_spec("playwright") is None:
+        missing.append("the playwright package (pip install -e '.[dev]')")
+    if not CHROMIUM.exists():
+        missing.append(f"{CHROMIUM} (apt-get install chromium; .ci/run installs it)")
+    if missing:
+        message = "browser test needs " + " and ".join(missing)
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + " (CI=true: a missing browser is a failure)")
+        pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _materialize_demo(platform, home: Path, data: Path) -> None:
+    """The small demo's sources, then its spine and weekly report, recorded in the instance at ``home``."""
+    data.mkdir(parents=True, exist_ok=True)
+    asmt, mdl, wh = (f"sqlite:///{data / name}" for name in ("assessment.db", "moodle.db", "warehouse.db"))
+    write_assessment(platform, make_engine(asmt))
+    write_moodle(platform, make_engine(mdl))
+    resources = make_resources(wh, asmt, mdl)
+    assets = [questions, events, features_topic_daily, weekly_kpi, weekly_report]
+    days = {"dagster/asset_partition_range_start": SMALL_DEMO.first_day.isoformat(),
+            "dagster/asset_partition_range_end": SMALL_DEMO.last_day.isoformat()}
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        for selection, kwargs in [
+            ([questions], {}),
+            ([events, features_topic_daily], {"tags": days}),
+            ([weekly_kpi, weekly_report], {"partition_key": WEEK}),
+        ]:
+            result = dg.materialize(assets, selection=dg.AssetSelection.assets(*selection), resources=resources,
+                                    instance=instance, **kwargs)
+            assert result.success
+    finally:
+        instance.dispose()
+
+
+def _start_webserver(home: Path, data: Path, log: Path, port: int) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not (k.startswith("ALT42_") or k.startswith("DAGSTER_"))}
+    env.update(DAGSTER_HOME=str(home), ALT42_DATA_DIR=str(data),
+               PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p))
+    return subprocess.Popen(
+        [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
+        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
+def _wait_until_serving(proc: subprocess.Popen, base: str, log: Path, limit_s: float = 120) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"dagster-webserver exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{base}/server_info", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"dagster-webserver did not answer within {limit_s:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop the webserver and its code server (its own process group)."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_asset_graph_and_asset_page_render_our_assets_and_metadata(tmp_path, monkeypatch, small_platform):
+    _require_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=UI_TIMEOUT_MS)
+
+    home, data = tmp_path / "dagster_home", tmp_path / "data"
+    home.mkdir()
+    monkeypatch.setenv("ALT42_DATA_DIR", str(data))  # the report materialized in this process
+    monkeypatch.setenv("ALT42_REPORT_DIR", str(data / "reports"))
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log, port = tmp_path / "webserver.log", _free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = _start_webserver(home, data, log, port)  # boots while the demo materializes
+    try:
+        _materialize_demo(small_platform, home, data)
+        _wait_until_serving(proc, base, log)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.set_default_timeout(UI_TIMEOUT_MS)
+                # the UI's first-visit newsletter dialog covers the page whenever it shows up
+                page.add_locator_handler(page.get_by_role("button", name="Skip"), lambda skip: skip.click())
+
+                # the asset graph: every domain group of the code location
+                page.goto(f"{base}/asset-groups")
+                for group in ("ingest", "features", "irt", "reports"):
+                    expect(page.get_by_text(group, exact=True).first).to_be_visible()
+                page.goto(f"{base}/locations/alt42_pipeline/asset-groups/reports")
+                expect(page.get_by_text("weekly_report", exact=True).first).to_be_visible()
+                page.screenshot(path=str(ARTIFACTS / "asset_graph_reports.png"))
+
+                # the catalogue: our assets with their descriptions
+                page.goto(f"{base}/assets")
+                for name in ("questions", "events", "features_topic_daily", "weekly_kpi", "mirt_item_params", "weekly_report"):
+                    expect(page.locator(f'a[href="/assets/{name}"]').first).to_be_visible()
+                expect(page.get_by_text("self-contained HTML file", exact=False).first).to_be_visible()
+                page.screenshot(path=str(ARTIFACTS / "asset_catalog.png"))
+
+                # an asset's page: definition, the materialization's metadata, and a plot
+                page.goto(f"{base}/assets/weekly_report")
+                expect(page.get_by_text("analytics-platform").first).to_be_visible()  # owner
+                expect(page.get_by_text("matplotlib", exact=True).first).to_be_visible()  # kind
+                for label in ("active_students", "attempts", "drifted_anchors", "summary", "kpi_trend"):
+                    expect(page.get_by_text(label, exact=True).first).to_be_visible()
+                page.screenshot(path=str(ARTIFACTS / "asset_weekly_report.png"))
+                row = page.get_by_role("row").filter(has=page.get_by_text("kpi_trend", exact=True))
+                row.get_by_text("Show Markdown").click()
+                plot = page.locator('img[src^="data:image/png;base64,"]').first
+                expect(plot).to_be_visible()
+                assert plot.evaluate("img => img.naturalWidth") > 100  # decoded, not a broken image
+                page.screenshot(path=str(ARTIFACTS / "asset_weekly_report_kpi_trend.png"))
+                page.keyboard.press("Escape")
+
+                # its checks: the asset's own check and the freshness check
+                page.goto(f"{base}/assets/weekly_report?view=checks")
+                for check in ("weekly_report_self_contained", "freshness_check"):
+                    expect(page.get_by_text(check, exact=True).first).to_be_visible()
+                page.screenshot(path=str(ARTIFACTS / "asset_weekly_report_checks.png"))
+
+                # the report file itself, as a reader opens it: every inlined plot decodes
+                page.goto((data / "reports" / f"weekly-report-{WEEK}.html").as_uri())
+                expect(page.get_by_role("heading", level=1)).to_contain_text("week of 2026-03-02")
+                widths = page.locator("img").evaluate_all("imgs => imgs.map(img => img.naturalWidth)")
+                assert len(widths) >= 2 and min(widths) > 100
+                page.screenshot(path=str(ARTIFACTS / "weekly_report_page.png"), full_page=True)
+            finally:
+                browser.close()
+    finally:
+        _stop(proc)
