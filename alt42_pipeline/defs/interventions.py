@@ -8,6 +8,7 @@ which turns the schedules users keep in ``batch_schedules`` into runs.
 import contextlib
 import datetime as dt
 import json
+from collections import Counter
 from collections.abc import Callable
 
 import dagster as dg
@@ -18,11 +19,12 @@ from ..interventions.recommender import build_recommender
 from ..interventions.required_records import parse_required_records
 from ..interventions.schedule_store import list_schedules
 from ..interventions.schedules import TARGET_JOBS, due_slots
+from .common import OWNERS, partition_days
 from .partitions import daily
 from .pod_sizes import k8s_tags
 from .resources import WarehouseResource
 
-OWNERS = ["team:analytics-platform"]
+
 #: Tags a scheduled run carries; ``SLOT_TAG`` is the schedule id + due time (the run key).
 SCHEDULE_TAG = "alt42/schedule"
 SLOT_TAG = "alt42/schedule_slot"
@@ -32,6 +34,7 @@ FIRST_DAY = daily.start.date()
 
 @dg.asset(
     partitions_def=daily,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[
         "events",
         "student_state_cache",
@@ -56,39 +59,52 @@ FIRST_DAY = daily.start.date()
 def interventions(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     options = settings.load_interventions()
     groups = parse_required_records(options.required_records)
-    day = dt.date.fromisoformat(context.partition_key)
+    reports = {}
     with contextlib.ExitStack() as stack:
         recommender = build_recommender(options)
         if hasattr(recommender, "close"):
             stack.callback(recommender.close)
-        report = run_batch(
-            warehouse.get(), day, recommender, groups, run_id=context.run_id, chunk=options.recommender_chunk
-        )
+        for day in partition_days(context):  # one day, or every day of a backfill range
+            reports[day] = run_batch(
+                warehouse.get(), day, recommender, groups, run_id=context.run_id, chunk=options.recommender_chunk
+            )
+            context.log.info("interventions %s: %s", day, reports[day].counts)
+    counts = Counter()
+    recommendations = Counter()
+    seconds = Counter()
+    for report in reports.values():
+        counts.update(report.counts)
+        recommendations.update(report.recommendations)
+        seconds.update(report.seconds)
+    processed, failed = counts["processed"], counts["failed"]
+    last = reports[max(reports)]
     metadata = {
-        **report.counts,
-        "dagster/row_count": report.processed,
+        **dict(counts),
+        "dagster/row_count": processed,
+        "days": len(reports),
         "recommender": f"{recommender.name} {recommender.version}",
         "required_records": "; ".join(str(g) for g in groups),
-        "recommendations": dg.MetadataValue.json(report.recommendations),
-        "seconds": dg.MetadataValue.json(report.seconds),
-        "preview": dg.MetadataValue.md(report.sample.to_markdown(index=False) if len(report.sample) else "(none)"),
+        "recommendations": dg.MetadataValue.json(dict(recommendations)),
+        "seconds": dg.MetadataValue.json({k: round(v, 3) for k, v in seconds.items()}),
+        "preview": dg.MetadataValue.md(last.sample.to_markdown(index=False) if len(last.sample) else "(none)"),
     }
-    if report.failed:
+    if failed:
+        first = next(r for r in reports.values() if r.failed)
         context.log.warning(
             "%d of %d students failed (see intervention_errors for run %s); first: %s",
-            report.failed, report.failed + report.processed, context.run_id,
-            report.errors.iloc[0]["error_type"],
+            failed, failed + processed, context.run_id, first.errors.iloc[0]["error_type"],
         )
-        if not report.processed:
-            # Nothing succeeded: a systemic failure (e.g. the remote recommender is down).
-            # The errors are stored; failing the run makes it visible and lets run retries act.
-            raise dg.Failure(description=f"every eligible student failed for {day}", metadata=report.counts)
+        systemic = [str(d) for d, r in reports.items() if r.failed and not r.processed]
+        if systemic:
+            # Nothing succeeded on those days: a systemic failure (e.g. the remote recommender
+            # is down). The errors are stored; failing the run makes it visible to retries.
+            raise dg.Failure(description=f"every eligible student failed for {', '.join(systemic)}", metadata=dict(counts))
     check = dg.AssetCheckResult(
         check_name="interventions_without_failures",
-        passed=report.failed == 0,
+        passed=failed == 0,
         severity=dg.AssetCheckSeverity.WARN,
         description="Every eligible student got a recommendation (failures are in intervention_errors).",
-        metadata={"failed": report.failed, "processed": report.processed},
+        metadata={"failed": failed, "processed": processed},
     )
     return dg.MaterializeResult(metadata=metadata, check_results=[check])
 
