@@ -159,3 +159,10 @@ def _record_failure(wh: Warehouse, summary: HeartbeatSummary, run_id: str | None
 
 def _ms_since(started: float) -> int:
     return int(round((time.perf_counter() - started) * 1000))
+
+
+def slot_start(now: dt.datetime, minutes: int) -> dt.datetime:
+    """The start of the ``minutes``-long slot of the day that contains ``now``."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    elapsed = int((now - midnight).total_seconds() // 60)
+    return midnight + dt.timedelta(minutes=elapsed - elapsed % minutes)
