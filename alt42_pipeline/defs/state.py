@@ -43,6 +43,11 @@ def _spec(key: str, description: str) -> dg.AssetSpec:
     )
 
 
+def _now() -> dt.datetime:
+    """Naive UTC now (one place, so tests can move the clock)."""
+    return utcnow()
+
+
 def heartbeat_config(s: settings.StateSettings) -> HeartbeatConfig:
     return HeartbeatConfig(
         thresholds=Thresholds(s.idle_after_days, s.inactive_after_days),
@@ -76,7 +81,7 @@ def student_state(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     s = settings.load_state()
     rules = load_rules(s.scenarios_file or None)
     summary = run_heartbeat(
-        warehouse.get(), rules, heartbeat_config(s), run_id=context.run_id, dry_run=s.heartbeat_dry_run
+        warehouse.get(), rules, heartbeat_config(s), run_id=context.run_id, now=_now(), dry_run=s.heartbeat_dry_run
     )
     meta = _summary_metadata(summary)
     if summary.dry_run:
@@ -107,11 +112,6 @@ state_refresh_job = dg.define_asset_job(
     description="The heartbeat: refresh student state (never two at once: alt42/serial=state).",
     tags={SERIAL_TAG: "state", "dagster/max_runtime": str(HEARTBEAT_MAX_RUNTIME_S)},
 )
-
-
-def _now() -> dt.datetime:
-    """Naive UTC now (one place, so tests can move the clock)."""
-    return utcnow()
 
 
 @dg.sensor(

@@ -13,6 +13,7 @@ log = logging.getLogger(__name__)
 
 #: Status codes worth another attempt; any other error status fails at once.
 RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
+_sleep = time.sleep
 
 
 class NotificationError(RuntimeError):
@@ -27,7 +28,7 @@ def post_json(
     backoff_s: float = 1.0,
     timeout_s: float = 10.0,
     client: httpx.Client | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> httpx.Response:
     """POST ``payload`` to ``url``; retry transport errors and retryable statuses with
     exponential backoff; raise :class:`NotificationError` when it still fails."""
@@ -50,7 +51,7 @@ def post_json(
                     break
             if attempt < attempts:
                 log.warning("alert webhook attempt %d/%d failed (%s); retrying", attempt, attempts, problem)
-                sleep(backoff_s * 2 ** (attempt - 1))
+                (sleep or _sleep)(backoff_s * 2 ** (attempt - 1))
         raise NotificationError(f"alert webhook failed after {attempt} attempt(s): {problem}")
     finally:
         if owned:
