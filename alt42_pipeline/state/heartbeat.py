@@ -1,5 +1,13 @@
 """One heartbeat: consume new events, refresh every student's state, log what changed.
 
+Incremental: a heartbeat consumes the events of the last two days that no heartbeat has
+consumed yet, recomputes the recent-window metrics only of the students whose window
+changed (new events, or events leaving the window), re-evaluates every student's state
+and rules in memory, and writes only the cache rows that changed. The first heartbeat of
+each UTC day (and the very first one, or one after a change of the window length) is a
+full refresh: it looks for unconsumed events over the whole lookback and recomputes
+every student's window, so late-arriving history is folded in within a day.
+
 Everything a heartbeat writes (consumed events, the whole state cache, state changes,
 scenario firings, its heartbeat_log row) commits in one transaction. A run that fails
 leaves nothing behind and its retry starts from the same place; a run retried after it
@@ -18,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 import pandas as pd
 
 from ..warehouse import Warehouse, utcnow
+from ..warehouse.transaction import Transaction, transaction
 from . import machine, queries
 from .refresh import Observations, refresh_state
 from .rules import RuleSet
@@ -33,6 +42,8 @@ class HeartbeatConfig:
     thresholds: machine.Thresholds = machine.Thresholds()
     window_days: int = 7
     lookback_days: int = 35
+    #: Days (today included) an incremental heartbeat looks at for unconsumed events.
+    recent_days: int = 2
 
 
 @dataclass
@@ -48,7 +59,10 @@ class HeartbeatSummary:
     events_consumed: int = 0
     state_changes: int = 0
     scenarios_fired: int = 0
+    students_updated: int = 0
+    full_refresh: bool = False
     dry_run: bool = False
+    window_days: int | None = None
     states: dict[str, int] = field(default_factory=dict)
     error_details: list[dict] = field(default_factory=list)
 
@@ -71,7 +85,13 @@ class HeartbeatSummary:
                     "events_consumed": self.events_consumed,
                     "state_changes": self.state_changes,
                     "scenarios_fired": self.scenarios_fired,
-                    "details": {"states": self.states, "error_details": self.error_details},
+                    "details": {
+                        "states": self.states,
+                        "error_details": self.error_details,
+                        "students_updated": self.students_updated,
+                        "full_refresh": self.full_refresh,
+                        "window_days": self.window_days,
+                    },
                 }
             ]
         )
@@ -95,7 +115,7 @@ def run_heartbeat(
     now = now or utcnow()
     summary = HeartbeatSummary(heartbeat_id=uuid.uuid4().hex, success=False, timestamp=now, dry_run=dry_run)
     try:
-        with wh.transaction() as tx:
+        with transaction(wh) as tx:
             _refresh(tx, rules, config, now, summary)
             summary.success = True
             summary.duration_ms = _ms_since(started)
@@ -124,25 +144,46 @@ def run_heartbeat(
     return summary
 
 
-def _refresh(tx, rules: RuleSet, config: HeartbeatConfig, now: dt.datetime, summary: HeartbeatSummary) -> None:
-    window_start = now - dt.timedelta(days=config.window_days)
+def _refresh(tx: Transaction, rules: RuleSet, config: HeartbeatConfig, now: dt.datetime, summary: HeartbeatSummary) -> None:
+    window = dt.timedelta(days=config.window_days)
     previous = queries.previous_cache(tx)
-    # A first heartbeat consumes the whole history; later ones only look back so far.
-    since = None if previous.empty else (now - dt.timedelta(days=config.lookback_days)).date()
+    last, details = queries.last_refresh(tx)
+    full = (
+        previous.empty
+        or last is None
+        or last.date() != now.date()
+        or last > now
+        or details.get("window_days") != config.window_days
+    )
+    if previous.empty:
+        since = None  # the very first heartbeat consumes the whole history
+    elif full:
+        since = (now - dt.timedelta(days=config.lookback_days)).date()
+    else:
+        since = (now - dt.timedelta(days=config.recent_days - 1)).date()
     dates = queries.unprocessed_dates(tx, since)
-    summary.events_consumed = queries.consume_events(tx, dates, window_start.date(), summary.heartbeat_id, now)
+    summary.events_consumed = queries.consume_events(tx, dates, summary.heartbeat_id, now)
+    touched = None if full else queries.touched_students(tx, summary.heartbeat_id, last - window, now - window)
     obs = Observations(
         previous=previous,
-        window=queries.window_activity(tx, window_start, now),
+        window=queries.window_activity(tx, now - window, now, touched),
         consumed=queries.consumed_by_student(tx, summary.heartbeat_id),
         abilities=queries.abilities(tx),
-        bad=queries.bad_students(tx, dates, window_start.date(), now),
+        bad=queries.bad_students(tx, dates, now),
+        recomputed=None if touched is None else pd.Index(tx.read(touched).iloc[:, 0].astype("int64")),
     )
     result = refresh_state(obs, rules, now, config.thresholds, summary.heartbeat_id)
-    tx.replace("student_state_cache", result.cache, where=None)
+    if previous.empty or 2 * len(result.updated) > len(result.cache):
+        tx.replace("student_state_cache", result.cache, where=None)
+    elif len(result.updated):
+        tx.delete_in("student_state_cache", "user_id", result.updated["user_id"])
+        tx.append("student_state_cache", result.updated)
     tx.append("state_change_log", result.changes)
     tx.append("scenario_evaluation_log", result.evaluations)
+    summary.full_refresh = full
+    summary.window_days = config.window_days
     summary.students_processed = result.students_processed
+    summary.students_updated = len(result.updated)
     summary.errors = len(result.errors)
     summary.error_details = result.errors[:MAX_ERROR_DETAILS]
     summary.state_changes = len(result.changes)

@@ -17,6 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from ..warehouse import Warehouse
+from ..warehouse.transaction import transaction
 
 ALERT_COLUMNS = ["user_id", "threshold_days", "last_activity_at", "detected_at"]
 
@@ -42,7 +43,7 @@ def record_alerts(
     cache = wh.table("student_state_cache")
     alerts = wh.table("inactivity_alerts")
     inserted = 0
-    with wh.transaction() as tx:
+    with transaction(wh) as tx:
         for days in thresholds:
             already = sa.exists().where(
                 alerts.c.user_id == cache.c.user_id,

@@ -1,8 +1,10 @@
 """The new student-state cache from the previous one and what the database aggregated.
 
-A pure function over frames, vectorised over all students at once. Students whose data
-failed validation keep their previous row untouched and come back as errors, so one
-student's bad data never stops (or silently drops) the others.
+A pure function over frames, vectorised over all students at once. Every known student
+is re-evaluated (time without activity, rules, abilities); the recent-window metrics come
+from the database for the students whose window changed and are kept from the previous
+cache for the others. Students whose data failed validation keep their previous row and
+come back as errors, so one student's bad data never stops (or silently drops) the others.
 """
 
 from __future__ import annotations
@@ -24,11 +26,16 @@ CACHE_COLUMNS = [
     "last_activity_at",
     "recent_accuracy",
     "recent_attempts",
+    "recent_events",
+    "recent_active_days",
     "theta",
     "theta_se",
     "active_scenarios",
     "updated_at",
 ]
+#: A row is written only when one of these changed (updated_at says when that was).
+CONTENT_COLUMNS = CACHE_COLUMNS[1:-2]
+WINDOW_METRICS = ["recent_accuracy", "recent_attempts", "recent_events", "recent_active_days"]
 _DAY = pd.Timedelta(days=1)
 
 
@@ -36,16 +43,18 @@ _DAY = pd.Timedelta(days=1)
 class Observations:
     """What the database aggregated for one refresh (see :mod:`.queries`)."""
 
-    previous: pd.DataFrame  # the current cache rows
-    window: pd.DataFrame  # user_id, recent_events, recent_attempts, recent_correct, recent_active_days, window_last_at
+    previous: pd.DataFrame  # the cache rows (active_scenarios as JSON text)
+    window: pd.DataFrame  # user_id, recent_events/attempts/correct/active_days, window_last_at, invalid_answers
     consumed: pd.DataFrame  # user_id, consumed, consumed_last_at
     abilities: pd.DataFrame  # user_id, theta, theta_se
-    bad: pd.DataFrame  # user_id, invalid_answers, future_events
+    bad: pd.DataFrame  # user_id, invalid_answers, future_events (on the days being consumed)
+    recomputed: pd.Index | None = None  # students whose window was recomputed; None: all
 
 
 @dataclass
 class Refresh:
     cache: pd.DataFrame  # every known student: refreshed rows plus kept rows of students in error
+    updated: pd.DataFrame  # the rows of ``cache`` that are new or changed
     changes: pd.DataFrame  # state_change_log rows
     evaluations: pd.DataFrame  # scenario_evaluation_log rows (scenarios that started firing)
     errors: list[dict]  # {user_id, error} per student whose row was not refreshed
@@ -64,16 +73,17 @@ def refresh_state(
     heartbeat_id: str,
 ) -> Refresh:
     now_ts = pd.Timestamp(now)
-    previous = obs.previous.set_index("user_id") if len(obs.previous) else _empty_previous()
-    errors = _bad_data_errors(obs.bad)
-    bad_ids = {e["user_id"] for e in errors}
+    previous = _indexed(obs.previous) if len(obs.previous) else _empty_previous()
+    window = _indexed(obs.window)
+    errors = _bad_data_errors(pd.concat([obs.bad, window.loc[window["invalid_answers"] > 0].reset_index()]))
+    bad_ids = pd.Index(sorted({e["user_id"] for e in errors}), dtype="int64")
 
-    known = previous.index.union(_ids(obs.window)).union(_ids(obs.consumed))
-    frame = pd.DataFrame(index=known.difference(pd.Index(sorted(bad_ids), dtype=known.dtype)))
+    known = previous.index.union(window.index).union(_indexed(obs.consumed).index)
+    frame = pd.DataFrame(index=known.difference(bad_ids))
     frame.index.name = "user_id"
     frame = (
-        frame.join(previous[["state", "since", "last_activity_at", "active_scenarios"]].add_prefix("prev_"))
-        .join(_indexed(obs.window))
+        frame.join(previous.add_prefix("prev_"))
+        .join(window)
         .join(_indexed(obs.consumed))
         .join(_indexed(obs.abilities))
     )
@@ -85,12 +95,7 @@ def refresh_state(
         errors.append({"user_id": int(user_id), "error": "no activity time known for this student"})
     frame, last = frame[~no_time], last[~no_time]
 
-    metrics = pd.DataFrame(index=frame.index)
-    attempts = frame["recent_attempts"].fillna(0).astype("int64")
-    metrics["recent_attempts"] = attempts
-    metrics["recent_accuracy"] = (frame["recent_correct"].fillna(0) / attempts.where(attempts > 0)).astype(float)
-    metrics["recent_events"] = frame["recent_events"].fillna(0).astype("int64")
-    metrics["recent_active_days"] = frame["recent_active_days"].fillna(0).astype("int64")
+    metrics = _metrics(frame, obs.recomputed)
     metrics["days_since_activity"] = ((now_ts - last) / _DAY).astype(float)
     metrics["theta"] = frame["theta"].astype(float)
     metrics["theta_se"] = frame["theta_se"].astype(float)
@@ -106,7 +111,6 @@ def refresh_state(
     ids = rules.ids
     now_codes = _codes(fired.to_numpy())
     prev_codes = _previous_codes(frame["prev_active_scenarios"], ids)
-    scenario_text = _scenario_texts(now_codes, ids)
 
     cache = pd.DataFrame(
         {
@@ -114,15 +118,17 @@ def refresh_state(
             "state": states,
             "since": pd.to_datetime(since),
             "last_activity_at": last.to_numpy(),
-            "recent_accuracy": metrics["recent_accuracy"].to_numpy(),
-            "recent_attempts": attempts.to_numpy(),
+            **{name: metrics[name].to_numpy() for name in WINDOW_METRICS},
             "theta": metrics["theta"].to_numpy(),
             "theta_se": metrics["theta_se"].to_numpy(),
-            "active_scenarios": scenario_text,
-            "updated_at": now_ts,
+            "active_scenarios": _scenario_texts(now_codes, ids),
+            "updated_at": _ts(frame["prev_updated_at"]).to_numpy(),
         }
     )
-    kept = obs.previous[obs.previous["user_id"].isin(bad_ids)] if len(obs.previous) else obs.previous
+    differs = _differs(cache, frame, prev_codes != now_codes)
+    cache.loc[differs, "updated_at"] = now_ts
+    updated = cache.loc[differs, CACHE_COLUMNS]
+    kept = previous.loc[previous.index.intersection(bad_ids)].reset_index()
     if len(kept):
         cache = pd.concat([cache, kept[CACHE_COLUMNS]], ignore_index=True)
 
@@ -130,11 +136,51 @@ def refresh_state(
     evaluations = _onsets(frame.index, metrics, now_codes, prev_codes, rules, heartbeat_id, now)
     return Refresh(
         cache=cache[CACHE_COLUMNS],
+        updated=updated,
         changes=changes,
         evaluations=evaluations,
         errors=errors,
         students_processed=len(frame),
     )
+
+
+def _metrics(frame: pd.DataFrame, recomputed: pd.Index | None) -> pd.DataFrame:
+    """Window metrics: fresh where the window was recomputed, else the previous values."""
+    attempts = frame["recent_attempts"].fillna(0)
+    fresh = pd.DataFrame(
+        {
+            "recent_accuracy": (frame["recent_correct"].fillna(0) / attempts.where(attempts > 0)).astype(float),
+            "recent_attempts": attempts,
+            "recent_events": frame["recent_events"].fillna(0),
+            "recent_active_days": frame["recent_active_days"].fillna(0),
+        },
+        index=frame.index,
+    )
+    if recomputed is not None:
+        keep = ~frame.index.isin(recomputed) & frame["prev_state"].notna().to_numpy()
+        for name in WINDOW_METRICS:
+            previous = frame[f"prev_{name}"].to_numpy(dtype=float, na_value=np.nan)
+            fresh[name] = np.where(keep, previous, fresh[name].to_numpy(dtype=float))
+    for name in WINDOW_METRICS[1:]:
+        fresh[name] = fresh[name].astype("int64")
+    return fresh
+
+
+def _differs(cache: pd.DataFrame, frame: pd.DataFrame, scenarios_differ: np.ndarray) -> np.ndarray:
+    """Rows whose content is not what the previous cache holds (new students included)."""
+    out = frame["prev_state"].isna().to_numpy() | scenarios_differ
+    for name in CONTENT_COLUMNS:
+        if name == "active_scenarios":
+            continue
+        new = pd.Series(cache[name].to_numpy(), index=frame.index)
+        old = frame[f"prev_{name}"]
+        if name in ("since", "last_activity_at"):
+            new, old = _ts(new), _ts(old)
+        elif name != "state":
+            new, old = new.astype(float), old.astype(float)
+        same = (new == old) | (new.isna() & old.isna())
+        out |= ~same.to_numpy(dtype=bool)
+    return out
 
 
 def _changes(frame, metrics, states, is_change, since, codes, ids, rules, thresholds, heartbeat_id, now):
@@ -209,13 +255,15 @@ def _codes(fired: np.ndarray) -> np.ndarray:
 
 
 def _previous_codes(active: pd.Series, ids: list[str]) -> np.ndarray:
+    """The previous active scenarios (JSON text, decoded once per distinct value) as codes."""
     position = {rule_id: bit for bit, rule_id in enumerate(ids)}
-    memo: dict[tuple, int] = {}
+    memo: dict[str | None, int] = {}
 
-    def code(value) -> int:
-        key = tuple(value) if isinstance(value, list) else ()
+    def code(text) -> int:
+        key = text if isinstance(text, str) else None
         if key not in memo:
-            memo[key] = sum(1 << position[r] for r in key if r in position)
+            names = json.loads(key) if key else []
+            memo[key] = sum(1 << position[r] for r in names if r in position)
         return memo[key]
 
     return np.fromiter((code(v) for v in active.to_numpy(dtype=object)), dtype=np.int64, count=len(active))
@@ -231,19 +279,19 @@ def _scenario_texts(codes: np.ndarray, ids: list[str]) -> np.ndarray:
 
 
 def _bad_data_errors(bad: pd.DataFrame) -> list[dict]:
+    """One error per student from the counts of bad events (both scopes may see the same)."""
+    if bad.empty:
+        return []
+    counts = bad.groupby("user_id")[["invalid_answers", "future_events"]].max().fillna(0)
     errors = []
-    for row in bad.itertuples(index=False):
+    for user_id, row in counts.iterrows():
         parts = []
         if row.invalid_answers:
             parts.append(f"{int(row.invalid_answers)} answered events without success/score in [0, 1]")
         if row.future_events:
             parts.append(f"{int(row.future_events)} events dated in the future")
-        errors.append({"user_id": int(row.user_id), "error": "; ".join(parts) or "invalid events"})
+        errors.append({"user_id": int(user_id), "error": "; ".join(parts)})
     return errors
-
-
-def _ids(frame: pd.DataFrame) -> pd.Index:
-    return pd.Index(frame["user_id"].astype("int64")) if len(frame) else pd.Index([], dtype="int64")
 
 
 def _indexed(frame: pd.DataFrame) -> pd.DataFrame:

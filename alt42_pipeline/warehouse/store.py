@@ -13,8 +13,7 @@ import datetime as dt
 import io
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -129,13 +128,6 @@ class Warehouse:
         with self.engine.begin() as conn:
             return conn.execute(statement, params)
 
-    @contextmanager
-    def transaction(self) -> Iterator["Transaction"]:
-        """Several reads and writes that commit together or not at all."""
-        self.ensure_schema()
-        with self.engine.begin() as conn:
-            yield Transaction(self, conn)
-
     # -- reads ------------------------------------------------------------------------
     def read(self, what: str | sa.Select, where: Where = None, columns: Iterable[str] | None = None) -> pd.DataFrame:
         """Read a table (by base name, optionally filtered) or a SELECT into a frame."""
@@ -220,29 +212,6 @@ class Warehouse:
             )
         finally:
             cursor.close()
-
-
-class Transaction:
-    """The writes of :class:`Warehouse` on one open transaction (see ``Warehouse.transaction``)."""
-
-    def __init__(self, warehouse: Warehouse, conn: sa.Connection) -> None:
-        self.warehouse = warehouse
-        self.conn = conn
-
-    def replace(self, base: str, frame: pd.DataFrame, where: Where) -> int:
-        table = self.warehouse.table(base)
-        self.conn.execute(sa.delete(table).where(*Warehouse._clauses(table, where)))
-        return self.warehouse._insert(self.conn, table, frame)
-
-    def append(self, base: str, frame: pd.DataFrame) -> int:
-        return self.warehouse._insert(self.conn, self.warehouse.table(base), frame)
-
-    def execute(self, statement: sa.Executable, params: Any = None) -> sa.CursorResult:
-        return self.conn.execute(statement, params)
-
-    def read(self, statement: sa.Select) -> pd.DataFrame:
-        result = self.conn.execute(statement)
-        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
 
 def _isnull(value: Any) -> bool:

@@ -7,7 +7,8 @@ import sqlalchemy as sa
 from alt42_pipeline.state.heartbeat import HeartbeatConfig, run_heartbeat
 from alt42_pipeline.state.machine import Thresholds
 from alt42_pipeline.state.rules import load_rules
-from alt42_pipeline.warehouse.store import Transaction
+from alt42_pipeline.warehouse import Warehouse
+from alt42_pipeline.warehouse.transaction import Transaction
 
 from .factories import NOW, add_events, answers, event
 
@@ -132,9 +133,12 @@ def test_each_event_is_processed_once_across_a_retried_run(warehouse, monkeypatc
     assert set(consumed.heartbeat_id) == {retry.heartbeat_id}
     assert warehouse.count("scenario_evaluation_log") == 2 and warehouse.count("state_change_log") == 5
 
-    late = event(1, NOW - 3 * D, verb="viewed")  # arrives late, for a day already consumed
+    # An event arriving late for an older day is taken up by the next day's full refresh.
+    late = event(1, NOW - 3 * D, verb="viewed")
     add_events(warehouse, [late])
-    assert run_heartbeat(warehouse, RULES, now=NOW + H).events_consumed == 1
+    assert run_heartbeat(warehouse, RULES, now=NOW + H).events_consumed == 0
+    next_day = run_heartbeat(warehouse, RULES, now=NOW + D)
+    assert next_day.full_refresh and next_day.events_consumed == 1
     assert warehouse.count("event_processing_log", {"event_id": late["event_id"]}) == 1
 
 
@@ -178,3 +182,30 @@ def test_a_smaller_window_and_thresholds_come_from_the_config(warehouse):
     summary = run_heartbeat(warehouse, RULES, config, now=NOW)
     cache = _cache(warehouse)
     assert summary.states["idle"] == 1 and cache.loc[1, "recent_attempts"] == 0
+
+
+def test_incremental_heartbeats_agree_with_a_full_refresh(warehouse, tmp_path):
+    """Over a day of half-hourly heartbeats with new events and events leaving the
+    window, the incrementally maintained cache equals a full refresh from scratch."""
+    history = []
+    for user in range(1, 41):
+        for day in range(1, 9):  # day 7's events leave the window during the heartbeats below
+            if (user + day) % 3:
+                history += answers(user, NOW - day * D + user * 7 * dt.timedelta(minutes=1), correct=user % 4, wrong=day % 3)
+    add_events(warehouse, history)
+    assert run_heartbeat(warehouse, RULES, now=NOW).full_refresh
+    at = NOW
+    for step in range(1, 12):
+        at = NOW + step * 30 * dt.timedelta(minutes=1)
+        add_events(warehouse, answers(step, at - dt.timedelta(minutes=5), correct=step % 2, wrong=1))
+        beat = run_heartbeat(warehouse, RULES, now=at)
+        assert not beat.full_refresh and beat.students_updated < beat.students_processed
+    incremental = _cache(warehouse)
+
+    fresh = Warehouse(f"sqlite:///{tmp_path / 'from_scratch.db'}")
+    fresh.migrate()
+    fresh.append("events", warehouse.read("events"))
+    run_heartbeat(fresh, RULES, now=at)
+    full = _cache(fresh)
+    columns = ["state", "last_activity_at", "recent_accuracy", "recent_attempts", "recent_events", "recent_active_days", "active_scenarios"]
+    pd.testing.assert_frame_equal(incremental[columns].sort_index(), full[columns].sort_index(), check_dtype=False)

@@ -21,13 +21,15 @@ def define(md: sa.MetaData, name: Callable[[str], str]) -> None:
         sa.Column("last_activity_at", UtcDateTime),
         sa.Column("recent_accuracy", sa.Float),
         sa.Column("recent_attempts", sa.Integer, nullable=False, default=0),
+        sa.Column("recent_events", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("recent_active_days", sa.Integer, nullable=False, server_default="0"),
         sa.Column("theta", sa.Float),
         sa.Column("theta_se", sa.Float),
         sa.Column("active_scenarios", JsonDocument),
         sa.Column("updated_at", UtcDateTime, nullable=False),
         sa.Index(name("ix_student_state_cache_state"), "state"),
         sa.Index(name("ix_student_state_cache_last_activity"), "last_activity_at"),
-        comment="Current state per student, refreshed by the heartbeat.",
+        comment="Current state per student, refreshed by the heartbeat (updated_at: when the row last changed).",
     )
     sa.Table(
         name("state_change_log"),
