@@ -57,7 +57,10 @@ def heartbeat_config(s: settings.StateSettings) -> HeartbeatConfig:
 
 
 def _summary_metadata(summary: HeartbeatSummary) -> dict:
-    keys = ("success", "students_processed", "errors", "duration_ms", "events_consumed", "state_changes", "scenarios_fired", "dry_run")
+    keys = (
+        "success", "students_processed", "errors", "duration_ms", "events_consumed",
+        "state_changes", "scenarios_fired", "students_updated", "full_refresh", "dry_run",
+    )
     meta = {k: getattr(summary, k) for k in keys}
     meta["timestamp"] = summary.timestamp.isoformat()
     return meta

@@ -162,14 +162,15 @@ def _refresh(tx: Transaction, rules: RuleSet, config: HeartbeatConfig, now: dt.d
     else:
         since = (now - dt.timedelta(days=config.recent_days - 1)).date()
     dates = queries.unprocessed_dates(tx, since)
-    summary.events_consumed = queries.consume_events(tx, dates, summary.heartbeat_id, now)
+    bad = queries.bad_students(tx, dates, now)
+    summary.events_consumed = queries.consume_events(tx, dates, summary.heartbeat_id, now, bad["user_id"])
     touched = None if full else queries.touched_students(tx, summary.heartbeat_id, last - window, now - window)
     obs = Observations(
         previous=previous,
         window=queries.window_activity(tx, now - window, now, touched),
         consumed=queries.consumed_by_student(tx, summary.heartbeat_id),
         abilities=queries.abilities(tx),
-        bad=queries.bad_students(tx, dates, now),
+        bad=bad,
         recomputed=None if touched is None else pd.Index(tx.read(touched).iloc[:, 0].astype("int64")),
     )
     result = refresh_state(obs, rules, now, config.thresholds, summary.heartbeat_id)

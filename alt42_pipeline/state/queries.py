@@ -8,6 +8,7 @@ as one.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 import pandas as pd
 import sqlalchemy as sa
@@ -28,11 +29,6 @@ def invalid_answer(events: sa.Table) -> sa.ColumnElement[bool]:
 
 def future_event(events: sa.Table, now: dt.datetime) -> sa.ColumnElement[bool]:
     return events.c.occurred_at > now + FUTURE_TOLERANCE
-
-
-def bad_event(events: sa.Table, now: dt.datetime) -> sa.ColumnElement[bool]:
-    """Events the state cannot trust: an invalid answer or a time in the future."""
-    return sa.or_(invalid_answer(events), future_event(events, now))
 
 
 def last_refresh(tx: Transaction) -> tuple[dt.datetime | None, dict]:
@@ -98,18 +94,22 @@ def bad_students(tx: Transaction, dates: list[dt.date], now: dt.datetime) -> pd.
     return tx.read(stmt)
 
 
-def consume_events(tx: Transaction, dates: list[dt.date], heartbeat_id: str, now: dt.datetime) -> int:
+def consume_events(
+    tx: Transaction, dates: list[dt.date], heartbeat_id: str, now: dt.datetime, skip_students: Iterable[int] = ()
+) -> int:
     """Record every not-yet-processed event of ``dates`` as consumed by ``heartbeat_id``.
 
-    One INSERT ... SELECT in the database (no event travels to Python). Students with bad
-    events on those days are left out entirely, so their events stay unconsumed until
-    the data is fixed. The log's primary key makes double consumption impossible.
+    One INSERT ... SELECT in the database (no event travels to Python). The events of
+    ``skip_students`` (students with bad data) stay unconsumed until the data is fixed.
+    The log's primary key makes double consumption impossible.
     """
     if not dates:
         return 0
     e = tx.warehouse.table("events")
     log = tx.warehouse.table("event_processing_log")
-    bad = sa.select(e.c.user_id).where(e.c.event_date.in_(dates), bad_event(e, now))
+    skip = sorted({int(u) for u in skip_students})
+    # Inlined literals: no bind-parameter limit however many students are skipped.
+    keep = e.c.user_id.not_in(sa.bindparam("skip", skip, expanding=True, literal_execute=True)) if skip else sa.true()
     select = (
         sa.select(
             e.c.event_id,
@@ -120,7 +120,7 @@ def consume_events(tx: Transaction, dates: list[dt.date], heartbeat_id: str, now
             sa.literal(now, log.c.processed_at.type),
         )
         .select_from(e.outerjoin(log, log.c.event_id == e.c.event_id))
-        .where(log.c.event_id.is_(None), e.c.event_date.in_(dates), e.c.user_id.not_in(bad))
+        .where(log.c.event_id.is_(None), e.c.event_date.in_(dates), keep)
     )
     columns = ["event_id", "user_id", "event_date", "occurred_at", "heartbeat_id", "processed_at"]
     return tx.execute(sa.insert(log).from_select(columns, select)).rowcount
