@@ -163,15 +163,17 @@ def _refresh(tx: Transaction, rules: RuleSet, config: HeartbeatConfig, now: dt.d
         since = (now - dt.timedelta(days=config.recent_days - 1)).date()
     dates = queries.unprocessed_dates(tx, since)
     bad = queries.bad_students(tx, dates, now)
-    summary.events_consumed = queries.consume_events(tx, dates, summary.heartbeat_id, now, bad["user_id"])
-    touched = None if full else queries.touched_students(tx, summary.heartbeat_id, last - window, now - window)
+    fresh = queries.new_events(tx, dates, skip_students=bad["user_id"])
+    summary.events_consumed = queries.consume_events(tx, fresh, summary.heartbeat_id, now)
+    consumed = queries.consumed_by_student(fresh)
+    touched = None if full else queries.expired_students(tx, last - window, now - window) | set(consumed["user_id"])
     obs = Observations(
         previous=previous,
         window=queries.window_activity(tx, now - window, now, touched),
-        consumed=queries.consumed_by_student(tx, summary.heartbeat_id),
+        consumed=consumed,
         abilities=queries.abilities(tx),
         bad=bad,
-        recomputed=None if touched is None else pd.Index(tx.read(touched).iloc[:, 0].astype("int64")),
+        recomputed=None if touched is None else pd.Index(sorted(touched), dtype="int64"),
     )
     result = refresh_state(obs, rules, now, config.thresholds, summary.heartbeat_id)
     if previous.empty or 2 * len(result.updated) > len(result.cache):

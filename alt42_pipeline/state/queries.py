@@ -94,75 +94,68 @@ def bad_students(tx: Transaction, dates: list[dt.date], now: dt.datetime) -> pd.
     return tx.read(stmt)
 
 
-def consume_events(
-    tx: Transaction, dates: list[dt.date], heartbeat_id: str, now: dt.datetime, skip_students: Iterable[int] = ()
-) -> int:
-    """Record every not-yet-processed event of ``dates`` as consumed by ``heartbeat_id``.
+def new_events(tx: Transaction, dates: list[dt.date], skip_students: Iterable[int] = ()) -> pd.DataFrame:
+    """The events of ``dates`` that no heartbeat has consumed, except those of ``skip_students``
+    (students with bad data: their events wait until the data is fixed).
 
-    One INSERT ... SELECT in the database (no event travels to Python). The events of
-    ``skip_students`` (students with bad data) stay unconsumed until the data is fixed.
-    The log's primary key makes double consumption impossible.
+    The anti-join is limited to the log rows of the same days (a small hash join); an id
+    logged under another day (an event whose time was corrected) is then dropped too.
+    The new events are read before anything is written, never in one INSERT ... SELECT
+    from the table being written (a plan that degrades badly on PostgreSQL).
     """
+    columns = ["event_id", "user_id", "event_date", "occurred_at"]
     if not dates:
-        return 0
+        return pd.DataFrame(columns=columns)
     e = tx.warehouse.table("events")
     log = tx.warehouse.table("event_processing_log")
-    skip = sorted({int(u) for u in skip_students})
-    # Inlined literals: no bind-parameter limit however many students are skipped.
-    keep = e.c.user_id.not_in(sa.bindparam("skip", skip, expanding=True, literal_execute=True)) if skip else sa.true()
-    select = (
-        sa.select(
-            e.c.event_id,
-            e.c.user_id,
-            e.c.event_date,
-            e.c.occurred_at,
-            sa.literal(heartbeat_id, sa.String(64)),
-            sa.literal(now, log.c.processed_at.type),
-        )
-        .select_from(e.outerjoin(log, log.c.event_id == e.c.event_id))
-        .where(log.c.event_id.is_(None), e.c.event_date.in_(dates), keep)
-    )
-    columns = ["event_id", "user_id", "event_date", "occurred_at", "heartbeat_id", "processed_at"]
-    return tx.execute(sa.insert(log).from_select(columns, select)).rowcount
-
-
-def consumed_by_student(tx: Transaction, heartbeat_id: str) -> pd.DataFrame:
-    """What ``heartbeat_id`` consumed, per student: how many events and the latest time."""
-    log = tx.warehouse.table("event_processing_log")
+    logged = sa.select(log.c.event_id).where(log.c.event_date.in_(dates)).subquery()
     stmt = (
-        sa.select(
-            log.c.user_id,
-            sa.func.count().label("consumed"),
-            sa.func.max(log.c.occurred_at).label("consumed_last_at"),
-        )
-        .where(log.c.heartbeat_id == heartbeat_id)
-        .group_by(log.c.user_id)
+        sa.select(*[e.c[c] for c in columns])
+        .select_from(e.outerjoin(logged, logged.c.event_id == e.c.event_id))
+        .where(logged.c.event_id.is_(None), e.c.event_date.in_(dates))
     )
-    return tx.read(stmt)
+    skip = sorted({int(u) for u in skip_students})
+    if skip:
+        stmt = stmt.where(e.c.user_id.not_in(_inlined(skip)))
+    frame = tx.read(stmt)
+    if len(frame) and tx.execute(sa.select(log.c.event_id).limit(1)).first() is not None:
+        ids = frame["event_id"].tolist()
+        elsewhere: set[str] = set()
+        for start in range(0, len(ids), 5_000):
+            chunk = ids[start : start + 5_000]
+            elsewhere.update(tx.execute(sa.select(log.c.event_id).where(log.c.event_id.in_(chunk))).scalars())
+        frame = frame[~frame["event_id"].isin(elsewhere)]
+    return frame
 
 
-def touched_students(
-    tx: Transaction, heartbeat_id: str, left_after: dt.datetime, left_until: dt.datetime
-) -> sa.Select:
-    """Students whose recent window changed since the last refresh: those with events
-    consumed now, and those with events that left the window in ``(left_after, left_until]``."""
+def consume_events(tx: Transaction, events: pd.DataFrame, heartbeat_id: str, now: dt.datetime) -> int:
+    """Record ``events`` as consumed by ``heartbeat_id`` (the log's key makes it once only)."""
+    return tx.append("event_processing_log", events.assign(heartbeat_id=heartbeat_id, processed_at=now))
+
+
+def consumed_by_student(events: pd.DataFrame) -> pd.DataFrame:
+    """Consumed events per student: how many and the latest time."""
+    grouped = events.groupby("user_id")["occurred_at"]
+    return pd.DataFrame({"consumed": grouped.size(), "consumed_last_at": grouped.max()}).reset_index()
+
+
+def expired_students(tx: Transaction, left_after: dt.datetime, left_until: dt.datetime) -> set[int]:
+    """Students with events that left the recent window in ``(left_after, left_until]``."""
     e = tx.warehouse.table("events")
-    log = tx.warehouse.table("event_processing_log")
-    consumed = sa.select(log.c.user_id).where(log.c.heartbeat_id == heartbeat_id)
-    expired = sa.select(e.c.user_id).where(
+    stmt = sa.select(e.c.user_id).distinct().where(
         e.c.event_date >= left_after.date(),
         e.c.event_date <= left_until.date(),
         e.c.occurred_at > left_after,
         e.c.occurred_at <= left_until,
     )
-    return sa.union(consumed, expired)
+    return {int(u) for u in tx.execute(stmt).scalars()}
 
 
 def window_activity(
-    tx: Transaction, window_start: dt.datetime, now: dt.datetime, students: sa.Select | None = None
+    tx: Transaction, window_start: dt.datetime, now: dt.datetime, students: Iterable[int] | None = None
 ) -> pd.DataFrame:
     """Per student over the recent window: events, attempts, correct answers, active days,
-    and invalid answers (bad data). ``students`` limits it to a subquery of user ids."""
+    and invalid answers (bad data). ``students`` limits it to those user ids."""
     e = tx.warehouse.table("events")
     answered = e.c.verb == "answered"
     stmt = (
@@ -183,8 +176,16 @@ def window_activity(
         .group_by(e.c.user_id)
     )
     if students is not None:
-        stmt = stmt.where(e.c.user_id.in_(students))
+        ids = sorted(students)
+        if not ids:
+            return tx.read(stmt.where(sa.false()))
+        stmt = stmt.where(e.c.user_id.in_(_inlined(ids)))
     return tx.read(stmt)
+
+
+def _inlined(ids: list[int]) -> sa.BindParameter:
+    """A list of ids rendered into the SQL: no bind-parameter limit, however many."""
+    return sa.bindparam("ids", ids, expanding=True, literal_execute=True)
 
 
 def _as_date(value) -> dt.date:
