@@ -61,11 +61,12 @@ def events_frame(rng: np.random.Generator, students: int, per_week: float, start
     )
 
 
-def analyze(wh: Warehouse) -> None:
-    """Table statistics after the bulk load, as autovacuum would gather them in production."""
+def vacuum(wh: Warehouse) -> None:
+    """After a bulk write, what autovacuum does within a minute in production: statistics
+    for the planner and the visibility map that lets per-day counts use index-only scans."""
     if wh.dialect == "postgresql":
         with wh.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("ANALYZE")
+            conn.exec_driver_sql("VACUUM ANALYZE")
 
 
 def timed(fn, repeat: int = 1):
@@ -93,7 +94,7 @@ def main() -> None:
 
     week = events_frame(rng, args.students, args.events_per_week, NOW - dt.timedelta(days=7), dt.timedelta(days=7), 0)
     _, load = timed(lambda: wh.append("events", week))
-    analyze(wh)
+    vacuum(wh)
     print(f"backend: {wh.dialect}; {args.students} students, {len(week)} events over 7 days (loaded in {load[0]:.1f} s)")
 
     first, t_first = timed(lambda: run_heartbeat(wh, rules, now=NOW))
@@ -102,6 +103,7 @@ def main() -> None:
         f"{first.students_processed} students, {first.events_consumed} events, {first.state_changes} state changes"
     )
 
+    vacuum(wh)
     fresh = events_frame(rng, args.students, args.events_per_week, NOW, dt.timedelta(minutes=30), len(week))
     wh.append("events", fresh)
     later = NOW + dt.timedelta(minutes=30)

@@ -257,16 +257,12 @@ def _codes(fired: np.ndarray) -> np.ndarray:
 def _previous_codes(active: pd.Series, ids: list[str]) -> np.ndarray:
     """The previous active scenarios (JSON text, decoded once per distinct value) as codes."""
     position = {rule_id: bit for bit, rule_id in enumerate(ids)}
-    memo: dict[str | None, int] = {}
-
-    def code(text) -> int:
-        key = text if isinstance(text, str) else None
-        if key not in memo:
-            names = json.loads(key) if key else []
-            memo[key] = sum(1 << position[r] for r in names if r in position)
-        return memo[key]
-
-    return np.fromiter((code(v) for v in active.to_numpy(dtype=object)), dtype=np.int64, count=len(active))
+    texts = active.where(active.notna(), "").astype(str)
+    codes = {
+        text: sum(1 << position[r] for r in (json.loads(text) if text else []) if r in position)
+        for text in texts.unique()
+    }
+    return texts.map(codes).to_numpy(dtype=np.int64)
 
 
 def _scenario_texts(codes: np.ndarray, ids: list[str]) -> np.ndarray:

@@ -8,6 +8,8 @@ An exception inside the block rolls everything back.
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,6 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from .store import Warehouse, Where
+from .types import JsonDocument
 
 DELETE_CHUNK = 5_000
 
@@ -47,9 +50,47 @@ class Transaction:
         return self.conn.execute(statement, params)
 
     def read(self, statement: sa.Select) -> pd.DataFrame:
+        if self.conn.dialect.name == "postgresql":
+            return self._copy_read(statement)
         result = self.conn.execute(statement)
         rows = [tuple(row) for row in result.fetchall()]  # plain tuples: pandas builds these fast
         return pd.DataFrame.from_records(rows, columns=list(result.keys()))
+
+    def _copy_read(self, statement: sa.Select) -> pd.DataFrame:
+        """PostgreSQL: COPY (query) TO STDOUT as CSV, typed column by column (several times
+        faster than fetching rows for large results)."""
+        compiled = statement.compile(dialect=self.conn.dialect, compile_kwargs={"render_postcompile": True})
+        cursor = self.conn.connection.driver_connection.cursor()
+        try:
+            query = cursor.mogrify(str(compiled), compiled.params).decode()
+            buffer = io.StringIO()
+            cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)", buffer)
+        finally:
+            cursor.close()
+        buffer.seek(0)
+        columns = list(statement.selected_columns)
+        numeric = (sa.Integer, sa.Float, sa.Numeric)
+        text = {i: str for i, c in enumerate(columns) if not isinstance(c.type, numeric)}
+        frame = pd.read_csv(buffer, dtype=text, keep_default_na=False, na_values=[""])
+        frame.columns = [c.name for c in columns]
+        for column in columns:
+            if not isinstance(column.type, numeric):
+                frame[column.name] = _typed(frame[column.name], column.type)
+        return frame
+
+
+def _typed(values: pd.Series, column_type: sa.types.TypeEngine) -> pd.Series:
+    """A non-numeric column from COPY as the type it holds (NULL is an empty field;
+    numbers are parsed by read_csv itself)."""
+    if isinstance(column_type, sa.DateTime):
+        return pd.to_datetime(values, format="ISO8601")
+    if isinstance(column_type, sa.Date):
+        return pd.to_datetime(values, format="ISO8601").dt.date
+    if isinstance(column_type, sa.Boolean):
+        return values.map({"t": True, "f": False})
+    if isinstance(column_type, JsonDocument):
+        return values.map(lambda text: json.loads(text) if isinstance(text, str) else None)
+    return values.astype(object).where(values.notna(), None)
 
 
 @contextmanager
