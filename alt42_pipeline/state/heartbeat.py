@@ -8,7 +8,7 @@ each UTC day (and the very first one, or one after a change of the window length
 full refresh: it looks for unconsumed events over the whole lookback and recomputes
 every student's window, so late-arriving history is folded in within a day.
 
-Everything a heartbeat writes (consumed events, the whole state cache, state changes,
+Everything a heartbeat writes (consumed events, the changed cache rows, state changes,
 scenario firings, its heartbeat_log row) commits in one transaction. A run that fails
 leaves nothing behind and its retry starts from the same place; a run retried after it
 committed finds its events already consumed. A dry run does the same work inside a
