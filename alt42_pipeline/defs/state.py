@@ -9,7 +9,7 @@ import datetime as dt
 import dagster as dg
 
 from .. import settings
-from ..state import health, inactivity, notify
+from ..state import checks, health, inactivity, notify
 from ..state.heartbeat import HeartbeatConfig, HeartbeatSummary, run_heartbeat, slot_start
 from ..state.machine import Thresholds
 from ..state.rules import load_rules
@@ -87,7 +87,7 @@ def student_state(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         warehouse.get(), rules, heartbeat_config(s), run_id=context.run_id, now=_now(), dry_run=s.heartbeat_dry_run
     )
     meta = _summary_metadata(summary)
-    if summary.dry_run:
+    if summary.dry_run:  # nothing was written: no materialization and nothing to check
         context.log.info("dry run (ALT42_HEARTBEAT_DRY_RUN): nothing written")
         context.log_event(dg.AssetObservation(asset_key="heartbeat_log", metadata=meta))
         return
@@ -107,6 +107,66 @@ def student_state(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     )
     yield dg.MaterializeResult(asset_key="event_processing_log", metadata={"rows_added": summary.events_consumed})
     yield dg.MaterializeResult(asset_key="heartbeat_log", metadata=meta)
+
+
+# One check per table the heartbeat writes: what the latest heartbeat wrote is consistent.
+# Separate checks (not check specs of the asset) so that a dry run, which writes nothing,
+# skips them instead of reporting on a heartbeat that left no trace.
+def _latest(wh) -> checks.LatestHeartbeat:
+    latest = checks.latest_heartbeat(wh)
+    if latest is None:
+        raise dg.Failure("no successful heartbeat recorded to check")
+    return latest
+
+
+def _result(count: int) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=count == 0, metadata={"offending_rows": count})
+
+
+@dg.asset_check(asset="student_state_cache", description="Every cached state is one of the state machine's states.")
+def student_states_valid(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    return _result(checks.invalid_states(warehouse.get()))
+
+
+@dg.asset_check(asset="state_change_log", description="The latest heartbeat's state changes lead to the cached states.")
+def state_changes_match_cache(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    wh = warehouse.get()
+    return _result(checks.changes_not_in_cache(wh, _latest(wh).heartbeat_id))
+
+
+@dg.asset_check(asset="scenario_evaluation_log", description="The latest firings name loaded rules at the loaded version.")
+def scenario_firings_match_rules(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    wh = warehouse.get()
+    rules = load_rules(settings.load_state().scenarios_file or None)
+    return _result(checks.firings_off_rules(wh, _latest(wh).heartbeat_id, rules))
+
+
+@dg.asset_check(asset="event_processing_log", description="Every event the latest heartbeat consumed exists.")
+def consumed_events_exist(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    wh = warehouse.get()
+    return _result(checks.consumed_events_missing(wh, _latest(wh).heartbeat_id))
+
+
+@dg.asset_check(
+    asset="heartbeat_log",
+    description="The latest heartbeat met no student with bad data (a warning: those students are skipped, not lost).",
+)
+def heartbeat_without_student_errors(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    latest = _latest(warehouse.get())
+    return dg.AssetCheckResult(
+        passed=latest.errors == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"errors": latest.errors, "first_errors": dg.MetadataValue.json(latest.error_details[:10])},
+    )
+
+
+HEARTBEAT_CHECKS = [
+    student_states_valid,
+    state_changes_match_cache,
+    scenario_firings_match_rules,
+    consumed_events_exist,
+    heartbeat_without_student_errors,
+]
 
 
 state_refresh_job = dg.define_asset_job(
@@ -181,6 +241,20 @@ def inactivity_alerts(
     )
 
 
+@dg.asset_check(
+    asset=inactivity_alerts,
+    description="With a webhook configured, every alert has been delivered (pending ones go with the next run).",
+)
+def inactivity_alerts_delivered(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    pending = len(inactivity.pending_alerts(warehouse.get()))
+    configured = bool(settings.load_state().alert_webhook_url)
+    return dg.AssetCheckResult(
+        passed=not configured or pending == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"pending_alerts": pending, "webhook_configured": configured},
+    )
+
+
 inactivity_alert_job = dg.define_asset_job(
     "inactivity_alert_job",
     selection=dg.AssetSelection.assets(inactivity_alerts),
@@ -239,6 +313,7 @@ def pipeline_health_sensor(context: dg.SensorEvaluationContext, warehouse: Wareh
 
 defs = dg.Definitions(
     assets=[student_state, inactivity_alerts],
+    asset_checks=HEARTBEAT_CHECKS + [inactivity_alerts_delivered],
     jobs=[state_refresh_job, inactivity_alert_job],
     sensors=[heartbeat_sensor, inactivity_sensor, pipeline_health_sensor],
 )

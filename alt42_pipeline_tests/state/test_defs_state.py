@@ -54,8 +54,15 @@ def _materializations(result, node="student_state") -> dict[str, dict]:
 def test_the_heartbeat_run_writes_its_log_row_and_the_same_summary_as_metadata(sqlite_warehouse, instance, clock):
     wh = sqlite_warehouse
     add_events(wh, answers(1, NOW - D, 5, 20) + [event(2, NOW - D, success=None)])
-    result = dg.materialize([state_defs.student_state], resources=_resources(wh), instance=instance)
+    heartbeat = [state_defs.student_state, *state_defs.HEARTBEAT_CHECKS]
+    result = dg.materialize(heartbeat, resources=_resources(wh), instance=instance)
     assert result.success
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert len(checks) == 5
+    assert all(c.passed for name, c in checks.items() if name != "heartbeat_without_student_errors")
+    warning = checks["heartbeat_without_student_errors"]  # student 2's bad answer: a warning, not a failure
+    assert not warning.passed and warning.severity == dg.AssetCheckSeverity.WARN
+    assert warning.metadata["errors"].value == 1
     meta = _materializations(result)
     row = wh.read("heartbeat_log").iloc[0]
     assert row.run_id == result.run_id and bool(row.success)
@@ -67,7 +74,7 @@ def test_the_heartbeat_run_writes_its_log_row_and_the_same_summary_as_metadata(s
     assert "| at_risk | 1 |" in cache["preview"] and "| 2 |" in cache["preview"]
     assert meta["event_processing_log"]["rows_added"] == 25
 
-    again = dg.materialize([state_defs.student_state], resources=_resources(wh), instance=instance)
+    again = dg.materialize(heartbeat, resources=_resources(wh), instance=instance)
     assert _materializations(again)["event_processing_log"]["rows_added"] == 0
     assert wh.count("heartbeat_log") == 2 and wh.count("event_processing_log") == 25
 
@@ -75,8 +82,10 @@ def test_the_heartbeat_run_writes_its_log_row_and_the_same_summary_as_metadata(s
 def test_a_dry_run_writes_nothing_and_reports_an_observation(sqlite_warehouse, instance, clock, monkeypatch):
     monkeypatch.setenv("ALT42_HEARTBEAT_DRY_RUN", "true")
     add_events(sqlite_warehouse, answers(1, NOW - D, 3, 0))
-    result = dg.materialize([state_defs.student_state], resources=_resources(sqlite_warehouse), instance=instance)
-    assert result.success and _materializations(result) == {}
+    result = dg.materialize(
+        [state_defs.student_state, *state_defs.HEARTBEAT_CHECKS], resources=_resources(sqlite_warehouse), instance=instance
+    )
+    assert result.success and _materializations(result) == {} and result.get_asset_check_evaluations() == []
     observations = [e for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION"]
     assert len(observations) == 1
     assert sqlite_warehouse.count("heartbeat_log") == 0 and sqlite_warehouse.count("student_state_cache") == 0
