@@ -21,6 +21,7 @@ SERIAL_TAG = "alt42/serial"
 HEARTBEAT_MINUTES = 30
 #: A heartbeat normally takes seconds; one still running after 20 minutes is stuck.
 HEARTBEAT_MAX_RUNTIME_S = 20 * 60
+ALERTS_PER_POST = 1_000
 
 _SPECS = {
     "student_state_cache": "Current state of every student (active, idle, inactive, at_risk), refreshed by the heartbeat.",
@@ -223,12 +224,14 @@ def inactivity_alerts(
     new = inactivity.record_alerts(wh, _thresholds(s), since, until, detected_at=now)
     pending = inactivity.pending_alerts(wh)
     notified = 0
-    if s.alert_webhook_url and len(pending):
-        # A delivery that fails after retries fails the run; the alerts stay pending and
-        # go out with the next run (or the run's retry).
-        notify.post_json(s.alert_webhook_url, inactivity.alert_payload(pending))
-        inactivity.mark_notified(wh, pending, utcnow())
-        notified = len(pending)
+    if s.alert_webhook_url:
+        # In batches, each marked once delivered. A delivery failing after its retries fails
+        # the run; the rest stay pending and go out with the retry or the next run.
+        for start in range(0, len(pending), ALERTS_PER_POST):
+            batch = pending.iloc[start : start + ALERTS_PER_POST]
+            notify.post_json(s.alert_webhook_url, inactivity.alert_payload(batch))
+            inactivity.mark_notified(wh, batch, utcnow())
+            notified += len(batch)
     context.log.info("%d new inactivity alerts in (%s, %s], %d notified", new, since, until, notified)
     return dg.MaterializeResult(
         metadata={
