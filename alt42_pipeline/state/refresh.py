@@ -33,7 +33,8 @@ CACHE_COLUMNS = [
     "active_scenarios",
     "updated_at",
 ]
-#: A row is written only when one of these changed (updated_at says when that was).
+#: A row is written only when one of these, or its active scenarios, changed (updated_at
+#: says when that was).
 CONTENT_COLUMNS = CACHE_COLUMNS[1:-2]
 WINDOW_METRICS = ["recent_accuracy", "recent_attempts", "recent_events", "recent_active_days"]
 _DAY = pd.Timedelta(days=1)
@@ -170,8 +171,6 @@ def _differs(cache: pd.DataFrame, frame: pd.DataFrame, scenarios_differ: np.ndar
     """Rows whose content is not what the previous cache holds (new students included)."""
     out = frame["prev_state"].isna().to_numpy() | scenarios_differ
     for name in CONTENT_COLUMNS:
-        if name == "active_scenarios":
-            continue
         new = pd.Series(cache[name].to_numpy(), index=frame.index)
         old = frame[f"prev_{name}"]
         if name in ("since", "last_activity_at"):
