@@ -8,7 +8,6 @@ import pytest
 
 from alt42_pipeline.defs import state as state_defs
 from alt42_pipeline.defs.resources import WarehouseResource
-from alt42_pipeline.state.rules import load_rules
 
 from .factories import NOW, add_events, answers, event
 from .webhook import webhook_server
@@ -205,6 +204,3 @@ def test_a_failed_health_alert_delivery_is_tried_again(sqlite_warehouse, instanc
         state_defs.pipeline_health_sensor(dg.build_sensor_context(instance=instance, cursor=start.cursor, resources=resources))
     assert [b["status"] for b in receiver.bodies] == ["alert"]
 
-
-def test_the_packaged_rules_are_what_the_definitions_load():
-    assert load_rules().ids == ["struggling", "low_ability", "fading", "thriving"]
