@@ -124,3 +124,57 @@ def report_dir() -> Path:
     """Folder the weekly reports are written to: ``ALT42_REPORT_DIR``, by default
     ``<ALT42_DATA_DIR>/reports`` (created on first write)."""
     return Path(_env("ALT42_REPORT_DIR", str(data_dir() / "reports"))).resolve()
+
+def _env_int(name: str, default: int, minimum: int = 1) -> int:
+    raw = _env(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not an integer") from None
+    if value < minimum:
+        raise ValueError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = _env(name, "true" if default else "false").strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name}={raw!r} is not a boolean (true/false)")
+
+
+@dataclass(frozen=True)
+class StateSettings:
+    """Settings of the student-state domain (heartbeat, inactivity, watchdog)."""
+
+    idle_after_days: int
+    inactive_after_days: int
+    recent_window_days: int
+    lookback_days: int
+    heartbeat_dry_run: bool
+    heartbeat_stale_minutes: int
+    alert_webhook_url: str
+    scenarios_file: str
+
+
+def load_state() -> StateSettings:
+    """Read the state-domain settings (call at use time, not import time)."""
+    idle = _env_int("ALT42_IDLE_AFTER_DAYS", 7)
+    inactive = _env_int("ALT42_INACTIVE_AFTER_DAYS", 30)
+    if inactive <= idle:
+        raise ValueError(
+            f"ALT42_INACTIVE_AFTER_DAYS={inactive} must be greater than ALT42_IDLE_AFTER_DAYS={idle}"
+        )
+    window = _env_int("ALT42_STATE_WINDOW_DAYS", 7)
+    return StateSettings(
+        idle_after_days=idle,
+        inactive_after_days=inactive,
+        recent_window_days=window,
+        lookback_days=_env_int("ALT42_STATE_LOOKBACK_DAYS", max(inactive, window) + 5),
+        heartbeat_dry_run=_env_bool("ALT42_HEARTBEAT_DRY_RUN", False),
+        heartbeat_stale_minutes=_env_int("ALT42_HEARTBEAT_STALE_MINUTES", 60),
+        alert_webhook_url=_env("ALT42_ALERT_WEBHOOK_URL", ""),
+        scenarios_file=_env("ALT42_SCENARIOS_FILE", ""),
+    )

@@ -287,9 +287,7 @@ def _ability_rows(scored: pd.DataFrame, method: str, calibration_id: str | None,
 
 
 def _replace_abilities(tx, abilities: pd.DataFrame) -> None:
-    users = abilities["user_id"].tolist()
-    for i in range(0, len(users), 5_000):
-        tx.delete("mirt_ability", {"user_id": users[i : i + 5_000]})
+    tx.delete_in("mirt_ability", "user_id", abilities["user_id"])
     tx.insert("mirt_ability", abilities)
 
 

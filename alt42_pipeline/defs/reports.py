@@ -20,7 +20,8 @@ GROUP = "reports"
 #: break the definitions. Add the state and interventions assets here when they exist.
 REPORT_INPUTS = [
     dg.AssetKey(name)
-    for name in ("questions", "events", "weekly_kpi", "mirt_item_params", "mirt_fit_meta", "mirt_ability", "interventions")
+    for name in ("questions", "events", "weekly_kpi", "mirt_item_params", "mirt_fit_meta", "mirt_ability", "interventions",
+                 "student_state_cache", "state_change_log", "heartbeat_log", "inactivity_alerts")
 ]
 
 

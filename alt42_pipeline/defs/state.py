@@ -1,5 +1,323 @@
-"""Dagster definitions of the state domain."""
+"""Dagster definitions of the state domain: the heartbeat, inactivity alerts, pipeline health.
+
+Each definition is a thin shell over :mod:`alt42_pipeline.state`; it reads the settings,
+calls the core and reports what happened as metadata.
+"""
+
+import datetime as dt
 
 import dagster as dg
 
-defs = dg.Definitions()
+from .. import settings
+from ..state import checks, health, inactivity, notify
+from ..state.heartbeat import HeartbeatConfig, HeartbeatSummary, run_heartbeat, slot_start
+from ..state.machine import Thresholds
+from ..state.rules import load_rules
+from ..warehouse import utcnow
+from .pod_sizes import k8s_tags
+from .resources import WarehouseResource
+
+OWNERS = ["team:analytics-platform"]
+SERIAL_TAG = "alt42/serial"
+HEARTBEAT_MINUTES = 30
+#: A heartbeat normally takes seconds; one still running after 20 minutes is stuck.
+HEARTBEAT_MAX_RUNTIME_S = 20 * 60
+ALERTS_PER_POST = 1_000
+
+_SPECS = {
+    "student_state_cache": "Current state of every student (active, idle, inactive, at_risk), refreshed by the heartbeat.",
+    "state_change_log": "Every change of a student's state, with the reason.",
+    "scenario_evaluation_log": "Scenario rules that started firing for a student, with the rule version and inputs.",
+    "event_processing_log": "Events consumed by a heartbeat, each exactly once.",
+    "heartbeat_log": "One row per heartbeat run: success, students processed, errors, duration.",
+}
+
+
+def _spec(key: str, description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key,
+        description=description,
+        deps=["events", "mirt_ability"] if key == "student_state_cache" else ["events"],
+        owners=OWNERS,
+        kinds={"sql", "pandas"},
+        group_name="state",
+        skippable=True,
+    )
+
+
+def _now() -> dt.datetime:
+    """Naive UTC now (one place, so tests can move the clock)."""
+    return utcnow()
+
+
+def heartbeat_config(s: settings.StateSettings) -> HeartbeatConfig:
+    return HeartbeatConfig(
+        thresholds=Thresholds(s.idle_after_days, s.inactive_after_days),
+        window_days=s.recent_window_days,
+        lookback_days=s.lookback_days,
+    )
+
+
+def _summary_metadata(summary: HeartbeatSummary) -> dict:
+    keys = (
+        "success", "students_processed", "errors", "duration_ms", "events_consumed",
+        "state_changes", "scenarios_fired", "students_updated", "full_refresh", "dry_run",
+    )
+    meta = {k: getattr(summary, k) for k in keys}
+    meta["timestamp"] = summary.timestamp.isoformat()
+    return meta
+
+
+def _preview(summary: HeartbeatSummary) -> str:
+    lines = ["| state | students |", "|---|---|"] + [f"| {s} | {n} |" for s, n in summary.states.items()]
+    if summary.error_details:
+        lines += ["", "| student | error |", "|---|---|"]
+        lines += [f"| {e['user_id']} | {e['error']} |" for e in summary.error_details[:10]]
+    return "\n".join(lines)
+
+
+@dg.multi_asset(
+    name="student_state",
+    specs=[_spec(k, d) for k, d in _SPECS.items()],
+    description="The heartbeat: consume new events, refresh every student's state, log changes.",
+    can_subset=False,
+)
+def student_state(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    s = settings.load_state()
+    rules = load_rules(s.scenarios_file or None)
+    summary = run_heartbeat(
+        warehouse.get(), rules, heartbeat_config(s), run_id=context.run_id, now=_now(), dry_run=s.heartbeat_dry_run
+    )
+    meta = _summary_metadata(summary)
+    if summary.dry_run:  # nothing was written: no materialization and nothing to check
+        context.log.info("dry run (ALT42_HEARTBEAT_DRY_RUN): nothing written")
+        context.log_event(dg.AssetObservation(asset_key="heartbeat_log", metadata=meta))
+        return
+    cache_meta = {
+        "dagster/row_count": sum(summary.states.values()),
+        **{f"students_{state}": n for state, n in summary.states.items()},
+        "students_processed": summary.students_processed,
+        "errors": summary.errors,
+        "rules_version": rules.version,
+        "preview": dg.MetadataValue.md(_preview(summary)),
+    }
+    yield dg.MaterializeResult(asset_key="student_state_cache", metadata=cache_meta)
+    yield dg.MaterializeResult(asset_key="state_change_log", metadata={"rows_added": summary.state_changes})
+    yield dg.MaterializeResult(
+        asset_key="scenario_evaluation_log",
+        metadata={"rows_added": summary.scenarios_fired, "rules_version": rules.version},
+    )
+    yield dg.MaterializeResult(asset_key="event_processing_log", metadata={"rows_added": summary.events_consumed})
+    yield dg.MaterializeResult(asset_key="heartbeat_log", metadata=meta)
+
+
+# One check per table the heartbeat writes: what the latest heartbeat wrote is consistent.
+# Separate checks (not check specs of the asset) so that a dry run, which writes nothing,
+# skips them instead of reporting on a heartbeat that left no trace.
+def _latest(wh) -> checks.LatestHeartbeat:
+    latest = checks.latest_heartbeat(wh)
+    if latest is None:
+        raise dg.Failure("no successful heartbeat recorded to check")
+    return latest
+
+
+def _result(count: int) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=count == 0, metadata={"offending_rows": count})
+
+
+@dg.asset_check(asset="student_state_cache", description="Every cached state is one of the state machine's states.")
+def student_states_valid(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    return _result(checks.invalid_states(warehouse.get()))
+
+
+@dg.asset_check(asset="state_change_log", description="The latest heartbeat's state changes lead to the cached states.")
+def state_changes_match_cache(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    wh = warehouse.get()
+    return _result(checks.changes_not_in_cache(wh, _latest(wh).heartbeat_id))
+
+
+@dg.asset_check(asset="scenario_evaluation_log", description="The latest firings name loaded rules at the loaded version.")
+def scenario_firings_match_rules(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    wh = warehouse.get()
+    rules = load_rules(settings.load_state().scenarios_file or None)
+    return _result(checks.firings_off_rules(wh, _latest(wh).heartbeat_id, rules))
+
+
+@dg.asset_check(asset="event_processing_log", description="Every event the latest heartbeat consumed exists.")
+def consumed_events_exist(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    wh = warehouse.get()
+    return _result(checks.consumed_events_missing(wh, _latest(wh).heartbeat_id))
+
+
+@dg.asset_check(
+    asset="heartbeat_log",
+    description="The latest heartbeat met no student with bad data (a warning: those students are skipped, not lost).",
+)
+def heartbeat_without_student_errors(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    latest = _latest(warehouse.get())
+    return dg.AssetCheckResult(
+        passed=latest.errors == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"errors": latest.errors, "first_errors": dg.MetadataValue.json(latest.error_details[:10])},
+    )
+
+
+HEARTBEAT_CHECKS = [
+    student_states_valid,
+    state_changes_match_cache,
+    scenario_firings_match_rules,
+    consumed_events_exist,
+    heartbeat_without_student_errors,
+]
+
+
+state_refresh_job = dg.define_asset_job(
+    "state_refresh_job",
+    selection=dg.AssetSelection.assets(student_state),
+    description="The heartbeat: refresh student state (never two at once: alt42/serial=state).",
+    tags={**k8s_tags("small"), SERIAL_TAG: "state", "dagster/max_runtime": str(HEARTBEAT_MAX_RUNTIME_S)},
+)
+
+
+@dg.sensor(
+    job=state_refresh_job,
+    minimum_interval_seconds=HEARTBEAT_MINUTES * 60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Launches the state refresh every 30 minutes, once per 30-minute slot.",
+)
+def heartbeat_sensor(context: dg.SensorEvaluationContext):
+    slot = slot_start(_now(), HEARTBEAT_MINUTES).isoformat()
+    if context.cursor == slot:
+        return dg.SkipReason(f"the heartbeat of slot {slot} was already requested")
+    # The run key is the slot: a restarted daemon asking again for the same slot is deduplicated.
+    request = dg.RunRequest(run_key=f"heartbeat:{slot}", tags={"alt42/heartbeat_slot": slot})
+    return dg.SensorResult(run_requests=[request], cursor=slot)
+
+
+class InactivityWindow(dg.Config):
+    """Crossings to alert on: last activity crossing a threshold in (since, until], ISO UTC.
+    Empty values mean the last 24 hours up to now (for a manual run)."""
+
+    since: str = ""
+    until: str = ""
+
+
+def _thresholds(s: settings.StateSettings) -> list[int]:
+    return [s.idle_after_days, s.inactive_after_days]
+
+
+@dg.asset(
+    deps=["student_state_cache"],
+    description="Students crossing an inactivity threshold (idle and inactive days), one row per crossing; "
+    "posted to ALT42_ALERT_WEBHOOK_URL when set.",
+    owners=OWNERS,
+    kinds={"sql"},
+    group_name="state",
+)
+def inactivity_alerts(
+    context: dg.AssetExecutionContext, config: InactivityWindow, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    s = settings.load_state()
+    wh = warehouse.get()
+    now = _now()
+    until = dt.datetime.fromisoformat(config.until) if config.until else now
+    since = dt.datetime.fromisoformat(config.since) if config.since else until - dt.timedelta(days=1)
+    new = inactivity.record_alerts(wh, _thresholds(s), since, until, detected_at=now)
+    pending = inactivity.pending_alerts(wh)
+    notified = 0
+    if s.alert_webhook_url:
+        # In batches, each marked once delivered. A delivery failing after its retries fails
+        # the run; the rest stay pending and go out with the retry or the next run.
+        for start in range(0, len(pending), ALERTS_PER_POST):
+            batch = pending.iloc[start : start + ALERTS_PER_POST]
+            notify.post_json(s.alert_webhook_url, inactivity.alert_payload(batch))
+            inactivity.mark_notified(wh, batch, utcnow())
+            notified += len(batch)
+    context.log.info("%d new inactivity alerts in (%s, %s], %d notified", new, since, until, notified)
+    return dg.MaterializeResult(
+        metadata={
+            "new_alerts": new,
+            "notified": notified,
+            "window_since": since.isoformat(),
+            "window_until": until.isoformat(),
+            "dagster/row_count": wh.count("inactivity_alerts"),
+        }
+    )
+
+
+@dg.asset_check(
+    asset=inactivity_alerts,
+    description="With a webhook configured, every alert has been delivered (pending ones go with the next run).",
+)
+def inactivity_alerts_delivered(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    pending = len(inactivity.pending_alerts(warehouse.get()))
+    configured = bool(settings.load_state().alert_webhook_url)
+    return dg.AssetCheckResult(
+        passed=not configured or pending == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"pending_alerts": pending, "webhook_configured": configured},
+    )
+
+
+inactivity_alert_job = dg.define_asset_job(
+    "inactivity_alert_job",
+    selection=dg.AssetSelection.assets(inactivity_alerts),
+    description="Record (and notify) students newly crossing an inactivity threshold.",
+    tags={**k8s_tags("small"), SERIAL_TAG: "inactivity", "dagster/max_runtime": "600"},
+)
+
+
+@dg.sensor(
+    job=inactivity_alert_job,
+    minimum_interval_seconds=10 * 60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Finds students newly crossing an inactivity threshold since the last tick "
+    "(an indexed range count) and launches a run that records and notifies them.",
+)
+def inactivity_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+    now = _now()
+    if not context.cursor:
+        return dg.SensorResult(skip_reason="first tick: watching for crossings from now on", cursor=now.isoformat())
+    since = dt.datetime.fromisoformat(context.cursor)
+    found = inactivity.count_crossings(warehouse.get(), _thresholds(settings.load_state()), since, now)
+    if not found:
+        return dg.SensorResult(skip_reason=f"no threshold crossing in ({since}, {now}]", cursor=now.isoformat())
+    window = {"since": since.isoformat(), "until": now.isoformat()}
+    request = dg.RunRequest(
+        run_key=f"inactivity:{window['since']}:{window['until']}",
+        run_config=dg.RunConfig(ops={"inactivity_alerts": InactivityWindow(**window)}),
+    )
+    return dg.SensorResult(run_requests=[request], cursor=now.isoformat())
+
+
+@dg.sensor(
+    minimum_interval_seconds=5 * 60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Alerts (log and webhook) once per incident when no successful heartbeat has been "
+    "recorded for ALT42_HEARTBEAT_STALE_MINUTES, and clears when it recovers.",
+)
+def pipeline_health_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+    s = settings.load_state()
+    now = _now()
+    cursor = health.HealthCursor.loads(context.cursor, now)
+    last = health.last_successful_heartbeat(warehouse.get())
+    verdict = health.assess(last, cursor, now, dt.timedelta(minutes=s.heartbeat_stale_minutes))
+    if verdict.action in (health.ALERT, health.RECOVERED):
+        (context.log.error if verdict.action == health.ALERT else context.log.info)(verdict.message)
+        if s.alert_webhook_url:
+            payload = {"kind": "pipeline_health", "status": verdict.action, "message": verdict.message}
+            try:
+                notify.post_json(s.alert_webhook_url, payload, attempts=3, backoff_s=2.0, timeout_s=5.0)
+            except notify.NotificationError as exc:
+                # Keep the old cursor: the next evaluation tries to deliver this news again.
+                context.log.error(f"could not deliver the health alert: {exc}")
+                return dg.SkipReason(f"{verdict.message}; webhook delivery failed, will retry")
+    return dg.SensorResult(skip_reason=verdict.message, cursor=verdict.cursor.dumps())
+
+
+defs = dg.Definitions(
+    assets=[student_state, inactivity_alerts],
+    asset_checks=HEARTBEAT_CHECKS + [inactivity_alerts_delivered],
+    jobs=[state_refresh_job, inactivity_alert_job],
+    sensors=[heartbeat_sensor, inactivity_sensor, pipeline_health_sensor],
+)

@@ -116,28 +116,18 @@ class Warehouse:
 
     def upsert(self, base: str, frame: pd.DataFrame) -> int:
         """Insert ``frame``, replacing rows with the same primary key (one transaction)."""
-        self.ensure_schema()
-        table = self.table(base)
-        keys = [c.name for c in table.primary_key.columns]
         if frame.empty:
             return 0
-        with self.engine.begin() as conn:
+        keys = [c.name for c in self.table(base).primary_key.columns]
+        with self.transaction() as tx:
             if len(keys) == 1:
-                values = frame[keys[0]].drop_duplicates().tolist()
-                for i in range(0, len(values), 5_000):
-                    conn.execute(sa.delete(table).where(table.c[keys[0]].in_(_py(values[i : i + 5_000]))))
+                tx.delete_in(base, keys[0], frame[keys[0]].drop_duplicates())
             else:
-                rows = frame[keys].drop_duplicates()
+                table = self.table(base)
+                rows = [tuple(_py(r)) for r in frame[keys].drop_duplicates().itertuples(index=False)]
                 for i in range(0, len(rows), 1_000):
-                    chunk = rows.iloc[i : i + 1_000]
-                    conn.execute(
-                        sa.delete(table).where(
-                            sa.tuple_(*[table.c[k] for k in keys]).in_(
-                                [tuple(_py(r)) for r in chunk.itertuples(index=False)]
-                            )
-                        )
-                    )
-            return self._insert(conn, table, frame)
+                    tx.execute(sa.delete(table).where(sa.tuple_(*[table.c[k] for k in keys]).in_(rows[i : i + 1_000])))
+            return tx.insert(base, frame)
 
     def execute(self, statement: sa.Executable, params: Any = None) -> sa.CursorResult:
         self.ensure_schema()
@@ -154,44 +144,8 @@ class Warehouse:
             stmt = sa.select(*cols).where(*self._clauses(table, where))
         else:
             stmt = what
-        if self.dialect == "postgresql":
-            return self._copy_read(stmt)
         with self.engine.connect() as conn:
-            result = conn.execute(stmt)
-            # plain tuples: pandas builds frames from Row objects about 10x slower
-            return pd.DataFrame([tuple(r) for r in result.fetchall()], columns=list(result.keys()))
-
-    def _copy_read(self, stmt: sa.Select) -> pd.DataFrame:
-        """Large reads on PostgreSQL: COPY ... TO STDOUT, parsed by Arrow with the column
-        types of the statement (several times faster than row fetching)."""
-        compiled = stmt.compile(dialect=self.engine.dialect, compile_kwargs={"render_postcompile": True})
-        raw = self.engine.raw_connection()
-        try:
-            cur = raw.cursor()
-            query = cur.mogrify(str(compiled), compiled.params).decode()
-            buf = io.BytesIO()
-            cur.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)", buf)
-            cur.close()
-        finally:
-            raw.close()
-        buf.seek(0)
-        names = [c.name for c in stmt.selected_columns]
-        types = {c.name: _arrow_type(c.type) for c in stmt.selected_columns}
-        table = pacsv.read_csv(
-            buf,
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
-            convert_options=pacsv.ConvertOptions(
-                column_types=types, true_values=["t"], false_values=["f"],
-                null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
-            ),
-        )
-        frame = table.to_pandas()
-        for col in stmt.selected_columns:
-            if isinstance(col.type, JsonDocument):
-                frame[col.name] = frame[col.name].map(lambda v: None if _isnull(v) else json.loads(v)).astype(object)
-            elif isinstance(col.type, sa.Boolean) or isinstance(col.type, sa.Date):
-                frame[col.name] = frame[col.name].astype(object).where(frame[col.name].notna(), None)
-        return frame
+            return fetch_frame(conn, stmt)
 
     def count(self, base: str, where: Where = None) -> int:
         self.ensure_schema()
@@ -240,9 +194,20 @@ class Transaction:
     def insert(self, base: str, frame: pd.DataFrame) -> int:
         return insert_frame(self.conn, self.table(base), frame)
 
+    append = insert
+
+    def read(self, stmt: sa.Select) -> pd.DataFrame:
+        """A SELECT inside the transaction (sees its own uncommitted writes)."""
+        return fetch_frame(self.conn, stmt)
+
     def delete(self, base: str, where: Where) -> int:
         table = self.table(base)
         return self.conn.execute(sa.delete(table).where(*Warehouse._clauses(table, where))).rowcount
+
+    def delete_in(self, base: str, column: str, values: Iterable[Any], chunk: int = 5_000) -> int:
+        """Delete the rows whose ``column`` is one of ``values`` (in chunks of ``chunk``)."""
+        values = _py(list(values))
+        return sum(self.delete(base, {column: values[i : i + chunk]}) for i in range(0, len(values), chunk))
 
     def replace(self, base: str, frame: pd.DataFrame, where: Where) -> int:
         self.delete(base, where)
@@ -289,6 +254,46 @@ def copy_chunk(conn: sa.Connection, table: sa.Table, chunk: pd.DataFrame) -> Non
         cursor.copy_expert(f'COPY "{table.name}" ({cols}) FROM STDIN WITH (FORMAT csv)', buf)
     finally:
         cursor.close()
+
+
+def copy_read(dbapi_conn, dialect: sa.Dialect, stmt: sa.Select) -> pd.DataFrame:
+    """Large reads on PostgreSQL: COPY (query) TO STDOUT, parsed by Arrow with the column
+    types of the statement (several times faster than fetching rows)."""
+    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    cur = dbapi_conn.cursor()
+    try:
+        query = cur.mogrify(str(compiled), compiled.params).decode()
+        buf = io.BytesIO()
+        cur.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)", buf)
+    finally:
+        cur.close()
+    buf.seek(0)
+    names = [c.name for c in stmt.selected_columns]
+    types = {c.name: _arrow_type(c.type) for c in stmt.selected_columns}
+    table = pacsv.read_csv(
+        buf,
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+        convert_options=pacsv.ConvertOptions(
+            column_types=types, true_values=["t"], false_values=["f"],
+            null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
+        ),
+    )
+    frame = table.to_pandas()
+    for col in stmt.selected_columns:
+        if isinstance(col.type, JsonDocument):
+            frame[col.name] = frame[col.name].map(lambda v: None if _isnull(v) else json.loads(v)).astype(object)
+        elif isinstance(col.type, (sa.Boolean, sa.Date)):
+            frame[col.name] = frame[col.name].astype(object).where(frame[col.name].notna(), None)
+    return frame
+
+
+def fetch_frame(conn: sa.Connection, stmt: sa.Select) -> pd.DataFrame:
+    """A SELECT into a frame on the given connection (COPY on PostgreSQL)."""
+    if conn.dialect.name == "postgresql" and isinstance(stmt, sa.Select):
+        return copy_read(conn.connection.driver_connection, conn.dialect, stmt)
+    result = conn.execute(stmt)
+    # plain tuples: pandas builds frames from Row objects about 10x slower
+    return pd.DataFrame([tuple(r) for r in result.fetchall()], columns=list(result.keys()))
 
 
 def _arrow_type(col_type: sa.types.TypeEngine) -> pa.DataType:

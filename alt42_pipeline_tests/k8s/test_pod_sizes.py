@@ -31,7 +31,7 @@ from .jobs import real_jobs, throwaway_job
 EXPECTED_SIZES = {
     "irt_calibration_job": "large",
     "state_refresh_job": "small",
-    "inactivity_job": "small",
+    "inactivity_alert_job": "small",
 }
 
 
