@@ -44,18 +44,22 @@ def write_platform(cfg: DemoConfig, s: settings.Settings) -> Platform:
 
 
 def _batches(defs: dg.Definitions):
-    """Assets in topological order, grouped into consecutive runs of one partitioning."""
+    """Asset definitions in dependency order, grouped into consecutive runs of one
+    partitioning. A multi-asset's keys travel together, placed where its last key falls in
+    the topological order (so every upstream of every key has run before)."""
     graph = defs.resolve_asset_graph()
-    order = list(graph.toposorted_asset_keys)
+    position = {key: i for i, key in enumerate(graph.toposorted_asset_keys)}
+    units: dict[tuple, tuple[int, object]] = {}
+    for key in graph.materializable_asset_keys:
+        node = graph.get(key)
+        keys = tuple(sorted(node.assets_def.keys & graph.materializable_asset_keys))
+        units[keys] = (max(position[k] for k in keys), node.partitions_def)
     batches: list[tuple[object, list[dg.AssetKey]]] = []
-    for key in order:
-        if not graph.get(key).is_materializable:
-            continue
-        pdef = graph.get(key).partitions_def
+    for keys, (_, pdef) in sorted(units.items(), key=lambda item: item[1][0]):
         if batches and batches[-1][0] == pdef:
-            batches[-1][1].append(key)
+            batches[-1][1].extend(keys)
         else:
-            batches.append((pdef, [key]))
+            batches.append((pdef, list(keys)))
     return batches
 
 
@@ -99,7 +103,18 @@ def run_demo(cfg: DemoConfig, instance: dg.DagsterInstance | None = None) -> Dem
     result = DemoRun(platform=platform)
     instance = instance or dg.DagsterInstance.get()
     materialize_all(defs, cfg.first_day, cfg.last_day, instance, result)
+    _init_batch_schedule(s)
     return result
+
+
+def _init_batch_schedule(s: settings.Settings) -> None:
+    """The default intervention schedule, so db_schedule_sensor has work under ``dagster dev``."""
+    from ..interventions.schedule_store import init_default_schedule
+    from ..warehouse import Warehouse
+
+    wh = Warehouse(s.warehouse_url, s.table_prefix)
+    init_default_schedule(wh)
+    wh.engine.dispose()
 
 
 def summary(result: DemoRun, s: settings.Settings) -> str:
