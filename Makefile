@@ -28,9 +28,14 @@ dev: setup
 	@mkdir -p $(DAGSTER_HOME)
 	$(VENV)/bin/dagster dev -w workspace.yaml
 
+## Timing scripts (by hand; they need the PostgreSQL of the test setup). See benchmarks/README.md.
 bench: setup
 	$(PY) -m pip install --quiet -e '.[bench]'
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/irt_vs_peers.py
+	$(PY) benchmarks/spine_2m.py
+	$(PY) benchmarks/irt_pipeline.py
+	$(PY) benchmarks/state_refresh.py
+	$(PY) benchmarks/interventions_batch.py
 
 clean:
 	rm -rf data .dagster_home artifacts
