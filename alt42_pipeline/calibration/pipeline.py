@@ -323,9 +323,9 @@ def rescore(wh: Warehouse, settings: CalibrationSettings, today: dt.date, since:
         since = last or dt.datetime.combine(today - dt.timedelta(days=settings.window_days), dt.time())
     e = wh.table("events")
     active = wh.read(
-        sa.select(sa.distinct(e.c.user_id).label("user_id")).where(
-            e.c.verb == "answered", e.c.occurred_at >= since, e.c.event_date >= since.date()
-        )
+        sa.select(e.c.user_id)
+        .where(e.c.verb == "answered", e.c.occurred_at >= since, e.c.event_date >= since.date())
+        .distinct()
     )["user_id"]
     if active.empty:
         return RescoreResult(users=0, calibration_id=linking["calibration_id"])
