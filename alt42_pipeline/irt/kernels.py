@@ -35,18 +35,20 @@ def chunk_bounds(offsets: np.ndarray, n_chunks: int | None = None) -> np.ndarray
 def estep(offsets, codes, logtab, logprior, bounds, acc, node_tot, chunk_ll):
     """E-step: expected counts per (item, answer, node) and the marginal loglik.
 
-    ``acc[c, 2j+x, q]`` receives the posterior weight of node ``q`` summed over
-    the persons of chunk ``c`` that answered ``x`` to item ``j``;
-    ``node_tot[c, q]`` the posterior weight summed over the chunk's persons;
-    ``chunk_ll[c]`` the chunk's marginal log-likelihood.
+    ``acc[t, 2j+x, q]`` receives, in the buffer of thread ``t``, the posterior
+    weight of node ``q`` summed over the persons that answered ``x`` to item
+    ``j``; ``node_tot[t, q]`` the posterior weight summed over persons;
+    ``chunk_ll[c]`` the marginal log-likelihood of chunk ``c``.  The caller
+    zeroes ``acc``/``node_tot`` and sums them over threads.  Per-thread (not
+    per-chunk) buffers keep the scattered updates in cache when items are
+    many; chunks of persons can then be handed out dynamically.
     """
     n_chunks = bounds.shape[0] - 1
     n_q = logtab.shape[1]
     for c in prange(n_chunks):
-        buf = acc[c]
-        nt = node_tot[c]
-        buf[:, :] = 0.0
-        nt[:] = 0.0
+        tid = numba.get_thread_id()
+        buf = acc[tid]
+        nt = node_tot[tid]
         ll = np.empty(n_q, dtype=np.float32)
         w = np.empty(n_q)
         total = 0.0
@@ -61,12 +63,12 @@ def estep(offsets, codes, logtab, logprior, bounds, acc, node_tot, chunk_ll):
                     ll[q] += row[q]
             m = ll[0]
             for q in range(1, n_q):
-                if ll[q] > m:
-                    m = ll[q]
+                m = max(m, ll[q])
             s = 0.0
             for q in range(n_q):
-                w[q] = math.exp(np.float64(ll[q] - m))
-                s += w[q]
+                e = math.exp(np.float64(ll[q] - m))
+                w[q] = e
+                s += e
             total += m + math.log(s)
             inv = 1.0 / s
             for q in range(n_q):
