@@ -69,9 +69,19 @@ class ResponseData:
 def _encode(values: pd.Series, name: str, categories: pd.Index | None = None):
     """Dense int codes for ids; sorted unique ids when ``categories`` is None."""
     arr = values.to_numpy()
+    if arr.dtype.kind == "u":
+        arr = arr.astype(np.int64)
     if categories is not None:
-        codes = categories.get_indexer(arr)
-        return codes, categories
+        cat = categories.to_numpy()
+        if arr.dtype.kind in "iu" and cat.dtype.kind in "iu" and arr.size and cat.size:
+            lo = min(int(arr.min()), int(cat.min()))
+            span = max(int(arr.max()), int(cat.max())) - lo + 1
+            if span <= max(4 * arr.size, 1 << 20):
+                # Lookup table instead of hashing every row.
+                table = np.full(span, -1, dtype=np.int32)
+                table[cat.astype(np.int64) - lo] = np.arange(cat.size, dtype=np.int32)
+                return table[arr - lo if lo else arr], categories
+        return categories.get_indexer(arr), categories
     if arr.dtype.kind in "iu" and arr.size:
         lo = int(arr.min())
         hi = int(arr.max())
