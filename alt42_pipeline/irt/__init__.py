@@ -21,7 +21,7 @@ Layout of the package (one job per module):
 * ``estep``: quadrature and the E-step driver; ``mstep``: item and latent
   updates; ``calibrate``: the EM loop with SQUAREM and the result type;
 * ``se``: item standard errors (observed information, Louis/Oakes);
-* ``scoring``, ``linking``, ``fit`` (AIC/BIC), ``simulate``.
+* ``scoring``, ``linking``, ``fit`` (AIC/BIC, S-X2 item fit), ``simulate``.
 
 Numerical approach: the cost of MML-EM is the E-step, linear in the number
 of observed responses times quadrature nodes.  Responses are stored once as
@@ -35,6 +35,7 @@ small enough for the M-step (per-item Fisher scoring) to be negligible.
 
 from .calibrate import CalibrationResult, calibrate
 from .data import wide_to_long
+from .fit import item_fit
 from .linking import LinkingConstants, link, rescale
 from .scoring import score
 from .simulate import simulate_items, simulate_responses
@@ -43,6 +44,7 @@ __all__ = [
     "CalibrationResult",
     "LinkingConstants",
     "calibrate",
+    "item_fit",
     "link",
     "rescale",
     "score",
