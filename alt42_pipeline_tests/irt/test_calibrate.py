@@ -132,3 +132,19 @@ def test_bad_model_and_fixed():
     df = pd.DataFrame({"user_id": [1], "item_id": [1], "correct": [1]})
     with pytest.raises(ValueError, match="model must be one of"):
         calibrate(df, "4pl")
+
+
+@pytest.mark.parametrize("model", ["2pl", "1pl"])
+def test_blockdiag_se_close_to_dense_on_sparse_design(model, monkeypatch):
+    from alt42_pipeline.irt import se as se_mod
+    from alt42_pipeline.irt import simulate_items, simulate_responses
+
+    true = simulate_items(40, model, seed=3)
+    df, _ = simulate_responses(true, 3000, design="random", items_per_user=10, seed=4)
+    dense = calibrate(df, model)
+    monkeypatch.setattr(se_mod, "MAX_DENSE", 10)
+    block = calibrate(df, model)
+    assert dense.se_method == "louis" and block.se_method == "louis-blockdiag"
+    ratio = block.items["se_d"] / dense.items["se_d"]
+    assert ratio.between(0.8, 1.05).all()
+    assert dense.covariance is not None and block.covariance is None
