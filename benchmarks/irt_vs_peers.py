@@ -149,7 +149,7 @@ def main(argv=None):
         true, df, theta = make_data(name, args.quick, args.seed)
         n_users, n_items = len(theta), len(true)
         print(f"\n== {name}: {n_users} persons x {n_items} items, {len(df):,} responses", flush=True)
-        thr = estep_throughput(df, true, args.quadpts)
+        thr = estep_throughput(df, true, args.quadpts, repeats=10 if len(df) < 10_000_000 else 3)
         print(f"   E-step: {thr / 1e9:.2f} G responses x nodes per second ({args.quadpts} nodes)", flush=True)
         gc.collect()
         res = {}
