@@ -49,7 +49,7 @@ def estep(offsets, codes, logtab, logprior, bounds, acc, node_tot, chunk_ll):
         tid = numba.get_thread_id()
         buf = acc[tid]
         nt = node_tot[tid]
-        ll = np.empty(n_q, dtype=np.float32)
+        ll = np.empty(n_q)
         w = np.empty(n_q)
         total = 0.0
         for p in range(bounds[c], bounds[c + 1]):
@@ -66,7 +66,7 @@ def estep(offsets, codes, logtab, logprior, bounds, acc, node_tot, chunk_ll):
                 m = max(m, ll[q])
             s = 0.0
             for q in range(n_q):
-                e = math.exp(np.float64(ll[q] - m))
+                e = math.exp(ll[q] - m)
                 w[q] = e
                 s += e
             total += m + math.log(s)
@@ -88,7 +88,7 @@ def eap(offsets, codes, logtab, logprior, nodes, bounds, out_mean, out_sd, out_l
     ``logtab`` is float32 as in :func:`estep`."""
     n_q = logtab.shape[1]
     for c in prange(bounds.shape[0] - 1):
-        ll = np.empty(n_q, dtype=np.float32)
+        ll = np.empty(n_q)
         w = np.empty(n_q)
         for p in range(bounds[c], bounds[c + 1]):
             for q in range(n_q):
@@ -107,7 +107,7 @@ def eap(offsets, codes, logtab, logprior, nodes, bounds, out_mean, out_sd, out_l
             s = 0.0
             s1 = 0.0
             for q in range(n_q):
-                w[q] = math.exp(np.float64(ll[q] - m))
+                w[q] = math.exp(ll[q] - m)
                 s += w[q]
                 s1 += w[q] * nodes[q]
             mean = s1 / s
