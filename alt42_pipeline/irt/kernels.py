@@ -85,7 +85,7 @@ def estep(offsets, codes, logtab, logprior, bounds, acc, node_tot, chunk_ll):
 def eap(offsets, codes, logtab, logprior, nodes, bounds, out_mean, out_sd, out_ll, out_right):
     """Posterior mean and SD over the quadrature nodes, marginal
     log-likelihood and number correct, per person (chunks of persons).
-    ``logtab`` is float32 as in :func:`estep`."""
+    ``logtab`` is float32 as in :func:`estep`; sums are float64."""
     n_q = logtab.shape[1]
     for c in prange(bounds.shape[0] - 1):
         ll = np.empty(n_q)
