@@ -207,6 +207,7 @@ def prepare_responses(
     min_item_responses: int = 0,
     check_degenerate_items: bool = False,
     on_invalid: str = "raise",
+    sort_within_users: bool = True,
 ) -> tuple[ResponseData, pd.DataFrame]:
     """Validate long-format responses and code them as CSR-by-person arrays.
 
@@ -222,6 +223,11 @@ def prepare_responses(
         ``"raise"`` (default) raises ``ValueError`` naming the invalid items;
         ``"exclude"`` removes them and reports them in the returned table
         (columns ``item_id``, ``reason``, ``n``, ``n_correct``).
+    sort_within_users:
+        Put each user's responses in item order, so that sums over a user's
+        responses (and so the estimates) do not depend on the row order of
+        the input.  Scoring skips it: its per-user sums are float64 and the
+        order changes results only at rounding level.
 
     Returns
     -------
@@ -283,7 +289,8 @@ def prepare_responses(
     offsets, codes = _csr_by_user(
         user_codes, item_codes, correct, len(users)
     )
-    _sort_within_users(offsets, codes)
+    if sort_within_users:
+        _sort_within_users(offsets, codes)
     dups, n_dups = _first_duplicates(offsets, codes, n_items, _MAX_LISTED)
     if n_dups:
         pairs = [(users[u], items[j]) for u, j in dups]
