@@ -134,6 +134,8 @@ def main(argv=None):
     ap.add_argument("--peers", nargs="*", default=["mirt", "girth"], choices=["mirt", "girth"])
     ap.add_argument("--quadpts", type=int, default=41)
     ap.add_argument("--girth-timeout", type=float, default=300.0)
+    ap.add_argument("--girth-repeats", type=int, default=None,
+                    help="runs of girth (default: --repeats); girth takes minutes per run")
     ap.add_argument("--se", action="store_true", help="also time calibration with standard errors")
     ap.add_argument("--seed", type=int, default=2024)
     args = ap.parse_args(argv)
@@ -147,7 +149,7 @@ def main(argv=None):
         true, df, theta = make_data(name, args.quick, args.seed)
         n_users, n_items = len(theta), len(true)
         print(f"\n== {name}: {n_users} persons x {n_items} items, {len(df):,} responses", flush=True)
-        thr = estep_throughput(df, true, args.quadpts)
+        thr = estep_throughput(df, true, args.quadpts, repeats=10 if len(df) < 10_000_000 else 3)
         print(f"   E-step: {thr / 1e9:.2f} G responses x nodes per second ({args.quadpts} nodes)", flush=True)
         gc.collect()
         res = {}
@@ -182,7 +184,7 @@ def main(argv=None):
             import girth
             G = girth.tag_missing_data(np.where(np.isnan(X), -1, X).astype(int).T, [0, 1])
             best = None
-            for _ in range(args.repeats):
+            for _ in range(args.girth_repeats or args.repeats):
                 r = run_girth(G, args.quadpts, args.girth_timeout)
                 if r is None:
                     res["girth"] = (np.inf, np.nan, np.nan, np.nan, f"no result in {args.girth_timeout:.0f} s")

@@ -23,37 +23,41 @@ def quadrature(n_points: int = 41, theta_lim: tuple[float, float] = (-6.0, 6.0))
     return z, logw
 
 
-def default_chunks(n_items: int, n_nodes: int, budget_bytes: float = 256e6) -> int:
-    """Chunks of persons for the E-step: several per thread for load balance,
-    fewer when the per-chunk count buffers (2 x items x nodes doubles) get big."""
-    per_chunk = 2 * n_items * n_nodes * 8
-    threads = numba.get_num_threads()
-    return int(max(threads, min(16 * threads, budget_bytes // max(per_chunk, 1))))
-
-
 class EStep:
     """Expected counts ``r`` (correct) and ``n`` (answered) per item x node.
 
-    The per-person log-likelihood over the nodes is summed in float32 (half
-    the memory traffic of the hot loop; relative error ~1e-6 on the
-    posterior weights); posterior weights, counts and the marginal
-    log-likelihood are accumulated in float64.
+    The log P tables are stored in float32 (half the memory traffic of the
+    hot loop; a fixed relative perturbation of ~1e-8 per entry).  Sums are
+    float64: summing in float32 makes the EM map rough at the 1e-5 level,
+    which stalls convergence near a 1e-4 tolerance.  Counts accumulate in
+    one buffer per thread.
     """
 
     def __init__(self, data: ResponseData, n_nodes: int, n_chunks: int | None = None):
         self.data = data
         if n_chunks is None:
-            n_chunks = default_chunks(data.n_items, n_nodes)
+            # enough chunks to balance threads, each worth a thread wake-up
+            threads = numba.get_num_threads()
+            n_chunks = int(np.clip(data.n_responses // 16384, threads, 32 * threads))
         self.bounds = kernels.chunk_bounds(data.offsets, n_chunks)
-        nc = self.bounds.shape[0] - 1
-        self.acc = np.empty((nc, 2 * data.n_items, n_nodes))
-        self.node_tot = np.empty((nc, n_nodes))
-        self.chunk_ll = np.empty(nc)
+        self.n_nodes = n_nodes
+        self.chunk_ll = np.empty(self.bounds.shape[0] - 1)
+        self._alloc(numba.get_num_threads())
+
+    def _alloc(self, threads: int):
+        self.acc = np.zeros((threads, 2 * self.data.n_items, self.n_nodes))
+        self.node_tot = np.zeros((threads, self.n_nodes))
 
     def run(self, logtab: np.ndarray, logprior: np.ndarray):
         """Returns ``(r, n, node_total, loglik)`` for the given log tables."""
-        # Chunks are handed to threads one at a time, so a thread slowed by
-        # other work on the machine does not hold the others up.
+        threads = numba.get_num_threads()
+        if threads > self.acc.shape[0]:
+            self._alloc(threads)
+        else:
+            self.acc[:threads] = 0.0
+            self.node_tot[:threads] = 0.0
+        # Chunks of persons are handed to threads one at a time, so a thread
+        # slowed by other work on the machine does not hold the others up.
         with numba.parallel_chunksize(1):
             kernels.estep(
                 self.data.offsets, self.data.codes,
@@ -61,7 +65,7 @@ class EStep:
                 np.ascontiguousarray(logprior, dtype=np.float32),
                 self.bounds, self.acc, self.node_tot, self.chunk_ll,
             )
-        acc = self.acc.sum(axis=0) if self.acc.shape[0] > 1 else self.acc[0]
+        acc = self.acc[:threads].sum(axis=0) if threads > 1 else self.acc[0]
         r = acc[1::2]
         n = acc[0::2] + r
-        return r, n, self.node_tot.sum(axis=0), float(self.chunk_ll.sum())
+        return r, n, self.node_tot[:threads].sum(axis=0), float(self.chunk_ll.sum())

@@ -35,19 +35,21 @@ def chunk_bounds(offsets: np.ndarray, n_chunks: int | None = None) -> np.ndarray
 def estep(offsets, codes, logtab, logprior, bounds, acc, node_tot, chunk_ll):
     """E-step: expected counts per (item, answer, node) and the marginal loglik.
 
-    ``acc[c, 2j+x, q]`` receives the posterior weight of node ``q`` summed over
-    the persons of chunk ``c`` that answered ``x`` to item ``j``;
-    ``node_tot[c, q]`` the posterior weight summed over the chunk's persons;
-    ``chunk_ll[c]`` the chunk's marginal log-likelihood.
+    ``acc[t, 2j+x, q]`` receives, in the buffer of thread ``t``, the posterior
+    weight of node ``q`` summed over the persons that answered ``x`` to item
+    ``j``; ``node_tot[t, q]`` the posterior weight summed over persons;
+    ``chunk_ll[c]`` the marginal log-likelihood of chunk ``c``.  The caller
+    zeroes ``acc``/``node_tot`` and sums them over threads.  Per-thread (not
+    per-chunk) buffers keep the scattered updates in cache when items are
+    many; chunks of persons can then be handed out dynamically.
     """
     n_chunks = bounds.shape[0] - 1
     n_q = logtab.shape[1]
     for c in prange(n_chunks):
-        buf = acc[c]
-        nt = node_tot[c]
-        buf[:, :] = 0.0
-        nt[:] = 0.0
-        ll = np.empty(n_q, dtype=np.float32)
+        tid = numba.get_thread_id()
+        buf = acc[tid]
+        nt = node_tot[tid]
+        ll = np.empty(n_q)
         w = np.empty(n_q)
         total = 0.0
         for p in range(bounds[c], bounds[c + 1]):
@@ -61,12 +63,12 @@ def estep(offsets, codes, logtab, logprior, bounds, acc, node_tot, chunk_ll):
                     ll[q] += row[q]
             m = ll[0]
             for q in range(1, n_q):
-                if ll[q] > m:
-                    m = ll[q]
+                m = max(m, ll[q])
             s = 0.0
             for q in range(n_q):
-                w[q] = math.exp(np.float64(ll[q] - m))
-                s += w[q]
+                e = math.exp(ll[q] - m)
+                w[q] = e
+                s += e
             total += m + math.log(s)
             inv = 1.0 / s
             for q in range(n_q):
@@ -83,10 +85,10 @@ def estep(offsets, codes, logtab, logprior, bounds, acc, node_tot, chunk_ll):
 def eap(offsets, codes, logtab, logprior, nodes, bounds, out_mean, out_sd, out_ll, out_right):
     """Posterior mean and SD over the quadrature nodes, marginal
     log-likelihood and number correct, per person (chunks of persons).
-    ``logtab`` is float32 as in :func:`estep`."""
+    ``logtab`` is float32 as in :func:`estep`; sums are float64."""
     n_q = logtab.shape[1]
     for c in prange(bounds.shape[0] - 1):
-        ll = np.empty(n_q, dtype=np.float32)
+        ll = np.empty(n_q)
         w = np.empty(n_q)
         for p in range(bounds[c], bounds[c + 1]):
             for q in range(n_q):
@@ -105,7 +107,7 @@ def eap(offsets, codes, logtab, logprior, nodes, bounds, out_mean, out_sd, out_l
             s = 0.0
             s1 = 0.0
             for q in range(n_q):
-                w[q] = math.exp(np.float64(ll[q] - m))
+                w[q] = math.exp(ll[q] - m)
                 s += w[q]
                 s1 += w[q] * nodes[q]
             mean = s1 / s

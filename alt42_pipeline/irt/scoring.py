@@ -84,7 +84,7 @@ def score(
     sd = float(items.attrs.get("theta_sd", 1.0)) if prior_sd is None else float(prior_sd)
     if not sd > 0:
         raise ValueError("prior_sd must be positive")
-    data, _ = prepare_responses(responses, item_ids=items.index)
+    data, _ = prepare_responses(responses, item_ids=items.index, sort_within_users=False)
     offsets, codes = data.offsets, data.codes
     nu = data.n_users
 

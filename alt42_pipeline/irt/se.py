@@ -46,7 +46,10 @@ def _raw_gradient(r, n, z, x, has_c, priors):
 
 
 def item_standard_errors(data, layout, a, d, g, mean, sd, z, logw, priors, items_index,
-                         max_dense: int = MAX_DENSE):
+                         max_dense: int | None = None):
+    """``(se columns, method, covariance DataFrame or None)``; see module docstring."""
+    if max_dense is None:
+        max_dense = MAX_DENSE
     has_c = layout.has_c
     free = layout.free
     J = data.n_items

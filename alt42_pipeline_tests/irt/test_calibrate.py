@@ -132,3 +132,48 @@ def test_bad_model_and_fixed():
     df = pd.DataFrame({"user_id": [1], "item_id": [1], "correct": [1]})
     with pytest.raises(ValueError, match="model must be one of"):
         calibrate(df, "4pl")
+
+
+@pytest.mark.parametrize("model", ["2pl", "1pl"])
+def test_blockdiag_se_close_to_dense_on_sparse_design(model, monkeypatch):
+    from alt42_pipeline.irt import se as se_mod
+    from alt42_pipeline.irt import simulate_items, simulate_responses
+
+    true = simulate_items(40, model, seed=3)
+    df, _ = simulate_responses(true, 3000, design="random", items_per_user=10, seed=4)
+    dense = calibrate(df, model)
+    monkeypatch.setattr(se_mod, "MAX_DENSE", 10)
+    block = calibrate(df, model)
+    assert dense.se_method == "louis" and block.se_method == "louis-blockdiag"
+    ratio = block.items["se_d"] / dense.items["se_d"]
+    assert ratio.between(0.8, 1.05).all()
+    assert dense.covariance is not None and block.covariance is None
+
+
+@pytest.mark.parametrize("has_c", [False, True])
+def test_compiled_mstep_matches_numpy_reference(has_c):
+    from alt42_pipeline.irt import mstep as ms
+
+    rng = np.random.default_rng(5)
+    z, _ = quadrature(41)
+    J = 6
+    a0 = rng.uniform(0.6, 2.0, J)
+    d0 = rng.normal(0, 1, J)
+    g0 = np.full(J, logit(0.2)) if has_c else None
+    P, _ = ms.probabilities(z, a0, d0, g0)
+    n = rng.uniform(5, 50, (J, z.size))
+    r = n * np.clip(P + rng.normal(0, 0.03, P.shape), 0.01, 0.99)
+    priors = ms.Priors(a_lognormal=(0.0, 0.5), c_beta=(5, 17) if has_c else None)
+    free = np.array([True] * 5 + [False])
+    cols = [0, 1, 2] if has_c else [0, 1]
+    start = (np.ones(J), np.zeros(J), np.full(J, logit(0.25)) if has_c else None)
+    fast = ms.mstep_items(r, n, z, *start, free, cols, priors)
+    ref = ms.mstep_items_numpy(r, n, z, *start, free, cols, priors)
+    for x, y in zip(fast, ref):
+        if x is not None:
+            np.testing.assert_allclose(x, y, atol=1e-6)
+    assert fast[0][-1] == 1.0 and fast[1][-1] == 0.0          # fixed item untouched
+    # stationary point of the expected complete-data log-posterior
+    grad, _ = ms.gradient_information(r[:5], n[:5], z, fast[0][:5], fast[1][:5],
+                                      None if fast[2] is None else fast[2][:5], priors)
+    assert np.abs(grad).max() < 1e-5

@@ -97,3 +97,11 @@ def test_wide_to_long_drops_only_missing():
     long = wide_to_long(wide)
     assert len(long) == 3
     assert set(map(tuple, long.to_numpy().tolist())) == {("u1", "A", 1), ("u1", "B", 0), ("u2", "B", 1)}
+
+
+def test_score_integer_ids_lookup():
+    items = pd.DataFrame({"a": [1.0, 2.0], "d": [0.0, 1.0]}, index=pd.Index([10, 30], name="item_id"))
+    ok = score(_df([(1, 30, 1), (1, 10, 0), (2, 30, 0)]), items)
+    assert ok["n"].tolist() == [2, 1]
+    with pytest.raises(ValueError, match="without parameters: 20"):
+        score(_df([(1, 10, 1), (1, 20, 0)]), items)
