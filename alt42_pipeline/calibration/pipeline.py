@@ -19,7 +19,6 @@ current item parameters (no recalibration).
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 import time

@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass, field
 
 import dagster as dg
-import sqlalchemy as sa
 
 from .. import settings
 from ..warehouse import make_engine

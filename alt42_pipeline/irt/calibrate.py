@@ -34,7 +34,7 @@ import pandas as pd
 from scipy.special import expit, logit
 
 from . import mstep as ms
-from .data import ResponseData, _fmt, prepare_responses
+from .data import _fmt, prepare_responses
 from .estep import EStep, quadrature
 from .fit import information_criteria
 

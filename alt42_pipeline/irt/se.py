@@ -101,7 +101,6 @@ def item_standard_errors(data, layout, a, d, g, mean, sd, z, logw, priors, items
                                  np.ascontiguousarray(dlog), bounds, k, slot, out, not dense)
     B = out.sum(axis=0)
 
-    labels = []
     if dense:
         B = B + B.T - np.diag(np.diag(B))
         info = -B

@@ -4,13 +4,10 @@ import datetime as dt
 import shutil
 
 import pytest
-import sqlalchemy as sa
 
 from alt42_pipeline.demo import DemoConfig, generate
-from alt42_pipeline.demo.write import write_assessment, write_moodle
-from alt42_pipeline.flows.catalogue import refresh_catalogue
-from alt42_pipeline.flows.ingest import ingest_day
-from alt42_pipeline.warehouse import Warehouse, make_engine
+from alt42_pipeline.warehouse import Warehouse
+from alt42_pipeline_tests.spine_builder import build_spine
 
 IRT_DEMO = DemoConfig(end_date=dt.date(2026, 3, 6))  # the demo size: 400 students, 28 days
 NOW = dt.datetime(2026, 3, 7, 3, 0)
@@ -25,16 +22,7 @@ def irt_platform():
 def spine_sqlite(tmp_path_factory, irt_platform):
     """Path of a SQLite warehouse with questions and events of the IRT demo platform."""
     folder = tmp_path_factory.mktemp("irt_spine")
-    asmt, mdl = make_engine(f"sqlite:///{folder / 'a.db'}"), make_engine(f"sqlite:///{folder / 'm.db'}")
-    write_assessment(irt_platform, asmt)
-    write_moodle(irt_platform, mdl)
-    wh = Warehouse(f"sqlite:///{folder / 'template.db'}")
-    refresh_catalogue(wh, asmt, mdl, "mdl_", NOW)
-    day = IRT_DEMO.first_day
-    while day <= IRT_DEMO.last_day:
-        ingest_day(wh, asmt, mdl, "mdl_", day, NOW)
-        day += dt.timedelta(days=1)
-    wh.engine.dispose()
+    build_spine(irt_platform, folder, NOW).engine.dispose()
     return folder / "template.db"
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from alt42_pipeline import irt
 from alt42_pipeline.calibration.remote import IrtServiceClient, IrtServiceError, validate_calibration
-from alt42_pipeline.defs.irt import ITEMS, IrtServiceResource
+from alt42_pipeline.defs.irt import IrtServiceResource
 from alt42_pipeline.warehouse import Warehouse
 
 from .test_irt_assets import _materialize

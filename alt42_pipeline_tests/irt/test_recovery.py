@@ -1,5 +1,4 @@
 import numpy as np
-import pandas as pd
 import pytest
 
 from alt42_pipeline.irt import calibrate, score, simulate_items, simulate_responses, wide_to_long

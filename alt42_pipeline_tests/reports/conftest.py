@@ -11,14 +11,11 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 
 from alt42_pipeline.demo import DemoConfig, generate
-from alt42_pipeline.demo.write import write_assessment, write_moodle
 from alt42_pipeline.flows.aggregate import refresh_kpis
-from alt42_pipeline.flows.catalogue import refresh_catalogue
-from alt42_pipeline.flows.ingest import ingest_day
 from alt42_pipeline.warehouse import Warehouse
+from alt42_pipeline_tests.spine_builder import build_spine
 
 #: 60 students from Saturday 2026-02-28 to Wednesday 2026-03-11: the report week 2026-03-02
 #: is complete and follows a partial week (growth needs both).
@@ -37,15 +34,7 @@ def report_platform():
 def report_template(tmp_path_factory, report_platform):
     """Path of a SQLite warehouse with the spine (questions, events, weekly KPIs) and a calibration."""
     folder = tmp_path_factory.mktemp("report_warehouse")
-    asmt, mdl = sa.create_engine(f"sqlite:///{folder / 'a.db'}"), sa.create_engine(f"sqlite:///{folder / 'm.db'}")
-    write_assessment(report_platform, asmt)
-    write_moodle(report_platform, mdl)
-    wh = Warehouse(f"sqlite:///{folder / 'template.db'}")
-    refresh_catalogue(wh, asmt, mdl, "mdl_", NOW)
-    day = REPORT_DEMO.first_day
-    while day <= REPORT_DEMO.last_day:
-        ingest_day(wh, asmt, mdl, "mdl_", day, NOW)
-        day += dt.timedelta(days=1)
+    wh = build_spine(report_platform, folder, NOW)
     for week in (WEEK - dt.timedelta(days=7), WEEK, WEEK + dt.timedelta(days=7)):
         refresh_kpis(wh, week, NOW)
     write_true_calibration(wh, report_platform, NOW - dt.timedelta(hours=1))

@@ -4,7 +4,6 @@ import datetime as dt
 
 import dagster as dg
 import pandas as pd
-import pytest
 import sqlalchemy as sa
 
 from alt42_pipeline.defs.features import features_topic_daily, weekly_kpi
