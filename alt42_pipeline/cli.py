@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import os
 import sys
+from pathlib import Path
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -21,7 +22,10 @@ def _demo(args: argparse.Namespace) -> int:
         end_date=dt.date.fromisoformat(args.end_date) if args.end_date else None,
     )
     os.environ.setdefault("DAGSTER_HOME", os.path.abspath(".dagster_home"))
-    os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():  # the embedded default: SQLite storage in DAGSTER_HOME
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     result = run_demo(cfg)
     print(summary(result, settings.load()))
     print(

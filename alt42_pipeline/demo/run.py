@@ -130,5 +130,19 @@ def summary(result: DemoRun, s: settings.Settings) -> str:
     lines.append("warehouse tables:")
     for base in wh.schema.table_names:
         lines.append(f"  {wh.schema.name(base):32s} {wh.count(base):>9,d} rows")
+    meta = wh.read("mirt_fit_meta")
+    if len(meta):
+        spec = meta.sort_values("fitted_at")["model_spec"].iloc[-1]
+        lc = spec.get("linking_constants") or {}
+        truth = result.platform.scale
+        lines.append(
+            f"calibration: {spec.get('items')} items, {spec.get('users')} students, converged={spec.get('converged')}, "
+            f"linking slope {lc.get('slope', float('nan')):.3f} / intercept {lc.get('intercept', float('nan')):.3f} "
+            f"(generator's anchor scale: {truth['slope']} / {truth['intercept']})"
+        )
+    states = wh.read("student_state_cache", columns=["state"])
+    if len(states):
+        counts = states["state"].value_counts().to_dict()
+        lines.append("students per state: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     wh.engine.dispose()
     return "\n".join(lines)
