@@ -104,6 +104,14 @@ ingest_job = dg.define_asset_job(
     "sources, then its topic features.",
     tags={**k8s_tags("medium"), "alt42/domain": "spine"},
 )
+intraday_events_job = dg.define_asset_job(
+    "intraday_events_job",
+    selection=dg.AssetSelection.assets(events),
+    partitions_def=daily,
+    description="Re-ingest today's events (the partition is replaced whole), so the heartbeat's "
+    "student state sees the last half hour rather than yesterday.",
+    tags={**k8s_tags("medium"), "alt42/serial": "intraday-events", "dagster/max_runtime": "1500"},
+)
 weekly_kpi_job = dg.define_asset_job(
     "weekly_kpi_job",
     selection=dg.AssetSelection.assets(weekly_kpi),
@@ -120,6 +128,14 @@ def ingest_schedule(context: dg.ScheduleEvaluationContext):
     return dg.RunRequest(run_key=f"ingest:{yesterday}", partition_key=yesterday)
 
 
+@dg.schedule(job=intraday_events_job, cron_schedule="5,35 * * * *", execution_timezone="UTC",
+             name="intraday_events_schedule", default_status=dg.DefaultScheduleStatus.RUNNING,
+             description="Every 30 minutes (:05 and :35 UTC): today's events, ahead of the heartbeat.")
+def intraday_events_schedule(context: dg.ScheduleEvaluationContext):
+    t = context.scheduled_execution_time
+    return dg.RunRequest(run_key=f"intraday:{t.isoformat()}", partition_key=t.date().isoformat())
+
+
 @dg.schedule(job=weekly_kpi_job, cron_schedule="40 2 * * *", execution_timezone="UTC", name="weekly_kpi_schedule",
              description="Daily 02:40 UTC: refresh the KPIs of the week that contains yesterday.")
 def weekly_kpi_schedule(context: dg.ScheduleEvaluationContext):
@@ -130,6 +146,6 @@ def weekly_kpi_schedule(context: dg.ScheduleEvaluationContext):
 
 defs = dg.Definitions(
     assets=[features_topic_daily, weekly_kpi],
-    jobs=[ingest_job, weekly_kpi_job],
-    schedules=[ingest_schedule, weekly_kpi_schedule],
+    jobs=[ingest_job, intraday_events_job, weekly_kpi_job],
+    schedules=[ingest_schedule, intraday_events_schedule, weekly_kpi_schedule],
 )

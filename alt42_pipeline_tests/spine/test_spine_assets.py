@@ -147,3 +147,17 @@ def test_prefixed_warehouse(tmp_path, demo_sources):
     with dg.DagsterInstance.ephemeral() as instance:
         assert dg.materialize(ASSETS, selection=[questions], resources=resources, instance=instance).success
     assert "mdl_alt42_questions" in sa.inspect(sa.create_engine(url)).get_table_names()
+
+
+def test_schedules_target_the_right_partitions():
+    from alt42_pipeline.defs.features import ingest_schedule, intraday_events_schedule, weekly_kpi_schedule
+
+    at = dt.datetime(2026, 3, 4, 2, 10, tzinfo=dt.UTC)  # a Wednesday
+    daily = ingest_schedule(dg.build_schedule_context(scheduled_execution_time=at))
+    assert daily.partition_key == "2026-03-03"
+    weekly = weekly_kpi_schedule(dg.build_schedule_context(scheduled_execution_time=at))
+    assert weekly.partition_key == "2026-03-02"
+    monday = weekly_kpi_schedule(dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 3, 9, 2, 40, tzinfo=dt.UTC)))
+    assert monday.partition_key == "2026-03-02"  # Monday morning: yesterday's week
+    intraday = intraday_events_schedule(dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 3, 4, 14, 35, tzinfo=dt.UTC)))
+    assert intraday.partition_key == "2026-03-04" and intraday.run_key == "intraday:2026-03-04T14:35:00+00:00"
