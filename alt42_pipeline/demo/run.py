@@ -88,6 +88,8 @@ def materialize_all(defs: dg.Definitions, first: dt.date, last: dt.date, instanc
         run = dg.materialize(
             assets, selection=selection, resources=resources, instance=instance,
             partition_key=partition_key, tags=tags, raise_on_error=False,
+            # the console shows warnings only; every event is still in the instance (and the UI)
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
         seconds = time.perf_counter() - started
         result.runs.append((label, [k.to_user_string() for k in keys], run.success, seconds))

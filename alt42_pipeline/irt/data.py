@@ -282,6 +282,12 @@ def prepare_responses(
                     "Remove them or pass on_invalid='exclude' to list them on the result."
                 )
             logger.warning("excluding %d items: %s", int(bad.sum()), _fmt(table["item_id"]))
+            if bad.all():
+                counts = table["reason"].value_counts().to_dict()
+                raise ValueError(
+                    f"no item can be calibrated: all {n_items} items are excluded "
+                    f"({'; '.join(f'{r}: {n}' for r, n in counts.items())})"
+                )
             keep_rows = ~bad[item_codes]
             data, _ = prepare_responses(responses.loc[keep_rows], on_invalid="raise")
             return data, table.reset_index(drop=True)
