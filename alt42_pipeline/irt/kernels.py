@@ -31,6 +31,30 @@ def chunk_bounds(offsets: np.ndarray, n_chunks: int | None = None) -> np.ndarray
     return np.unique(bounds)
 
 
+@njit(fastmath=True, cache=True, inline="always")
+def _posterior_weights(codes, lo, hi, logtab, logprior, ll, w):
+    """One person's unnormalised posterior over the nodes: ``w = exp(ll - m)`` where
+    ``ll`` is the log prior plus the log-likelihood rows of the person's responses
+    ``codes[lo:hi]``. Returns ``(m, s)`` with ``s = sum(w)``, so the marginal
+    log-likelihood is ``m + log(s)`` and ``w / s`` the normalised posterior."""
+    n_q = ll.shape[0]
+    for q in range(n_q):
+        ll[q] = logprior[q]
+    for k in range(lo, hi):
+        row = logtab[codes[k]]
+        for q in range(n_q):
+            ll[q] += row[q]
+    m = ll[0]
+    for q in range(1, n_q):
+        if ll[q] > m:
+            m = ll[q]
+    s = 0.0
+    for q in range(n_q):
+        w[q] = math.exp(ll[q] - m)
+        s += w[q]
+    return m, s
+
+
 @njit(parallel=True, fastmath=True, cache=True)
 def estep(offsets, codes, logtab, logprior, bounds, acc, node_tot, chunk_ll):
     """E-step: expected counts per (item, answer, node) and the marginal loglik.
@@ -55,20 +79,7 @@ def estep(offsets, codes, logtab, logprior, bounds, acc, node_tot, chunk_ll):
         for p in range(bounds[c], bounds[c + 1]):
             lo = offsets[p]
             hi = offsets[p + 1]
-            for q in range(n_q):
-                ll[q] = logprior[q]
-            for k in range(lo, hi):
-                row = logtab[codes[k]]
-                for q in range(n_q):
-                    ll[q] += row[q]
-            m = ll[0]
-            for q in range(1, n_q):
-                m = max(m, ll[q])
-            s = 0.0
-            for q in range(n_q):
-                e = math.exp(ll[q] - m)
-                w[q] = e
-                s += e
+            m, s = _posterior_weights(codes, lo, hi, logtab, logprior, ll, w)
             total += m + math.log(s)
             inv = 1.0 / s
             for q in range(n_q):
@@ -91,24 +102,12 @@ def eap(offsets, codes, logtab, logprior, nodes, bounds, out_mean, out_sd, out_l
         ll = np.empty(n_q)
         w = np.empty(n_q)
         for p in range(bounds[c], bounds[c + 1]):
-            for q in range(n_q):
-                ll[q] = logprior[q]
+            m, s = _posterior_weights(codes, offsets[p], offsets[p + 1], logtab, logprior, ll, w)
             right = 0
-            for k in range(offsets[p], offsets[p + 1]):
-                code = codes[k]
-                right += code & 1
-                row = logtab[code]
-                for q in range(n_q):
-                    ll[q] += row[q]
-            m = ll[0]
-            for q in range(1, n_q):
-                if ll[q] > m:
-                    m = ll[q]
-            s = 0.0
             s1 = 0.0
+            for k in range(offsets[p], offsets[p + 1]):
+                right += codes[k] & 1
             for q in range(n_q):
-                w[q] = math.exp(ll[q] - m)
-                s += w[q]
                 s1 += w[q] * nodes[q]
             mean = s1 / s
             s2 = 0.0
@@ -212,20 +211,7 @@ def louis_accumulate(offsets, codes, logtab, logprior, dlog, bounds, n_par, slot
         for p in range(bounds[c], bounds[c + 1]):
             lo = offsets[p]
             hi = offsets[p + 1]
-            for q in range(n_q):
-                ll[q] = logprior[q]
-            for k in range(lo, hi):
-                row = logtab[codes[k]]
-                for q in range(n_q):
-                    ll[q] += row[q]
-            m = ll[0]
-            for q in range(1, n_q):
-                if ll[q] > m:
-                    m = ll[q]
-            s = 0.0
-            for q in range(n_q):
-                w[q] = math.exp(ll[q] - m)
-                s += w[q]
+            m, s = _posterior_weights(codes, lo, hi, logtab, logprior, ll, w)
             for q in range(n_q):
                 w[q] /= s
             # Centred, sqrt-weighted scores of the free items this person answered.
