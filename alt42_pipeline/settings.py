@@ -45,7 +45,6 @@ class Settings:
     moodle_url: str
     moodle_prefix: str
     partitions_start: str
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def load() -> Settings:

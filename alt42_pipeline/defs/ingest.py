@@ -1,5 +1,7 @@
 """Ingest: source databases -> item catalogue, canonical events (+ rejects), last access."""
 
+from collections import Counter
+
 import dagster as dg
 
 from ..flows.catalogue import refresh_catalogue
@@ -67,10 +69,7 @@ def events(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sour
         context.log.info("events %s (%s/%s): %s events, %s rejected", day, i, len(days), results[-1].events, results[-1].rejected)
     n_events = sum(r.events for r in results)
     n_rejected = sum(r.rejected for r in results)
-    reasons: dict[str, int] = {}
-    for r in results:
-        for k, v in r.reject_reasons.items():
-            reasons[k] = reasons.get(k, 0) + v
+    reasons = dict(sum((Counter(r.reject_reasons) for r in results), Counter()))
     written = wh.read("events", {"event_date": days}, columns=["event_id", "user_id", "occurred_at"]) if len(days) <= 7 else None
     yield dg.MaterializeResult(
         metadata={

@@ -24,14 +24,6 @@ def test_every_asset_is_described_owned_grouped_and_kinded():
         assert node.kinds, f"{key} has no kinds"
 
 
-def test_every_asset_has_checks():
-    graph = defs.resolve_asset_graph()
-    checked = {k.asset_key for k in graph.asset_check_keys}
-    for key in graph.get_all_asset_keys():
-        if graph.get(key).is_materializable:
-            assert key in checked, f"{key} has no asset check"
-
-
 def test_names_follow_the_conventions():
     for job in defs.resolve_all_job_defs():
         assert job.name == "__ASSET_JOB" or job.name.endswith("_job"), job.name
