@@ -1,17 +1,21 @@
-"""The code location: every domain's definitions merged once, with shared resources."""
+"""The code location: every module of ``defs/`` autoloaded into one ``Definitions``.
+
+``defs/`` holds Dagster only (one module per domain, ``resources.py`` and ``shared.py``);
+each module's assets, checks, jobs, schedules and sensors are picked up by Dagster's
+autoloader, so adding a definition is adding it to its domain's module. The tree is built
+from the ``defs`` package itself rather than found through ``pyproject.toml``
+(``dg.load_from_defs_folder``), so the code location loads the same way from a wheel in
+the image, where no ``pyproject.toml`` lies beside the package.
+"""
+
+from pathlib import Path
 
 import dagster as dg
 
-from .defs import features, freshness, ingest, interventions, irt, reports, state
-from .defs.resources import default_resources
+from . import defs as defs_package
 
-defs = dg.Definitions.merge(
-    ingest.defs,
-    features.defs,
-    irt.defs,
-    state.defs,
-    interventions.defs,
-    reports.defs,
-    freshness.defs,
-    dg.Definitions(resources=default_resources()),
-)
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    tree = dg.ComponentTree.from_module(defs_module=defs_package, project_root=Path(__file__).resolve().parent.parent)
+    return tree.build_defs()

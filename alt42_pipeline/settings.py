@@ -1,179 +1,256 @@
-"""Every setting of the pipeline, read from the environment in one place.
+"""Every setting of the pipeline: one frozen, typed tree, read from the environment once.
 
-Each setting is an environment variable with a default that works on a laptop with no
-server: SQLite files under a local data folder. The README lists them all.
+Each setting is an environment variable (``ENVIRONMENT`` below maps each one to its place in
+the tree) with a default that runs the demo on a laptop with no server: SQLite files under
+a local data folder. The README lists them all. :func:`load` reads and validates the whole
+tree once; a bad value raises :class:`SettingsError` naming the variable, so the code
+location refuses to load (``dagster definitions validate`` fails) instead of a run failing
+later. Domains never read the environment: each receives its own section (``settings.state``,
+``settings.interventions``, ...), and the Dagster resources in ``defs/resources.py`` are
+built from the same tree.
+
+Secrets (tokens) are ``SecretStr``: their value shows in no ``repr``, log or error message.
 """
 
 from __future__ import annotations
 
-import os
+import datetime as dt
+import functools
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-
-def validate_prefix(prefix: str, setting: str = "table prefix") -> str:
-    """Return ``prefix`` if it is empty or a plain SQL identifier, else raise ValueError."""
-    if prefix and not _IDENTIFIER.match(prefix):
-        raise ValueError(
-            f"{setting} {prefix!r} is not a plain identifier "
-            "(letters, digits and underscores, not starting with a digit)"
-        )
-    return prefix
-
-
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name)
-    return default if value is None or value == "" else value
-
-
-def data_dir() -> Path:
-    return Path(_env("ALT42_DATA_DIR", "data")).resolve()
-
-
-def _sqlite_url(filename: str) -> str:
-    return f"sqlite:///{data_dir() / filename}"
-
-
-@dataclass(frozen=True)
-class Settings:
-    warehouse_url: str
-    table_prefix: str
-    assessment_url: str
-    moodle_url: str
-    moodle_prefix: str
-    partitions_start: str
-
-
-def load() -> Settings:
-    """Read the settings from the environment (call at use time, not import time)."""
-    return Settings(
-        warehouse_url=_env("ALT42_WAREHOUSE_URL", _sqlite_url("warehouse.db")),
-        table_prefix=validate_prefix(_env("ALT42_TABLE_PREFIX", ""), "ALT42_TABLE_PREFIX"),
-        assessment_url=_env("ALT42_ASSESSMENT_URL", _sqlite_url("assessment.db")),
-        moodle_url=_env("ALT42_MOODLE_URL", _sqlite_url("moodle.db")),
-        moodle_prefix=validate_prefix(_env("ALT42_MOODLE_PREFIX", "mdl_"), "ALT42_MOODLE_PREFIX"),
-        partitions_start=_env("ALT42_PARTITIONS_START", "2025-01-01"),
-    )
-
-
-def irt_settings() -> dict:
-    """IRT backend settings: ``ALT42_IRT_BACKEND`` (builtin | remote | remote-with-fallback),
-    ``ALT42_IRT_SERVICE_URL``, ``ALT42_IRT_TIMEOUT_S``; the token (``ALT42_IRT_SERVICE_TOKEN``)
-    is read by the resource as a secret and never logged."""
-    backend = _env("ALT42_IRT_BACKEND", "builtin")
-    if backend not in ("builtin", "remote", "remote-with-fallback"):
-        raise ValueError(f"ALT42_IRT_BACKEND={backend!r} is not builtin, remote or remote-with-fallback")
-    return {
-        "backend": backend,
-        "url": _env("ALT42_IRT_SERVICE_URL", ""),
-        "timeout_s": float(_env("ALT42_IRT_TIMEOUT_S", "300")),
-    }
-@dataclass(frozen=True)
-class InterventionSettings:
-    """Settings of the intervention batch (see :func:`load_interventions`)."""
-
-    recommender: str
-    recommender_url: str
-    recommender_token: str = field(repr=False)
-    recommender_timeout_s: float
-    recommender_attempts: int
-    recommender_chunk: int
-    required_records: str
-
+from .warehouse.names import validate_prefix
 
 #: Default required records of a student for a day: one attempt and one other activity.
 DEFAULT_REQUIRED_RECORDS = "attempt:answered;activity:!answered"
 
-
-def load_interventions() -> InterventionSettings:
-    """Intervention settings from the environment.
-
-    ``ALT42_RECOMMENDER_TOKEN`` is a secret: it is kept out of ``repr`` and never logged.
-    """
-    recommender = _env("ALT42_RECOMMENDER", "builtin")
-    if recommender not in ("builtin", "remote"):
-        raise ValueError(f"ALT42_RECOMMENDER must be 'builtin' or 'remote', not {recommender!r}")
-    return InterventionSettings(
-        recommender=recommender,
-        recommender_url=_env("ALT42_RECOMMENDER_URL", ""),
-        recommender_token=_env("ALT42_RECOMMENDER_TOKEN", ""),
-        recommender_timeout_s=_positive(float, "ALT42_RECOMMENDER_TIMEOUT_S", "10"),
-        recommender_attempts=_positive(int, "ALT42_RECOMMENDER_ATTEMPTS", "3"),
-        recommender_chunk=_positive(int, "ALT42_RECOMMENDER_CHUNK", "500"),
-        required_records=_env("ALT42_REQUIRED_RECORDS", DEFAULT_REQUIRED_RECORDS),
-    )
+AtLeastOne = Annotated[int, Field(ge=1)]
+Positive = Annotated[int, Field(gt=0)]
+PositiveSeconds = Annotated[float, Field(gt=0.0)]
 
 
-def _positive(kind: type, name: str, default: str):
-    raw = _env(name, default)
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class WarehouseSettings(_Section):
+    """Where the output tables live."""
+
+    url: str
+    table_prefix: str = ""
+
+    @field_validator("table_prefix")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        return validate_prefix(value, "table prefix")
+
+
+class SourcesSettings(_Section):
+    """The source databases (an empty URL means the source is not read)."""
+
+    assessment_url: str
+    moodle_url: str
+    moodle_prefix: str = "mdl_"
+
+    @field_validator("moodle_prefix")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        return validate_prefix(value, "Moodle table prefix")
+
+
+class IrtSettings(_Section):
+    """Who calibrates: the in-process engine, the remote IRT service, or the service with
+    the engine as fallback; and where the service is."""
+
+    backend: Literal["builtin", "remote", "remote-with-fallback"] = "builtin"
+    service_url: str = ""
+    service_token: SecretStr = SecretStr("")
+    timeout_s: PositiveSeconds = 300.0
+
+
+class StateSettings(_Section):
+    """The student-state domain: heartbeat, inactivity thresholds, watchdog, alerts."""
+
+    idle_after_days: AtLeastOne = 7
+    inactive_after_days: AtLeastOne = 30
+    recent_window_days: AtLeastOne = 7
+    #: How far back the daily full refresh looks; default ``max(inactive, window) + 5`` days.
+    lookback_days: AtLeastOne | None = None
+    heartbeat_dry_run: bool = False
+    heartbeat_stale_minutes: AtLeastOne = 60
+    alert_webhook_url: str = ""
+    scenarios_file: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StateSettings:
+        if self.inactive_after_days <= self.idle_after_days:
+            raise ValueError(
+                f"inactive_after_days={self.inactive_after_days} must be greater than "
+                f"idle_after_days={self.idle_after_days}"
+            )
+        if self.lookback_days is None:
+            object.__setattr__(self, "lookback_days", max(self.inactive_after_days, self.recent_window_days) + 5)
+        return self
+
+
+class InterventionSettings(_Section):
+    """The intervention batch: which recommender, how to call it, who qualifies."""
+
+    recommender: Literal["builtin", "remote"] = "builtin"
+    recommender_url: str = ""
+    recommender_token: SecretStr = SecretStr("")
+    recommender_timeout_s: PositiveSeconds = 10.0
+    recommender_attempts: Positive = 3
+    recommender_chunk: Positive = 500
+    required_records: str = DEFAULT_REQUIRED_RECORDS
+
+
+class ReportSettings(_Section):
+    """Where the weekly reports' HTML files are written."""
+
+    report_dir: Path
+
+
+class Settings(BaseSettings):
+    """The whole tree. Build it with :func:`load`; tests may pass sections directly."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="forbid")
+
+    data_dir: Path = Path("data")
+    partitions_start: dt.date = dt.date(2025, 1, 1)
+    warehouse: WarehouseSettings
+    sources: SourcesSettings
+    irt: IrtSettings = IrtSettings()
+    state: StateSettings = StateSettings()
+    interventions: InterventionSettings = InterventionSettings()
+    reports: ReportSettings
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_under_data_dir(cls, values: Any) -> Any:
+        """The embedded default: SQLite files and reports under ``data_dir``."""
+        values = dict(values)
+        data = Path(values.get("data_dir") or "data").resolve()
+        values["data_dir"] = data
+        defaults = {
+            "warehouse": {"url": f"sqlite:///{data / 'warehouse.db'}"},
+            "sources": {
+                "assessment_url": f"sqlite:///{data / 'assessment.db'}",
+                "moodle_url": f"sqlite:///{data / 'moodle.db'}",
+            },
+            "reports": {"report_dir": data / "reports"},
+        }
+        for section, fields in defaults.items():
+            given = values.get(section)
+            if isinstance(given, BaseModel):
+                continue
+            values[section] = fields | dict(given or {})
+        return values
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, **_others) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _Environment(settings_cls)
+
+
+#: Every environment variable and its place in the tree (``("state", "idle_after_days")``).
+ENVIRONMENT: dict[str, tuple[str, ...]] = {
+    "ALT42_DATA_DIR": ("data_dir",),
+    "ALT42_PARTITIONS_START": ("partitions_start",),
+    "ALT42_WAREHOUSE_URL": ("warehouse", "url"),
+    "ALT42_TABLE_PREFIX": ("warehouse", "table_prefix"),
+    "ALT42_ASSESSMENT_URL": ("sources", "assessment_url"),
+    "ALT42_MOODLE_URL": ("sources", "moodle_url"),
+    "ALT42_MOODLE_PREFIX": ("sources", "moodle_prefix"),
+    "ALT42_IRT_BACKEND": ("irt", "backend"),
+    "ALT42_IRT_SERVICE_URL": ("irt", "service_url"),
+    "ALT42_IRT_SERVICE_TOKEN": ("irt", "service_token"),
+    "ALT42_IRT_TIMEOUT_S": ("irt", "timeout_s"),
+    "ALT42_IDLE_AFTER_DAYS": ("state", "idle_after_days"),
+    "ALT42_INACTIVE_AFTER_DAYS": ("state", "inactive_after_days"),
+    "ALT42_STATE_WINDOW_DAYS": ("state", "recent_window_days"),
+    "ALT42_STATE_LOOKBACK_DAYS": ("state", "lookback_days"),
+    "ALT42_HEARTBEAT_DRY_RUN": ("state", "heartbeat_dry_run"),
+    "ALT42_HEARTBEAT_STALE_MINUTES": ("state", "heartbeat_stale_minutes"),
+    "ALT42_ALERT_WEBHOOK_URL": ("state", "alert_webhook_url"),
+    "ALT42_SCENARIOS_FILE": ("state", "scenarios_file"),
+    "ALT42_RECOMMENDER": ("interventions", "recommender"),
+    "ALT42_RECOMMENDER_URL": ("interventions", "recommender_url"),
+    "ALT42_RECOMMENDER_TOKEN": ("interventions", "recommender_token"),
+    "ALT42_RECOMMENDER_TIMEOUT_S": ("interventions", "recommender_timeout_s"),
+    "ALT42_RECOMMENDER_ATTEMPTS": ("interventions", "recommender_attempts"),
+    "ALT42_RECOMMENDER_CHUNK": ("interventions", "recommender_chunk"),
+    "ALT42_REQUIRED_RECORDS": ("interventions", "required_records"),
+    "ALT42_REPORT_DIR": ("reports", "report_dir"),
+}
+_NAME_OF = {path: name for name, path in ENVIRONMENT.items()}
+
+
+class _Environment(PydanticBaseSettingsSource):
+    """The ``ALT42_*`` variables, nested into the tree; an empty value means the default."""
+
+    def get_field_value(self, field, field_name):  # pragma: no cover - the whole tree is read in __call__
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        import os
+
+        tree: dict[str, Any] = {}
+        for name, path in ENVIRONMENT.items():
+            value = os.environ.get(name)
+            if value is None or value == "":
+                continue
+            node = tree
+            for key in path[:-1]:
+                node = node.setdefault(key, {})
+            node[path[-1]] = value
+        return tree
+
+
+class SettingsError(ValueError):
+    """A setting with an impossible value; the message names the environment variable."""
+
+
+@functools.cache
+def load() -> Settings:
+    """The settings from the environment, read and validated once (``load.cache_clear()``
+    makes the next call read the environment again)."""
     try:
-        value = kind(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a positive {kind.__name__}, not {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive {kind.__name__}, not {raw!r}")
-    return value
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError("; ".join(_describe(error) for error in exc.errors())) from None
 
 
-
-def report_dir() -> Path:
-    """Folder the weekly reports are written to: ``ALT42_REPORT_DIR``, by default
-    ``<ALT42_DATA_DIR>/reports`` (created on first write)."""
-    return Path(_env("ALT42_REPORT_DIR", str(data_dir() / "reports"))).resolve()
-
-def _env_int(name: str, default: int, minimum: int = 1) -> int:
-    raw = _env(name, str(default))
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not an integer") from None
-    if value < minimum:
-        raise ValueError(f"{name}={value} must be at least {minimum}")
-    return value
-
-
-def _env_bool(name: str, default: bool) -> bool:
-    raw = _env(name, "true" if default else "false").strip().lower()
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{name}={raw!r} is not a boolean (true/false)")
-
-
-@dataclass(frozen=True)
-class StateSettings:
-    """Settings of the student-state domain (heartbeat, inactivity, watchdog)."""
-
-    idle_after_days: int
-    inactive_after_days: int
-    recent_window_days: int
-    lookback_days: int
-    heartbeat_dry_run: bool
-    heartbeat_stale_minutes: int
-    alert_webhook_url: str
-    scenarios_file: str
-
-
-def load_state() -> StateSettings:
-    """Read the state-domain settings (call at use time, not import time)."""
-    idle = _env_int("ALT42_IDLE_AFTER_DAYS", 7)
-    inactive = _env_int("ALT42_INACTIVE_AFTER_DAYS", 30)
-    if inactive <= idle:
-        raise ValueError(
-            f"ALT42_INACTIVE_AFTER_DAYS={inactive} must be greater than ALT42_IDLE_AFTER_DAYS={idle}"
-        )
-    window = _env_int("ALT42_STATE_WINDOW_DAYS", 7)
-    return StateSettings(
-        idle_after_days=idle,
-        inactive_after_days=inactive,
-        recent_window_days=window,
-        lookback_days=_env_int("ALT42_STATE_LOOKBACK_DAYS", max(inactive, window) + 5),
-        heartbeat_dry_run=_env_bool("ALT42_HEARTBEAT_DRY_RUN", False),
-        heartbeat_stale_minutes=_env_int("ALT42_HEARTBEAT_STALE_MINUTES", 60),
-        alert_webhook_url=_env("ALT42_ALERT_WEBHOOK_URL", ""),
-        scenarios_file=_env("ALT42_SCENARIOS_FILE", ""),
-    )
+def _describe(error: dict) -> str:
+    """One pydantic error in the words of the environment variable it came from."""
+    loc = tuple(str(part) for part in error["loc"] if not isinstance(part, int))
+    raw = error.get("input")
+    name = _NAME_OF.get(loc)
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if name is None:  # a rule over several fields: say it with the variables' names
+        message = str(ctx.get("error", error["msg"]))
+        for field, env in ((path[-1], env) for path, env in _NAME_OF.items() if path[:-1] == loc):
+            message = re.sub(rf"\b{field}\b", env, message)
+        return message
+    if kind in ("int_parsing", "int_from_float"):
+        return f"{name}={raw!r} is not an integer"
+    if kind == "float_parsing":
+        return f"{name}={raw!r} is not a number"
+    if kind == "bool_parsing":
+        return f"{name}={raw!r} is not a boolean (true/false)"
+    if kind == "greater_than_equal":
+        return f"{name}={raw} must be at least {ctx['ge']}"
+    if kind == "greater_than":
+        noun = "int" if isinstance(ctx.get("gt"), int) else "number"
+        return f"{name} must be a positive {noun}, not {raw!r}"
+    if kind == "literal_error":
+        choices = re.findall(r"'([^']*)'", ctx.get("expected", ""))
+        listed = ", ".join(repr(c) for c in choices[:-1]) + f" or {choices[-1]!r}" if len(choices) > 1 else ctx.get("expected")
+        return f"{name} must be {listed}, not {raw!r}"
+    if kind in ("date_parsing", "date_from_datetime_parsing"):
+        return f"{name}={raw!r} is not a date (YYYY-MM-DD)"
+    return f"{name}={raw!r}: {ctx.get('error', error['msg'])}"

@@ -13,10 +13,20 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
+from alt42_pipeline import clock, settings
 from alt42_pipeline.warehouse import Warehouse
 
 PG_ADMIN_URL = os.environ.get("ALT42_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 MYSQL_ADMIN_URL = os.environ.get("ALT42_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings_and_clock():
+    """Each test reads the environment as it sets it, on the real clock unless it freezes it."""
+    settings.load.cache_clear()
+    yield
+    settings.load.cache_clear()
+    clock._source = None
 
 
 def _server_missing(kind: str, exc: Exception) -> None:
@@ -90,6 +100,7 @@ def sqlite_warehouse(sqlite_url) -> Iterator[Warehouse]:
 
 # -- demo platform fixtures ---------------------------------------------------------------
 import datetime as dt  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 from alt42_pipeline.demo import DemoConfig, generate  # noqa: E402
 from alt42_pipeline.demo.write import write_assessment, write_moodle  # noqa: E402
@@ -103,13 +114,39 @@ def small_platform():
     return generate(SMALL_DEMO)
 
 
-def make_resources(warehouse_url: str, assessment_url: str, moodle_url: str, prefix: str = "mdl_") -> dict:
-    from alt42_pipeline.defs.resources import SourcesResource, WarehouseResource
+def make_resources(warehouse_url: str, assessment_url: str = "", moodle_url: str = "", prefix: str = "mdl_") -> dict:
+    """Every domain's resource as the code location builds it from the environment, with the
+    warehouse and the sources given."""
+    from alt42_pipeline.defs.resources import SourcesResource, WarehouseResource, build_resources
 
-    return {
+    settings.load.cache_clear()
+    return build_resources(settings.load()) | {
         "warehouse": WarehouseResource(url=warehouse_url),
         "sources": SourcesResource(assessment_url=assessment_url, moodle_url=moodle_url, moodle_prefix=prefix),
     }
+
+
+def build_spine(platform, folder: Path, now: dt.datetime) -> Warehouse:
+    """A warehouse holding a demo platform's spine (catalogue and events) without Dagster, for
+    tests whose subject is further down the graph: the platform's sources are written under
+    ``folder`` and every day ingested into ``folder/template.db`` (the caller disposes of it)."""
+    from alt42_pipeline.sources import Sources
+    from alt42_pipeline.spine import ingest_day, refresh_catalogue
+    from alt42_pipeline.warehouse import make_engine
+
+    asmt, mdl = make_engine(f"sqlite:///{folder / 'a.db'}"), make_engine(f"sqlite:///{folder / 'm.db'}")
+    write_assessment(platform, asmt)
+    write_moodle(platform, mdl)
+    wh = Warehouse(f"sqlite:///{folder / 'template.db'}")
+    sources = Sources(asmt, mdl, "mdl_")
+    refresh_catalogue(wh, sources, now)
+    day = platform.config.first_day
+    while day <= platform.config.last_day:
+        ingest_day(wh, sources, day, now)
+        day += dt.timedelta(days=1)
+    asmt.dispose()
+    mdl.dispose()
+    return wh
 
 
 @pytest.fixture

@@ -1,3 +1,32 @@
 """IRT calibration in the pipeline: responses and anchors from the warehouse, a backend
 (the in-process engine or the remote IRT service), linking to the anchor scale, and the
 writes of ``mirt_item_params``, ``mirt_fit_meta`` and ``mirt_ability``. No Dagster here."""
+
+from . import health
+from .pipeline import (
+    CalibrationOutcome,
+    CalibrationSettings,
+    calibrate_and_link,
+    current_items,
+    first_answers,
+    load_anchors,
+    load_responses,
+    rescore,
+    write_calibration,
+)
+from .remote import IrtServiceClient, IrtServiceError
+
+__all__ = [
+    "CalibrationOutcome",
+    "CalibrationSettings",
+    "IrtServiceClient",
+    "IrtServiceError",
+    "calibrate_and_link",
+    "current_items",
+    "first_answers",
+    "health",
+    "load_anchors",
+    "load_responses",
+    "rescore",
+    "write_calibration",
+]

@@ -1,9 +1,11 @@
 """Health rules of a calibration: parameter bounds, anchor drift, coverage, ability SEs.
 
-Each rule returns ``(passed, details)``; the Dagster asset checks only report them.
+Each rule gives a :class:`Verdict`; the Dagster asset checks only report them.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -88,3 +90,50 @@ def item_misfit(responses: pd.DataFrame, items: pd.DataFrame, abilities: pd.Data
     lo, hi = MISFIT_RANGE
     out["misfit"] = ((out["infit"] < lo) | (out["infit"] > hi)) & (out["n"] >= MISFIT_MIN_RESPONSES)
     return out[columns]
+
+
+# -- verdicts -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one health rule, as an asset check reports it (``table`` is shown as a
+    preview; ``severity`` is ``warn`` or ``error``)."""
+
+    check: str
+    asset: str
+    passed: bool
+    severity: str = "warn"
+    metadata: dict = field(default_factory=dict)
+    table: pd.DataFrame | None = None
+
+
+def flagged_items(items: pd.DataFrame, anchors: pd.DataFrame) -> pd.DataFrame:
+    """Items out of bounds or anchors that drifted (their ICCs are plotted)."""
+    drift = anchor_drift(items, anchors)
+    flagged = items.index.isin(out_of_bounds(items).index) | items.index.isin(drift.index[drift["drifted"]])
+    return items.loc[flagged]
+
+
+def calibration_verdicts(
+    items: pd.DataFrame, anchors: pd.DataFrame, converged: bool, iterations: int | None, active_items: pd.Index
+) -> list[Verdict]:
+    """Convergence, parameter bounds, anchor drift and coverage of a written calibration."""
+    drift = anchor_drift(items, anchors)
+    bounds = out_of_bounds(items)
+    cov = coverage(items.index, active_items)
+    return [
+        Verdict("calibration_converged", "mirt_fit_meta", bool(converged), "error", {"iterations": iterations or 0}),
+        Verdict("item_parameter_bounds", "mirt_item_params", bounds.empty, metadata={"out_of_bounds": len(bounds)},
+                table=bounds.reset_index()),
+        Verdict("anchor_drift", "mirt_item_params", not drift["drifted"].any(),
+                metadata={"anchors": len(drift), "drifted": int(drift["drifted"].sum())}, table=drift.round(3).reset_index()),
+        Verdict("item_coverage", "mirt_item_params", cov >= MIN_COVERAGE,
+                metadata={"coverage": round(cov, 4), "active_items": len(active_items)}),
+    ]
+
+
+def ability_verdict(abilities: pd.DataFrame) -> Verdict:
+    """The median ability SE is small enough for the abilities to mean something."""
+    se = se_summary(abilities)
+    return Verdict("ability_se", "mirt_ability", se.get("median", 0) <= MAX_MEDIAN_SE, metadata=se)

@@ -23,35 +23,33 @@ import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from .. import irt
+from ..settings import IrtSettings
 from ..warehouse import Warehouse
 from .remote import IrtServiceClient, IrtServiceError
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("builtin", "remote", "remote-with-fallback")
+class CalibrationSettings(BaseModel):
+    """How to calibrate (the run configuration of ``irt_calibration``; defaults are the
+    nightly calibration's)."""
 
+    model_config = ConfigDict(frozen=True)
 
-@dataclass(frozen=True)
-class CalibrationSettings:
-    model: str = "2pl"
-    window_days: int = 90
-    min_item_responses: int = 30
-    linking_method: str = "stocking-lord"
-    score_method: str = "eap"
-    quadpts: int = 41
-    backend: str = "builtin"
-
-    def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise ValueError(f"IRT backend {self.backend!r} is not one of {BACKENDS}")
-        if self.window_days < 1:
-            raise ValueError("the calibration window must be at least one day")
+    model: Literal["rasch", "1pl", "2pl", "3pl"] = "2pl"
+    window_days: Annotated[int, Field(ge=1, description="days of answers, the last one included")] = 90
+    min_item_responses: Annotated[int, Field(ge=1)] = 30
+    linking_method: Literal["stocking-lord", "haebara", "mean-mean", "mean-sigma"] = "stocking-lord"
+    score_method: Literal["eap", "map", "ml"] = "eap"
+    quadpts: Annotated[int, Field(ge=5)] = 41
 
 
 @dataclass
@@ -174,21 +172,24 @@ def calibrate_and_link(
     responses: pd.DataFrame,
     anchors: pd.DataFrame,
     settings: CalibrationSettings,
+    service: IrtSettings = IrtSettings(),
     client: IrtServiceClient | None = None,
 ) -> CalibrationOutcome:
-    """Calibrate, link to the anchors and score; nothing is written."""
+    """Calibrate with the backend ``service`` names, link to the anchors and score; nothing
+    is written. ``client`` talks to the IRT service (default: one built from ``service``)."""
     if responses.empty:
         raise ValueError("no answered events in the calibration window: nothing to calibrate")
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    backend, fallback = settings.backend, None
+    backend, fallback = service.backend, None
     if backend == "builtin":
         items, fit, excluded, remote_linking = _builtin(responses, settings)
     else:
-        if client is None:
+        if client is None and not service.service_url:
             raise ValueError(f"backend {backend!r} needs the IRT service URL (ALT42_IRT_SERVICE_URL)")
         try:
-            items, fit, excluded, remote_linking = _remote(responses, anchors, settings, client)
+            with client or IrtServiceClient.from_settings(service) as remote:
+                items, fit, excluded, remote_linking = _remote(responses, anchors, settings, remote)
         except IrtServiceError as exc:
             if backend != "remote-with-fallback":
                 raise

@@ -27,6 +27,8 @@ from typing import Any
 import httpx
 import pandas as pd
 
+from ..settings import IrtSettings
+
 log = logging.getLogger(__name__)
 
 
@@ -62,6 +64,11 @@ class IrtServiceClient:
         self.attempts = attempts
         self.backoff = backoff
         self._sleep = sleep
+
+    @classmethod
+    def from_settings(cls, settings: IrtSettings) -> IrtServiceClient:
+        token = settings.service_token.get_secret_value()
+        return cls(settings.service_url, token or None, timeout=settings.timeout_s)
 
     def close(self) -> None:
         self._client.close()

@@ -1,4 +1,4 @@
-"""Dagster definitions, one module per domain; ``alt42_pipeline.definitions`` merges them."""
+"""Dagster definitions, one module per domain, autoloaded by ``alt42_pipeline.definitions``."""
 
 import warnings
 

@@ -16,7 +16,7 @@ import warnings
 
 import dagster as dg
 
-from .pod_sizes import k8s_tags
+from .shared import k8s_tags
 
 HOURS = dt.timedelta(hours=1)
 DAYS = dt.timedelta(days=1)
@@ -57,5 +57,3 @@ with warnings.catch_warnings():
         minimum_interval_seconds=600,
         tags=k8s_tags("small"),
     )
-
-defs = dg.Definitions(asset_checks=freshness_checks, sensors=[freshness_sensor])

@@ -6,23 +6,22 @@ which turns the schedules users keep in ``batch_schedules`` into runs.
 """
 
 import contextlib
-import datetime as dt
 import json
-from collections import Counter
-from collections.abc import Callable
 
 import dagster as dg
 
-from .. import settings
-from ..interventions.batch import WEAK_WINDOW_DAYS, run_batch
-from ..interventions.recommender import build_recommender
-from ..interventions.required_records import parse_required_records
-from ..interventions.schedule_store import list_schedules
-from ..interventions.schedules import TARGET_JOBS, due_slots
-from .common import OWNERS, partition_days
-from .partitions import daily
-from .pod_sizes import k8s_tags
-from .resources import WarehouseResource
+from ..clock import now
+from ..interventions import (
+    TARGET_JOBS,
+    WEAK_WINDOW_DAYS,
+    build_recommender,
+    due_slots,
+    list_schedules,
+    parse_required_records,
+    run_days,
+)
+from .resources import InterventionsResource, WarehouseResource
+from .shared import OWNERS, SERIAL_TAG, daily, k8s_tags, partition_days
 
 
 #: Tags a scheduled run carries; ``SLOT_TAG`` is the schedule id + due time (the run key).
@@ -56,49 +55,41 @@ FIRST_DAY = daily.start.date()
         "Students whose recommendation fails are stored in intervention_errors."
     ),
 )
-def interventions(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    options = settings.load_interventions()
+def interventions(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, batch: InterventionsResource
+) -> dg.MaterializeResult:
+    options = batch.settings()
     groups = parse_required_records(options.required_records)
-    reports = {}
     with contextlib.ExitStack() as stack:
         recommender = build_recommender(options)
         if hasattr(recommender, "close"):
             stack.callback(recommender.close)
-        for day in partition_days(context):  # one day, or every day of a backfill range
-            reports[day] = run_batch(
-                warehouse.get(), day, recommender, groups, run_id=context.run_id, chunk=options.recommender_chunk
-            )
-            context.log.info("interventions %s: %s", day, reports[day].counts)
-    counts = Counter()
-    recommendations = Counter()
-    seconds = Counter()
-    for report in reports.values():
-        counts.update(report.counts)
-        recommendations.update(report.recommendations)
-        seconds.update(report.seconds)
+        summary = run_days(  # one day, or every day of a backfill range
+            warehouse.get(), partition_days(context), recommender, groups, run_id=context.run_id,
+            chunk=options.recommender_chunk, on_day=lambda r: context.log.info("interventions %s: %s", r.date, r.counts),
+        )
+    counts = summary.counts
     processed, failed = counts["processed"], counts["failed"]
-    last = reports[max(reports)]
+    last = summary.last
     metadata = {
-        **dict(counts),
+        **counts,
         "dagster/row_count": processed,
-        "days": len(reports),
+        "days": len(summary.reports),
         "recommender": f"{recommender.name} {recommender.version}",
         "required_records": "; ".join(str(g) for g in groups),
-        "recommendations": dg.MetadataValue.json(dict(recommendations)),
-        "seconds": dg.MetadataValue.json({k: round(v, 3) for k, v in seconds.items()}),
+        "recommendations": dg.MetadataValue.json(summary.recommendations),
+        "seconds": dg.MetadataValue.json(summary.seconds),
         "preview": dg.MetadataValue.md(last.sample.to_markdown(index=False) if len(last.sample) else "(none)"),
     }
     if failed:
-        first = next(r for r in reports.values() if r.failed)
         context.log.warning(
             "%d of %d students failed (see intervention_errors for run %s); first: %s",
-            failed, failed + processed, context.run_id, first.errors.iloc[0]["error_type"],
+            failed, failed + processed, context.run_id, summary.first_error,
         )
-        systemic = [str(d) for d, r in reports.items() if r.failed and not r.processed]
-        if systemic:
-            # Nothing succeeded on those days: a systemic failure (e.g. the remote recommender
-            # is down). The errors are stored; failing the run makes it visible to retries.
-            raise dg.Failure(description=f"every eligible student failed for {', '.join(systemic)}", metadata=dict(counts))
+        if summary.systemic_failure_days:
+            # The errors are stored; failing the run makes a systemic failure visible to retries.
+            days = ", ".join(str(d) for d in summary.systemic_failure_days)
+            raise dg.Failure(description=f"every eligible student failed for {days}", metadata=counts)
     check = dg.AssetCheckResult(
         check_name="interventions_without_failures",
         passed=failed == 0,
@@ -115,7 +106,7 @@ interventions_job = dg.define_asset_job(
     partitions_def=daily,
     description="The intervention batch for one day (the partition); scheduled by db_schedule_sensor.",
     # One batch at a time: two runs of one day would race on the (student, date) key.
-    tags={**k8s_tags("medium"), "alt42/serial": "interventions", "dagster/max_runtime": "3600"},
+    tags={**k8s_tags("medium"), SERIAL_TAG: "interventions", "dagster/max_runtime": "3600"},
 )
 
 #: The jobs schedules can start, by name; every schedule target must name one of them.
@@ -123,53 +114,38 @@ SCHEDULED_JOBS = {job.name: job for job in (interventions_job,)}
 assert set(TARGET_JOBS.values()) == set(SCHEDULED_JOBS), "every schedule target needs a job"
 
 
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def build_db_schedule_sensor(clock: Callable[[], dt.datetime] = utc_now) -> dg.SensorDefinition:
-    """The sensor that launches batches from ``batch_schedules`` (``clock`` is for tests)."""
-
-    @dg.sensor(
-        name="db_schedule_sensor",
-        jobs=list(SCHEDULED_JOBS.values()),
-        minimum_interval_seconds=60,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description=(
-            "Launches each active schedule of batch_schedules at its latest due time, once "
-            "(run key = schedule id + due time); after downtime only the latest missed slot runs."
-        ),
-    )
-    def db_schedule_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
-        schedules = list_schedules(warehouse.get())
-        last_fired = json.loads(context.cursor) if context.cursor else {}
-        tick = due_slots(schedules, clock(), last_fired)
-        for problem in tick.invalid:
-            context.log.error("skipped an invalid schedule: %s", problem)
-        requests = []
-        for slot in tick.slots:
-            if slot.partition < FIRST_DAY:
-                context.log.warning("schedule %s: day %s is before the first partition", slot.schedule.name, slot.partition)
-                continue
-            if context.instance.get_run_records(filters=dg.RunsFilter(tags={SLOT_TAG: slot.key}), limit=1):
-                context.log.info("schedule %s: slot %s already has a run", slot.schedule.name, slot.key)
-                continue
-            requests.append(
-                dg.RunRequest(
-                    run_key=slot.key,
-                    job_name=TARGET_JOBS[slot.schedule.target],
-                    partition_key=slot.partition.isoformat(),
-                    tags={SCHEDULE_TAG: slot.schedule.name, SLOT_TAG: slot.key, DUE_TAG: slot.due.isoformat()},
-                )
+@dg.sensor(
+    jobs=list(SCHEDULED_JOBS.values()),
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Launches each active schedule of batch_schedules at its latest due time, once "
+        "(run key = schedule id + due time); after downtime only the latest missed slot runs."
+    ),
+)
+def db_schedule_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+    schedules = list_schedules(warehouse.get())
+    last_fired = json.loads(context.cursor) if context.cursor else {}
+    tick = due_slots(schedules, now(), last_fired)
+    for problem in tick.invalid:
+        context.log.error("skipped an invalid schedule: %s", problem)
+    requests = []
+    for slot in tick.slots:
+        if slot.partition < FIRST_DAY:
+            context.log.warning("schedule %s: day %s is before the first partition", slot.schedule.name, slot.partition)
+            continue
+        if context.instance.get_run_records(filters=dg.RunsFilter(tags={SLOT_TAG: slot.key}), limit=1):
+            context.log.info("schedule %s: slot %s already has a run", slot.schedule.name, slot.key)
+            continue
+        requests.append(
+            dg.RunRequest(
+                run_key=slot.key,
+                job_name=TARGET_JOBS[slot.schedule.target],
+                partition_key=slot.partition.isoformat(),
+                tags={SCHEDULE_TAG: slot.schedule.name, SLOT_TAG: slot.key, DUE_TAG: slot.due.isoformat()},
             )
-        new_cursor = json.dumps(tick.cursor, sort_keys=True)
-        if not requests:
-            return dg.SensorResult(skip_reason=f"no schedule due ({len(schedules)} schedules)", cursor=new_cursor)
-        return dg.SensorResult(run_requests=requests, cursor=new_cursor)
-
-    return db_schedule_sensor
-
-
-db_schedule_sensor = build_db_schedule_sensor()
-
-defs = dg.Definitions(assets=[interventions], jobs=[interventions_job], sensors=[db_schedule_sensor])
+        )
+    new_cursor = json.dumps(tick.cursor, sort_keys=True)
+    if not requests:
+        return dg.SensorResult(skip_reason=f"no schedule due ({len(schedules)} schedules)", cursor=new_cursor)
+    return dg.SensorResult(run_requests=requests, cursor=new_cursor)

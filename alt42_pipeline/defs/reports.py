@@ -5,19 +5,16 @@ import datetime as dt
 
 import dagster as dg
 
-from .. import settings
-from ..core.kpis import week_start
-from ..reports import plots, weekly
-from ..warehouse import utcnow
-from .common import OWNERS, partition_weeks
-from .partitions import weekly as weekly_partitions
-from .pod_sizes import k8s_tags
-from .resources import WarehouseResource
+from ..clock import utcnow
+from ..reports import plots, render_markdown, write_week
+from ..spine import week_start
+from .resources import ReportsResource, WarehouseResource
+from .shared import OWNERS, k8s_tags, partition_weeks
+from .shared import weekly as weekly_partitions
 
 GROUP = "reports"
 
-#: What the report reads, by key so that a domain missing from the code location does not
-#: break the definitions. Add the state and interventions assets here when they exist.
+#: What the report reads.
 REPORT_INPUTS = [
     dg.AssetKey(name)
     for name in ("questions", "events", "weekly_kpi", "mirt_item_params", "mirt_fit_meta", "mirt_ability", "interventions",
@@ -41,35 +38,32 @@ REPORT_INPUTS = [
                           description="The HTML file was written and every plot is inlined (no external resource)."),
     ],
 )
-def weekly_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+def weekly_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource, reports: ReportsResource):
     wh = warehouse.get()
+    folder = reports.settings().report_dir
     weeks = list(partition_weeks(context))
     for i, week in enumerate(weeks, 1):
         context.log.info("weekly report %s (%s/%s): reading the week from the warehouse", week, i, len(weeks))
-        report = weekly.gather(wh, week, utcnow())
-        figs = weekly.figures(report)
-        page = weekly.render_html(report, figs)
-        path = weekly.write_html(page, settings.report_dir(), week)
-        context.log.info("weekly report %s (%s/%s): %s plots, written to %s", week, i, len(weeks), len(figs), path)
+        written = write_week(wh, week, utcnow(), folder)
+        context.log.info("weekly report %s (%s/%s): %s plots, written to %s", week, i, len(weeks), len(written.figures), written.path)
     # a backfill writes one file per week; the metadata describes the last one
-    trend = figs.get("KPI trends")
+    trend = written.figures.get("KPI trends")
     yield dg.MaterializeResult(
         metadata={
-            **report.numbers(),
+            **written.report.numbers(),
             "weeks": len(weeks),
-            "path": dg.MetadataValue.path(str(path)),
-            "size_kb": round(len(page.encode()) / 1024, 1),
-            "plots": len(figs),
-            "summary": dg.MetadataValue.md(weekly.render_markdown(report)),
+            "path": dg.MetadataValue.path(str(written.path)),
+            "size_kb": round(len(written.page.encode()) / 1024, 1),
+            "plots": len(written.figures),
+            "summary": dg.MetadataValue.md(render_markdown(written.report)),
             "kpi_trend": dg.MetadataValue.md(plots.markdown_image(trend, "KPI trend") if trend else "_no KPI rows_"),
         }
     )
-    inlined = page.count('src="data:image/png;base64,')
-    external = page.count('src="http') + page.count('href="http')
     yield dg.AssetCheckResult(
         check_name="weekly_report_self_contained",
-        passed=path.exists() and inlined == len(figs) and external == 0,
-        metadata={"inlined_images": inlined, "plots": len(figs), "external_references": external},
+        passed=written.self_contained,
+        metadata={"inlined_images": written.inlined_images, "plots": len(written.figures),
+                  "external_references": written.external_references},
     )
 
 
@@ -94,5 +88,3 @@ def weekly_report_schedule(context: dg.ScheduleEvaluationContext):
     key = last_week(context.scheduled_execution_time)
     return dg.RunRequest(run_key=f"weekly_report:{key}", partition_key=key)
 
-
-defs = dg.Definitions(assets=[weekly_report], jobs=[weekly_report_job], schedules=[weekly_report_schedule])

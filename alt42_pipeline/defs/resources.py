@@ -1,22 +1,38 @@
-"""Resources shared by every domain: the warehouse and the two source databases."""
+"""One resource per domain, built from the settings tree (``alt42_pipeline.settings``).
+
+Each resource is its domain's settings section as Dagster config (shown in the UI; the
+section's validation applies) and hands the domain the plain, typed section with
+``settings()``. Secrets, and URLs that may hold a password, are passed as ``EnvVar`` when
+they come from the environment, so the UI shows the variable's name, never its value.
+"""
 
 from __future__ import annotations
 
 import os
-
-from functools import lru_cache
+from typing import TypeVar
 
 import dagster as dg
-import sqlalchemy as sa
+from pydantic import BaseModel
 from pydantic import PrivateAttr
 
 from .. import settings
-from ..warehouse import Warehouse, make_engine
+from ..calibration import IrtServiceClient
+from ..settings import InterventionSettings, IrtSettings, ReportSettings, StateSettings
+from ..sources import Sources
+from ..warehouse import Warehouse
+
+S = TypeVar("S", bound=BaseModel)
 
 
-def _secret_or_default(env_name: str, default: str):
-    """An ``EnvVar`` when the variable is set (its value is then never shown in the UI)."""
-    return dg.EnvVar(env_name) if os.environ.get(env_name) else default
+def _section(cls: type[S], resource: dg.ConfigurableResource) -> S:
+    """The domain's plain settings section from the resource's config (fields a subclass
+    adds, e.g. in a test, are not the domain's)."""
+    return cls.model_validate(resource.model_dump(include=set(cls.model_fields)))
+
+
+def _secret(name: str, value: str) -> str:
+    """``value``, or an ``EnvVar`` of ``name`` when the value comes from that variable."""
+    return dg.EnvVar(name) if os.environ.get(name) else value
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -28,7 +44,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def get(self) -> Warehouse:
         if self._warehouse is None:
-            self._warehouse = Warehouse(self.url, settings.validate_prefix(self.table_prefix))
+            self._warehouse = Warehouse(self.url, self.table_prefix)
             self._warehouse.ensure_schema()
         return self._warehouse
 
@@ -40,31 +56,75 @@ class SourcesResource(dg.ConfigurableResource):
     moodle_url: str
     moodle_prefix: str = "mdl_"
 
-    def assessment_engine(self) -> sa.Engine | None:
-        return _engine(self.assessment_url) if self.assessment_url else None
-
-    def moodle_engine(self) -> sa.Engine | None:
-        return _engine(self.moodle_url) if self.moodle_url else None
-
-    def prefix(self) -> str:
-        return settings.validate_prefix(self.moodle_prefix, "Moodle table prefix")
+    def get(self) -> Sources:
+        return Sources.connect(self.assessment_url, self.moodle_url, self.moodle_prefix)
 
 
-@lru_cache(maxsize=8)
-def _engine(url: str) -> sa.Engine:
-    return make_engine(url)
+class IrtResource(dg.ConfigurableResource, IrtSettings):
+    """Which backend calibrates (``ALT42_IRT_BACKEND``) and where the remote service is."""
+
+    service_token: str = ""  # a secret: an EnvVar (Dagster config has no SecretStr)
+
+    def settings(self) -> IrtSettings:
+        return _section(IrtSettings, self)
+
+    def client(self) -> IrtServiceClient | None:
+        """The IRT service's client (None when the built-in engine calibrates)."""
+        return None if self.backend == "builtin" else IrtServiceClient.from_settings(self.settings())
 
 
-def default_resources() -> dict[str, dg.ConfigurableResource]:
-    """Resources configured from the environment (see ``alt42_pipeline.settings``)."""
-    s = settings.load()
+class StateResource(dg.ConfigurableResource, StateSettings):
+    """Heartbeat, inactivity thresholds, watchdog and the alert webhook."""
+
+    def settings(self) -> StateSettings:
+        return _section(StateSettings, self)
+
+
+class InterventionsResource(dg.ConfigurableResource, InterventionSettings):
+    """The intervention batch's recommender and the records a student needs."""
+
+    recommender_token: str = ""  # a secret: an EnvVar (Dagster config has no SecretStr)
+
+    def settings(self) -> InterventionSettings:
+        return _section(InterventionSettings, self)
+
+
+class ReportsResource(dg.ConfigurableResource):
+    """Where the weekly reports are written (``ALT42_REPORT_DIR``)."""
+
+    report_dir: str
+
+    def settings(self) -> ReportSettings:
+        return _section(ReportSettings, self)
+
+
+def build_resources(s: settings.Settings) -> dict[str, dg.ConfigurableResource]:
+    """Every domain's resource from one settings tree."""
     return {
         "warehouse": WarehouseResource(
-            url=_secret_or_default("ALT42_WAREHOUSE_URL", s.warehouse_url), table_prefix=s.table_prefix
+            url=_secret("ALT42_WAREHOUSE_URL", s.warehouse.url), table_prefix=s.warehouse.table_prefix
         ),
         "sources": SourcesResource(
-            assessment_url=_secret_or_default("ALT42_ASSESSMENT_URL", s.assessment_url),
-            moodle_url=_secret_or_default("ALT42_MOODLE_URL", s.moodle_url),
-            moodle_prefix=s.moodle_prefix,
+            assessment_url=_secret("ALT42_ASSESSMENT_URL", s.sources.assessment_url),
+            moodle_url=_secret("ALT42_MOODLE_URL", s.sources.moodle_url),
+            moodle_prefix=s.sources.moodle_prefix,
         ),
+        "irt": IrtResource(
+            **s.irt.model_dump(exclude={"service_token"}),
+            service_token=_secret("ALT42_IRT_SERVICE_TOKEN", s.irt.service_token.get_secret_value()),
+        ),
+        "state": StateResource(
+            **s.state.model_dump(exclude={"alert_webhook_url"}),
+            alert_webhook_url=_secret("ALT42_ALERT_WEBHOOK_URL", s.state.alert_webhook_url),
+        ),
+        "batch": InterventionsResource(
+            **s.interventions.model_dump(exclude={"recommender_token"}),
+            recommender_token=_secret("ALT42_RECOMMENDER_TOKEN", s.interventions.recommender_token.get_secret_value()),
+        ),
+        "reports": ReportsResource(report_dir=str(s.reports.report_dir)),
     }
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources=build_resources(settings.load()))

@@ -1,28 +1,33 @@
 """Dagster definitions of the state domain: the heartbeat, inactivity alerts, pipeline health.
 
-Each definition is a thin shell over :mod:`alt42_pipeline.state`; it reads the settings,
-calls the core and reports what happened as metadata.
+Each definition is a thin shell over :mod:`alt42_pipeline.state`: it takes the state
+domain's settings from its resource, calls the core and reports what happened as metadata.
 """
 
 import datetime as dt
 
 import dagster as dg
 
-from .. import settings
-from ..state import checks, health, inactivity, notify
-from ..state.heartbeat import HeartbeatConfig, HeartbeatSummary, run_heartbeat, slot_start
-from ..state.machine import Thresholds
-from ..state.rules import load_rules
-from ..warehouse import utcnow
-from .pod_sizes import k8s_tags
-from .resources import WarehouseResource
+from ..clock import utcnow
+from ..state import (
+    HeartbeatConfig,
+    HeartbeatSummary,
+    LatestHeartbeat,
+    NotificationError,
+    checks,
+    health,
+    inactivity,
+    latest_heartbeat,
+    load_rules,
+    run_heartbeat,
+    slot_start,
+)
+from .resources import StateResource, WarehouseResource
+from .shared import OWNERS, SERIAL_TAG, k8s_tags
 
-OWNERS = ["team:analytics-platform"]
-SERIAL_TAG = "alt42/serial"
 HEARTBEAT_MINUTES = 30
 #: A heartbeat normally takes seconds; one still running after 20 minutes is stuck.
 HEARTBEAT_MAX_RUNTIME_S = 20 * 60
-ALERTS_PER_POST = 1_000
 
 _SPECS = {
     "student_state_cache": "Current state of every student (active, idle, inactive, at_risk), refreshed by the heartbeat.",
@@ -42,19 +47,6 @@ def _spec(key: str, description: str) -> dg.AssetSpec:
         kinds={"sql", "pandas"},
         group_name="state",
         skippable=True,
-    )
-
-
-def _now() -> dt.datetime:
-    """Naive UTC now (one place, so tests can move the clock)."""
-    return utcnow()
-
-
-def heartbeat_config(s: settings.StateSettings) -> HeartbeatConfig:
-    return HeartbeatConfig(
-        thresholds=Thresholds(s.idle_after_days, s.inactive_after_days),
-        window_days=s.recent_window_days,
-        lookback_days=s.lookback_days,
     )
 
 
@@ -82,11 +74,11 @@ def _preview(summary: HeartbeatSummary) -> str:
     description="The heartbeat: consume new events, refresh every student's state, log changes.",
     can_subset=False,
 )
-def student_state(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    s = settings.load_state()
+def student_state(context: dg.AssetExecutionContext, warehouse: WarehouseResource, state: StateResource):
+    s = state.settings()
     rules = load_rules(s.scenarios_file or None)
     summary = run_heartbeat(
-        warehouse.get(), rules, heartbeat_config(s), run_id=context.run_id, now=_now(), dry_run=s.heartbeat_dry_run
+        warehouse.get(), rules, HeartbeatConfig.from_settings(s), run_id=context.run_id, now=utcnow(), dry_run=s.heartbeat_dry_run
     )
     meta = _summary_metadata(summary)
     if summary.dry_run:  # nothing was written: no materialization and nothing to check
@@ -114,8 +106,8 @@ def student_state(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
 # One check per table the heartbeat writes: what the latest heartbeat wrote is consistent.
 # Separate checks (not check specs of the asset) so that a dry run, which writes nothing,
 # skips them instead of reporting on a heartbeat that left no trace.
-def _latest(wh) -> checks.LatestHeartbeat:
-    latest = checks.latest_heartbeat(wh)
+def _latest(wh) -> LatestHeartbeat:
+    latest = latest_heartbeat(wh)
     if latest is None:
         raise dg.Failure("no successful heartbeat recorded to check")
     return latest
@@ -137,9 +129,9 @@ def state_changes_match_cache(warehouse: WarehouseResource) -> dg.AssetCheckResu
 
 
 @dg.asset_check(asset="scenario_evaluation_log", description="The latest firings name loaded rules at the loaded version.")
-def scenario_firings_match_rules(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def scenario_firings_match_rules(warehouse: WarehouseResource, state: StateResource) -> dg.AssetCheckResult:
     wh = warehouse.get()
-    rules = load_rules(settings.load_state().scenarios_file or None)
+    rules = load_rules(state.settings().scenarios_file or None)
     return _result(checks.firings_off_rules(wh, _latest(wh).heartbeat_id, rules))
 
 
@@ -186,7 +178,7 @@ state_refresh_job = dg.define_asset_job(
     description="Launches the state refresh every 30 minutes, once per 30-minute slot.",
 )
 def heartbeat_sensor(context: dg.SensorEvaluationContext):
-    slot = slot_start(_now(), HEARTBEAT_MINUTES).isoformat()
+    slot = slot_start(utcnow(), HEARTBEAT_MINUTES).isoformat()
     if context.cursor == slot:
         return dg.SkipReason(f"the heartbeat of slot {slot} was already requested")
     # The run key is the slot: a restarted daemon asking again for the same slot is deduplicated.
@@ -202,10 +194,6 @@ class InactivityWindow(dg.Config):
     until: str = ""
 
 
-def _thresholds(s: settings.StateSettings) -> list[int]:
-    return [s.idle_after_days, s.inactive_after_days]
-
-
 @dg.asset(
     deps=["student_state_cache"],
     description="Students crossing an inactivity threshold (idle and inactive days), one row per crossing; "
@@ -215,24 +203,16 @@ def _thresholds(s: settings.StateSettings) -> list[int]:
     group_name="state",
 )
 def inactivity_alerts(
-    context: dg.AssetExecutionContext, config: InactivityWindow, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, config: InactivityWindow, warehouse: WarehouseResource, state: StateResource
 ) -> dg.MaterializeResult:
-    s = settings.load_state()
+    s = state.settings()
     wh = warehouse.get()
-    now = _now()
+    now = utcnow()
     until = dt.datetime.fromisoformat(config.until) if config.until else now
     since = dt.datetime.fromisoformat(config.since) if config.since else until - dt.timedelta(days=1)
-    new = inactivity.record_alerts(wh, _thresholds(s), since, until, detected_at=now)
-    pending = inactivity.pending_alerts(wh)
-    notified = 0
-    if s.alert_webhook_url:
-        # In batches, each marked once delivered. A delivery failing after its retries fails
-        # the run; the rest stay pending and go out with the retry or the next run.
-        for start in range(0, len(pending), ALERTS_PER_POST):
-            batch = pending.iloc[start : start + ALERTS_PER_POST]
-            notify.post_json(s.alert_webhook_url, inactivity.alert_payload(batch))
-            inactivity.mark_notified(wh, batch, utcnow())
-            notified += len(batch)
+    new = inactivity.record_alerts(wh, inactivity.thresholds(s), since, until, detected_at=now)
+    # a delivery failing after its retries fails the run; what is left goes with the next one
+    notified = inactivity.deliver_pending(wh, s.alert_webhook_url) if s.alert_webhook_url else 0
     context.log.info("%d new inactivity alerts in (%s, %s], %d notified", new, since, until, notified)
     return dg.MaterializeResult(
         metadata={
@@ -249,9 +229,9 @@ def inactivity_alerts(
     asset=inactivity_alerts,
     description="With a webhook configured, every alert has been delivered (pending ones go with the next run).",
 )
-def inactivity_alerts_delivered(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def inactivity_alerts_delivered(warehouse: WarehouseResource, state: StateResource) -> dg.AssetCheckResult:
     pending = len(inactivity.pending_alerts(warehouse.get()))
-    configured = bool(settings.load_state().alert_webhook_url)
+    configured = bool(state.settings().alert_webhook_url)
     return dg.AssetCheckResult(
         passed=not configured or pending == 0,
         severity=dg.AssetCheckSeverity.WARN,
@@ -274,12 +254,12 @@ inactivity_alert_job = dg.define_asset_job(
     description="Finds students newly crossing an inactivity threshold since the last tick "
     "(an indexed range count) and launches a run that records and notifies them.",
 )
-def inactivity_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
-    now = _now()
+def inactivity_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource, state: StateResource):
+    now = utcnow()
     if not context.cursor:
         return dg.SensorResult(skip_reason="first tick: watching for crossings from now on", cursor=now.isoformat())
     since = dt.datetime.fromisoformat(context.cursor)
-    found = inactivity.count_crossings(warehouse.get(), _thresholds(settings.load_state()), since, now)
+    found = inactivity.count_crossings(warehouse.get(), inactivity.thresholds(state.settings()), since, now)
     if not found:
         return dg.SensorResult(skip_reason=f"no threshold crossing in ({since}, {now}]", cursor=now.isoformat())
     window = {"since": since.isoformat(), "until": now.isoformat()}
@@ -296,28 +276,19 @@ def inactivity_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseR
     description="Alerts (log and webhook) once per incident when no successful heartbeat has been "
     "recorded for ALT42_HEARTBEAT_STALE_MINUTES, and clears when it recovers.",
 )
-def pipeline_health_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
-    s = settings.load_state()
-    now = _now()
+def pipeline_health_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource, state: StateResource):
+    s = state.settings()
+    now = utcnow()
     cursor = health.HealthCursor.loads(context.cursor, now)
-    last = health.last_successful_heartbeat(warehouse.get())
-    verdict = health.assess(last, cursor, now, dt.timedelta(minutes=s.heartbeat_stale_minutes))
+    latest = latest_heartbeat(warehouse.get())
+    verdict = health.assess(latest and latest.timestamp, cursor, now, dt.timedelta(minutes=s.heartbeat_stale_minutes))
     if verdict.action in (health.ALERT, health.RECOVERED):
         (context.log.error if verdict.action == health.ALERT else context.log.info)(verdict.message)
         if s.alert_webhook_url:
-            payload = {"kind": "pipeline_health", "status": verdict.action, "message": verdict.message}
             try:
-                notify.post_json(s.alert_webhook_url, payload, attempts=3, backoff_s=2.0, timeout_s=5.0)
-            except notify.NotificationError as exc:
+                health.post_alert(verdict, s.alert_webhook_url)
+            except NotificationError as exc:
                 # Keep the old cursor: the next evaluation tries to deliver this news again.
                 context.log.error(f"could not deliver the health alert: {exc}")
                 return dg.SkipReason(f"{verdict.message}; webhook delivery failed, will retry")
     return dg.SensorResult(skip_reason=verdict.message, cursor=verdict.cursor.dumps())
-
-
-defs = dg.Definitions(
-    assets=[student_state, inactivity_alerts],
-    asset_checks=HEARTBEAT_CHECKS + [inactivity_alerts_delivered],
-    jobs=[state_refresh_job, inactivity_alert_job],
-    sensors=[heartbeat_sensor, inactivity_sensor, pipeline_health_sensor],
-)

@@ -34,11 +34,11 @@ class DemoRun:
 
 def write_platform(cfg: DemoConfig, s: settings.Settings) -> Platform:
     platform = generate(cfg)
-    settings.data_dir().mkdir(parents=True, exist_ok=True)
-    write_assessment(platform, make_engine(s.assessment_url))
-    if s.moodle_url:
-        write_moodle(platform, make_engine(s.moodle_url), s.moodle_prefix)
-    save_truth(platform, settings.data_dir() / "truth")
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    write_assessment(platform, make_engine(s.sources.assessment_url))
+    if s.sources.moodle_url:
+        write_moodle(platform, make_engine(s.sources.moodle_url), s.sources.moodle_prefix)
+    save_truth(platform, s.data_dir / "truth")
     return platform
 
 
@@ -63,8 +63,8 @@ def _batches(defs: dg.Definitions):
 
 
 def materialize_all(defs: dg.Definitions, first: dt.date, last: dt.date, instance: dg.DagsterInstance, result: DemoRun) -> None:
-    from ..core.kpis import week_start
-    from ..defs import partitions
+    from ..defs import shared as partitions
+    from ..spine import week_start
 
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
     resources = defs.resources
@@ -103,17 +103,17 @@ def run_demo(cfg: DemoConfig, instance: dg.DagsterInstance | None = None) -> Dem
     platform = write_platform(cfg, s)
     result = DemoRun(platform=platform)
     instance = instance or dg.DagsterInstance.get()
-    materialize_all(defs, cfg.first_day, cfg.last_day, instance, result)
+    materialize_all(defs(), cfg.first_day, cfg.last_day, instance, result)
     _init_batch_schedule(s)
     return result
 
 
 def _init_batch_schedule(s: settings.Settings) -> None:
     """The default intervention schedule, so db_schedule_sensor has work under ``dagster dev``."""
-    from ..interventions.schedule_store import init_default_schedule
+    from ..interventions import init_default_schedule
     from ..warehouse import Warehouse
 
-    wh = Warehouse(s.warehouse_url, s.table_prefix)
+    wh = Warehouse(s.warehouse.url, s.warehouse.table_prefix)
     init_default_schedule(wh)
     wh.engine.dispose()
 
@@ -121,7 +121,7 @@ def _init_batch_schedule(s: settings.Settings) -> None:
 def summary(result: DemoRun, s: settings.Settings) -> str:
     from ..warehouse import Warehouse
 
-    wh = Warehouse(s.warehouse_url, s.table_prefix)
+    wh = Warehouse(s.warehouse.url, s.warehouse.table_prefix)
     lines = [
         f"demo platform: {result.platform.config.students} students, {len(result.platform.items)} items, "
         f"{result.platform.n_events} source rows, {result.platform.config.first_day} .. {result.platform.config.last_day}",

@@ -13,14 +13,17 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 
-from ..warehouse import Warehouse, utcnow
+from ..clock import utcnow
+from ..spine import week_start as week_of
+from ..warehouse import Warehouse
 from .recommender import Recommendation, Recommender, StudentInputs
 from .required_records import VerbGroup, flag_column, has_required_records
 
@@ -82,8 +85,9 @@ class BatchReport:
 
 def load_inputs(wh: Warehouse, date: dt.date, groups: tuple[VerbGroup, ...]) -> BatchInputs:
     """Everything the batch needs in three queries (a row costs more than a column to read)."""
-    s = wh.schema
-    ev, st, kpi, ab, iv = s.events, s.student_state_cache, s.weekly_kpi, s.mirt_ability, s.interventions
+    ev, st, kpi, ab, iv = (
+        wh.table(name) for name in ("events", "student_state_cache", "weekly_kpi", "mirt_ability", "interventions")
+    )
     is_attempt = ev.c.verb == ATTEMPT_VERB
     day = (
         sa.select(
@@ -98,7 +102,7 @@ def load_inputs(wh: Warehouse, date: dt.date, groups: tuple[VerbGroup, ...]) -> 
         .group_by(ev.c.user_id)
         .subquery("day")
     )
-    week_start = date - dt.timedelta(days=date.weekday())
+    week_start = week_of(date)
     active = wh.read(
         sa.select(
             *day.c,
@@ -126,7 +130,7 @@ def load_inputs(wh: Warehouse, date: dt.date, groups: tuple[VerbGroup, ...]) -> 
         .select_from(st)
         .where(~sa.exists().where(ev.c.event_date == date, ev.c.user_id == st.c.user_id))
     )
-    ft = s.features_topic_daily
+    ft = wh.table("features_topic_daily")
     attempts, correct = sa.func.sum(ft.c.attempts), sa.func.sum(ft.c.correct)
     weak = wh.read(
         sa.select(ft.c.user_id, ft.c.topic_id, attempts.label("attempts"), correct.label("correct"))
@@ -298,6 +302,66 @@ def run_batch(
         ],
         seconds=clock.laps,
     )
+
+
+@dataclass
+class BatchSummary:
+    """The batches of several days (a backfill range) taken together."""
+
+    reports: dict[dt.date, BatchReport]
+
+    def _total(self, attribute: str) -> dict:
+        total: Counter = Counter()
+        for report in self.reports.values():
+            total.update(getattr(report, attribute))
+        return dict(total)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return self._total("counts")
+
+    @property
+    def recommendations(self) -> dict[str, int]:
+        return self._total("recommendations")
+
+    @property
+    def seconds(self) -> dict[str, float]:
+        return {stage: round(s, 3) for stage, s in self._total("seconds").items()}
+
+    @property
+    def last(self) -> BatchReport:
+        return self.reports[max(self.reports)]
+
+    @property
+    def first_error(self) -> str | None:
+        """The error type of the first failed student, or None when none failed."""
+        failed = next((r for r in self.reports.values() if r.failed), None)
+        return None if failed is None else str(failed.errors.iloc[0]["error_type"])
+
+    @property
+    def systemic_failure_days(self) -> list[dt.date]:
+        """Days where every eligible student failed and none succeeded: a systemic failure
+        (e.g. the remote recommender is down), which should fail the run so it is retried."""
+        return [day for day, r in self.reports.items() if r.failed and not r.processed]
+
+
+def run_days(
+    wh: Warehouse,
+    days: Iterable[dt.date],
+    recommender: Recommender,
+    groups: tuple[VerbGroup, ...],
+    run_id: str | None = None,
+    chunk: int = 500,
+    on_day=None,
+) -> BatchSummary:
+    """:func:`run_batch` for each day (one day, or every day of a backfill range);
+    ``on_day(report)`` is called after each (progress logging)."""
+    reports = {}
+    for day in days:
+        reports[day] = run_batch(wh, day, recommender, groups, run_id=run_id, chunk=chunk)
+        if on_day is not None:
+            on_day(reports[day])
+    return BatchSummary(reports)
 
 
 def _error_type(exc: BaseException) -> str:

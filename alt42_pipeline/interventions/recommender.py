@@ -120,7 +120,7 @@ def build_recommender(settings: InterventionSettings) -> Recommender:
 
         return RemoteRecommender(
             settings.recommender_url,
-            settings.recommender_token,
+            settings.recommender_token.get_secret_value(),
             timeout_s=settings.recommender_timeout_s,
             attempts=settings.recommender_attempts,
         )

@@ -7,7 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..warehouse import Warehouse, utcnow
+from ..clock import utcnow
+from ..warehouse import Warehouse
 from .schedules import Schedule, ScheduleError, validate
 
 #: The schedule ``init`` creates: every day at 09:00, like the legacy batch.

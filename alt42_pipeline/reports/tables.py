@@ -1,10 +1,8 @@
 """Reads of warehouse tables that the report and the status screen share, by canonical names.
 
-Some tables belong to domains that may not be deployed yet (state, interventions). Each is
-described once here by a :class:`Source`: its base name and, per canonical column, the
-physical column names it may have. A missing table reads as ``None`` (the domain is not
-there), a missing column as an all-null column; so a renamed column is a one-line fix here.
-The weekly report and the status screen read through these, and share the summaries below.
+Each table is described once here by a :class:`Source`: its name and, per canonical column,
+the column that holds it. The weekly report and the status screen read through these, and
+share the summaries below.
 """
 
 from __future__ import annotations
@@ -21,86 +19,51 @@ from ..warehouse import Warehouse
 @dataclass(frozen=True)
 class Source:
     table: str
-    columns: dict[str, tuple[str, ...]]  # canonical name -> candidate physical names
+    columns: dict[str, str]  # canonical name -> column of the table
     time: str | None = None  # the canonical column that orders rows in time
 
 
-STATES = Source("student_state_cache", {"user_id": ("user_id",), "state": ("state",), "since": ("since",),
-                                         "theta": ("theta",), "updated_at": ("updated_at",)}, time="updated_at")
-STATE_CHANGES = Source("state_change_log", {
-    "user_id": ("user_id", "student_id"),
-    "from_state": ("from_state", "old_state", "previous_state", "state_from"),
-    "to_state": ("to_state", "new_state", "state_to"),
-    "reason": ("reason",),
-    "at": ("changed_at", "created_at", "at", "timestamp"),
-}, time="at")
-HEARTBEATS = Source("heartbeat_log", {
-    "at": ("timestamp", "created_at", "started_at", "run_at", "finished_at"),
-    "success": ("success",),
-    "students_processed": ("students_processed",),
-    "errors": ("errors", "error_count"),
-    "duration_ms": ("duration_ms",),
-}, time="at")
-INACTIVITY = Source("inactivity_alerts", {
-    "user_id": ("user_id",),
-    "threshold": ("threshold", "threshold_days", "threshold_hours", "threshold_minutes"),
-    "last_activity_at": ("last_activity_at", "last_activity", "last_seen_at"),
-    "at": ("detected_at", "created_at"),
-}, time="at")
-INTERVENTION_ERRORS = Source("intervention_errors", {
-    "user_id": ("user_id",),
-    "error": ("error", "message", "error_message"),
-    "at": ("created_at", "failed_at", "occurred_at", "at"),
-}, time="at")
-REJECTS = Source("rejected_events", {"reason": ("reason",), "source": ("source",), "at": ("rejected_at",)}, time="at")
-CALIBRATIONS = Source("mirt_fit_meta", {"calibration_id": ("calibration_id",), "backend": ("backend",),
-                                         "model_spec": ("model_spec",), "at": ("fitted_at",)}, time="at")
+STATES = Source("student_state_cache", {"user_id": "user_id", "state": "state", "since": "since",
+                                         "theta": "theta", "updated_at": "updated_at"}, time="updated_at")
+STATE_CHANGES = Source("state_change_log", {"user_id": "user_id", "from_state": "from_state", "to_state": "to_state",
+                                             "reason": "reason", "at": "changed_at"}, time="at")
+HEARTBEATS = Source("heartbeat_log", {"at": "timestamp", "success": "success", "students_processed": "students_processed",
+                                       "errors": "errors", "duration_ms": "duration_ms"}, time="at")
+INACTIVITY = Source("inactivity_alerts", {"user_id": "user_id", "threshold": "threshold_days",
+                                           "last_activity_at": "last_activity_at", "at": "detected_at"}, time="at")
+INTERVENTION_ERRORS = Source("intervention_errors", {"user_id": "user_id", "error": "message", "at": "created_at"}, time="at")
+REJECTS = Source("rejected_events", {"reason": "reason", "source": "source", "at": "rejected_at"}, time="at")
+CALIBRATIONS = Source("mirt_fit_meta", {"calibration_id": "calibration_id", "backend": "backend",
+                                         "model_spec": "model_spec", "at": "fitted_at"}, time="at")
 
 #: Columns that say when a row was written, most telling first (freshness of a table).
 FRESHNESS_COLUMNS = ("updated_at", "computed_at", "fitted_at", "rejected_at", "detected_at", "created_at",
                      "timestamp", "changed_at", "evaluated_at", "occurred_at")
 
 
-def has(wh: Warehouse, table: str) -> bool:
-    return table in wh.schema.table_names
-
-
-def read(wh: Warehouse, source: Source, start: dt.datetime | None = None, end: dt.datetime | None = None) -> pd.DataFrame | None:
-    """Rows of ``source`` (with ``start <= time < end`` when given), canonical column names;
-    ``None`` when the table is not in this warehouse's schema."""
+def read(wh: Warehouse, source: Source, start: dt.datetime | None = None, end: dt.datetime | None = None) -> pd.DataFrame:
+    """Rows of ``source`` (with ``start <= time < end`` when given), canonical column names."""
     return _read(wh, source, start, end)
 
 
 def latest(wh: Warehouse, source: Source) -> dict | None:
-    """The most recent row of ``source`` by its time column (``None``: no table or no rows)."""
+    """The most recent row of ``source`` by its time column (``None``: no rows)."""
     frame = _read(wh, source, newest_only=True)
-    return None if frame is None or frame.empty else frame.iloc[0].to_dict()
+    return None if frame.empty else frame.iloc[0].to_dict()
 
 
-def _read(wh: Warehouse, source: Source, start=None, end=None, newest_only: bool = False) -> pd.DataFrame | None:
-    if not has(wh, source.table):
-        return None
+def _read(wh: Warehouse, source: Source, start=None, end=None, newest_only: bool = False) -> pd.DataFrame:
     table = wh.table(source.table)
-    picked = {name: next((c for c in candidates if c in table.c), None) for name, candidates in source.columns.items()}
-    present = {name: table.c[col] for name, col in picked.items() if col is not None}
-    if not present:
-        return pd.DataFrame(columns=list(picked))
-    stmt = sa.select(*[col.label(name) for name, col in present.items()])
-    time_col = present.get(source.time) if source.time else None
-    if time_col is not None:
+    stmt = sa.select(*[table.c[column].label(name) for name, column in source.columns.items()])
+    if source.time is not None:
+        time_col = table.c[source.columns[source.time]]
         if start is not None:
             stmt = stmt.where(time_col >= start)
         if end is not None:
             stmt = stmt.where(time_col < end)
         if newest_only:
             stmt = stmt.where(time_col.is_not(None)).order_by(time_col.desc()).limit(1)
-    elif newest_only:
-        return pd.DataFrame(columns=list(picked))
-    frame = wh.read(stmt)
-    for name in picked:
-        if name not in frame.columns:
-            frame[name] = None
-    return frame[list(picked)]
+    return wh.read(stmt)
 
 
 def freshness(wh: Warehouse) -> pd.DataFrame:

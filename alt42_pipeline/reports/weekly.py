@@ -3,8 +3,7 @@
 No Dagster here. :func:`gather` reads everything the report shows into a
 :class:`WeeklyReport`; :func:`render_html` makes a self-contained page (plots inlined as
 base64 PNGs, no external file or script) and :func:`render_markdown` a short summary for
-the asset's metadata. Sections of domains that are not deployed (no table) or have no rows
-say so instead of failing.
+the asset's metadata. Sections with no rows say so instead of failing.
 """
 
 from __future__ import annotations
@@ -19,8 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from .. import irt
-from ..calibration import health
-from ..calibration.pipeline import current_items, load_anchors, load_responses
+from ..calibration import current_items, health, load_anchors, load_responses
 from ..warehouse import Warehouse
 from . import plots, tables
 
@@ -32,9 +30,9 @@ class WeeklyReport:
     week_start: dt.date
     generated_at: dt.datetime
     kpi_trend: pd.DataFrame  # per week: students, attempts, accuracy, first_attempt_accuracy, active_days, time_on_task_min
-    states: pd.DataFrame | None  # state, students (None: no state domain)
-    transitions: pd.DataFrame | None  # from_state, to_state, changes in the week
-    inactivity: pd.DataFrame | None  # the week's alerts
+    states: pd.DataFrame  # state, students
+    transitions: pd.DataFrame  # from_state, to_state, changes in the week
+    inactivity: pd.DataFrame  # the week's alerts
     abilities: pd.DataFrame  # current user_id, theta, se
     growth: pd.DataFrame  # user_id, theta_before (previous week), theta_after (this week), growth
     calibration: dict | None  # the current calibration's id, fitted_at, backend, model_spec
@@ -42,8 +40,8 @@ class WeeklyReport:
     drift: pd.DataFrame  # per anchor: a, a_ref, b, b_ref, delta_b, log_a_ratio, drifted
     misfit: pd.DataFrame  # per item answered this week: n, observed, expected, infit, outfit, misfit
     rejects: pd.DataFrame  # reason, source, rows (events of the week quarantined)
-    heartbeats: pd.DataFrame | None  # the week's heartbeat runs
-    intervention_errors: pd.DataFrame | None  # the week's per-user intervention failures
+    heartbeats: pd.DataFrame  # the week's heartbeat runs
+    intervention_errors: pd.DataFrame  # the week's per-user intervention failures
 
     @property
     def week_end(self) -> dt.date:
@@ -59,20 +57,20 @@ class WeeklyReport:
         """Headline numbers of the week (also the asset's metadata)."""
         week = self.kpi_trend[self.kpi_trend["week_start"] == self.week_start]
         row = week.iloc[0] if len(week) else None
-        beats = tables.heartbeat_summary(self.heartbeats) if self.heartbeats is not None else pd.DataFrame()
+        beats = tables.heartbeat_summary(self.heartbeats)
         return {
             "active_students": int(row["students"]) if row is not None else 0,
             "attempts": int(row["attempts"]) if row is not None else 0,
             "accuracy": _round(row["accuracy"]) if row is not None else "",
-            "state_changes": 0 if self.transitions is None else int(self.transitions["changes"].sum()),
-            "inactivity_alerts": 0 if self.inactivity is None else len(self.inactivity),
+            "state_changes": int(self.transitions["changes"].sum()),
+            "inactivity_alerts": len(self.inactivity),
             "students_with_ability": len(self.abilities),
             "mean_growth": _round(self.growth["growth"].mean()) if len(self.growth) else "",
             "drifted_anchors": int(self.drift["drifted"].sum()) if len(self.drift) else 0,
             "misfitting_items": int(self.misfit["misfit"].sum()) if len(self.misfit) else 0,
             "rejected_events": int(self.rejects["rows"].sum()) if len(self.rejects) else 0,
             "failed_heartbeats": int(beats["failed"].iloc[0]) if len(beats) else 0,
-            "intervention_errors": 0 if self.intervention_errors is None else len(self.intervention_errors),
+            "intervention_errors": len(self.intervention_errors),
         }
 
 
@@ -93,8 +91,8 @@ def gather(wh: Warehouse, week_start: dt.date, now: dt.datetime) -> WeeklyReport
         week_start=week_start,
         generated_at=now,
         kpi_trend=kpi_trend(wh, week_start),
-        states=None if states is None else _count(states, ["state"], "students"),
-        transitions=None if changes is None else _count(changes, ["from_state", "to_state"], "changes"),
+        states=_count(states, ["state"], "students"),
+        transitions=_count(changes, ["from_state", "to_state"], "changes"),
         inactivity=tables.read(wh, tables.INACTIVITY, start, end),
         abilities=abilities,
         growth=ability_growth(wh, items, week_start, week_responses),
@@ -179,10 +177,9 @@ def figures(report: WeeklyReport) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     trend = report.kpi_trend
     if len(trend):
-        weeks = [f"{w:%m-%d}" for w in trend["week_start"]]  # categorical: one week draws as one point, not a year of axis
-        out["KPI trends"] = plots.line_chart(trend.assign(week=weeks), "week", ["accuracy", "first_attempt_accuracy"], "Accuracy per week", "share correct")
-        out["Active students"] = plots.bar_chart(weeks, trend["students"].tolist(), "Active students per week")
-    if report.states is not None and len(report.states):
+        out["KPI trends"] = _trend_chart(trend)
+        out["Active students"] = plots.bar_chart(_week_labels(trend), trend["students"].tolist(), "Active students per week")
+    if len(report.states):
         out["Students by state"] = plots.bar_chart(report.states["state"].astype(str).tolist(), report.states["students"].tolist(), "Students by state")
     if len(report.abilities):
         out["Abilities"] = plots.histogram(report.abilities["theta"].dropna().to_numpy(), "Current abilities (reference scale)", "θ")
@@ -196,6 +193,22 @@ def figures(report: WeeklyReport) -> dict[str, bytes]:
     if len(flagged):
         out["Flagged items"] = plots.iccs(report.items.loc[flagged], "ICCs of drifted or misfitting items")
     return out
+
+
+def _week_labels(trend: pd.DataFrame) -> list[str]:
+    # categorical: one week draws as one point, not a year of axis
+    return [f"{w:%m-%d}" for w in trend["week_start"]]
+
+
+def _trend_chart(trend: pd.DataFrame) -> bytes:
+    return plots.line_chart(trend.assign(week=_week_labels(trend)), "week", ["accuracy", "first_attempt_accuracy"],
+                            "Accuracy per week", "share correct")
+
+
+def kpi_trend_markdown(wh: Warehouse, week_start: dt.date) -> str | None:
+    """The accuracy trend up to ``week_start`` as a Markdown image (None: no KPI rows)."""
+    trend = kpi_trend(wh, week_start)
+    return plots.markdown_image(_trend_chart(trend), "KPI trend") if len(trend) else None
 
 
 def _flagged_items(report: WeeklyReport) -> list[str]:
@@ -221,10 +234,10 @@ def _sections(report: WeeklyReport) -> list[tuple[str, list[tuple[str, pd.DataFr
     return [
         ("KPI trends", [("Platform KPIs per week", report.kpi_trend.round(3))], ["KPI trends", "Active students"]),
         ("Students by state", [
-            ("Current state of each student", _missing(report.states, "state domain")),
-            ("State changes this week", _missing(report.transitions, "state domain")),
+            ("Current state of each student", report.states),
+            ("State changes this week", report.transitions),
         ], ["Students by state"]),
-        ("Inactivity alerts", [("Alerts raised this week", _missing(report.inactivity, "inactivity alerts"))], []),
+        ("Inactivity alerts", [("Alerts raised this week", report.inactivity)], []),
         ("Abilities", [
             ("Current abilities", _describe(report.abilities, ["theta", "se"])),
             ("Growth (students who answered this week and the previous)", _describe(report.growth, ["theta_before", "theta_after", "growth"])),
@@ -237,17 +250,10 @@ def _sections(report: WeeklyReport) -> list[tuple[str, list[tuple[str, pd.DataFr
         ], ["Anchor drift", "Flagged items"]),
         ("Errors of the week", [
             ("Quarantined source rows (rejected_events)", report.rejects),
-            ("Heartbeat runs", _missing(report.heartbeats, "heartbeat log") if report.heartbeats is None
-             else tables.heartbeat_summary(report.heartbeats)),
-            ("Intervention errors", _missing(report.intervention_errors, "interventions domain")),
+            ("Heartbeat runs", tables.heartbeat_summary(report.heartbeats)),
+            ("Intervention errors", report.intervention_errors),
         ], []),
     ]
-
-
-def _missing(frame: pd.DataFrame | None, what: str) -> pd.DataFrame | str:
-    if frame is None:
-        return f"No {what} in this warehouse yet."
-    return frame
 
 
 def _describe(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -332,3 +338,37 @@ def write_html(page: str, folder: Path, week_start: dt.date) -> Path:
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+# -- one week, end to end --------------------------------------------------------------------
+
+
+@dataclass
+class WrittenReport:
+    """A week's report as written: what it shows, its plots, the page and where it is."""
+
+    report: WeeklyReport
+    figures: dict[str, bytes]
+    page: str
+    path: Path
+
+    @property
+    def inlined_images(self) -> int:
+        return self.page.count('src="data:image/png;base64,')
+
+    @property
+    def external_references(self) -> int:
+        return self.page.count('src="http') + self.page.count('href="http')
+
+    @property
+    def self_contained(self) -> bool:
+        """The file exists, every plot is inlined and nothing is fetched from elsewhere."""
+        return self.path.exists() and self.inlined_images == len(self.figures) and self.external_references == 0
+
+
+def write_week(wh: Warehouse, week_start: dt.date, now: dt.datetime, folder: Path) -> WrittenReport:
+    """Gather, plot, render and write the report of one week."""
+    report = gather(wh, week_start, now)
+    figs = figures(report)
+    page = render_html(report, figs)
+    return WrittenReport(report, figs, page, write_html(page, folder, week_start))

@@ -1,1 +1,72 @@
-"""Readers of the real source databases (assessment DB and Moodle) and their schemas."""
+"""The source databases as one value: :class:`Sources` (engines and the Moodle prefix).
+
+The readers (``assessment``, ``moodle``) know the real schemas (``schemas``); :class:`Sources`
+is what the rest of the code holds and passes on as one argument. A source whose URL is
+empty is not read: its engine is None and its readers give empty frames.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+
+import pandas as pd
+import sqlalchemy as sa
+
+from ..warehouse import make_engine
+from ..warehouse.names import validate_prefix
+from . import assessment, moodle
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The assessment database and Moodle (either may be None: not read)."""
+
+    assessment: sa.Engine | None
+    moodle: sa.Engine | None
+    moodle_prefix: str = "mdl_"
+
+    def __post_init__(self) -> None:
+        validate_prefix(self.moodle_prefix, "Moodle table prefix")
+
+    @classmethod
+    def connect(cls, assessment_url: str, moodle_url: str, moodle_prefix: str = "mdl_") -> Sources:
+        """Engines for the URLs (one per URL per process); an empty URL is a source not read."""
+        return cls(
+            assessment=_engine(assessment_url) if assessment_url else None,
+            moodle=_engine(moodle_url) if moodle_url else None,
+            moodle_prefix=moodle_prefix,
+        )
+
+    # -- the assessment database -------------------------------------------------------------
+    def assessment_questions(self) -> pd.DataFrame:
+        if self.assessment is None:
+            return pd.DataFrame(columns=["id", "topic", "meta"])
+        return assessment.read_questions(self.assessment)
+
+    def attempts(self, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
+        return assessment.read_attempts(self.assessment, start, end)
+
+    # -- Moodle --------------------------------------------------------------------------------
+    def moodle_questions(self) -> pd.DataFrame:
+        if self.moodle is None:
+            return pd.DataFrame(columns=["id", "category"])
+        return moodle.read_questions(self.moodle, self.moodle_prefix)
+
+    def moodle_log(self, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
+        return moodle.read_log(self.moodle, self.moodle_prefix, start, end)
+
+    def moodle_answers(self, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
+        return moodle.read_quiz_answers(self.moodle, self.moodle_prefix, start, end)
+
+    def last_access(self) -> pd.DataFrame:
+        return moodle.read_last_access(self.moodle, self.moodle_prefix)
+
+
+@lru_cache(maxsize=8)
+def _engine(url: str) -> sa.Engine:
+    return make_engine(url)
+
+
+__all__ = ["Sources"]

@@ -6,12 +6,13 @@ events parses and validates every column, so bad source values become rejects.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
+
+from ..warehouse.store import copy_out
 
 
 def read_frame(engine: sa.Engine, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
@@ -28,14 +29,9 @@ def _copy_frame(engine: sa.Engine, sql: str, params: dict[str, Any]) -> pd.DataF
     compiled = sa.text(sql).bindparams(**params).compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
     raw = engine.raw_connection()
     try:
-        cur = raw.cursor()
-        query = cur.mogrify(str(compiled), compiled.params).decode()
-        buf = io.StringIO()
-        cur.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)", buf)
-        cur.close()
+        buf = copy_out(raw, str(compiled), compiled.params)
     finally:
         raw.close()
-    buf.seek(0)
     # Types are inferred in C; a column holding a malformed value stays text and the
     # canonical mapping coerces it (the row is then rejected, not lost).
     return pd.read_csv(buf, keep_default_na=False, na_values=[""], low_memory=False)

@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import sqlalchemy as sa
 
-from ..settings import validate_prefix
+from ..warehouse.names import validate_prefix
 
 
 @lru_cache(maxsize=4)

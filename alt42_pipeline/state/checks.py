@@ -3,36 +3,11 @@ rows; the Dagster asset checks report them)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import sqlalchemy as sa
 
 from ..warehouse import Warehouse
 from .machine import STATES
 from .rules import RuleSet
-
-
-@dataclass(frozen=True)
-class LatestHeartbeat:
-    heartbeat_id: str
-    errors: int
-    error_details: list[dict]
-
-
-def latest_heartbeat(wh: Warehouse) -> LatestHeartbeat | None:
-    """The latest successful heartbeat (None before the first)."""
-    log = wh.table("heartbeat_log")
-    stmt = (
-        sa.select(log.c.heartbeat_id, log.c.errors, log.c.details)
-        .where(log.c.success.is_(True))
-        .order_by(log.c.timestamp.desc(), log.c.id.desc())
-        .limit(1)
-    )
-    frame = wh.read(stmt)
-    if frame.empty:
-        return None
-    row = frame.iloc[0]
-    return LatestHeartbeat(row.heartbeat_id, int(row.errors), (row.details or {}).get("error_details", []))
 
 
 def invalid_states(wh: Warehouse) -> int:

@@ -10,9 +10,8 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-import sqlalchemy as sa
+from . import notify
 
-from ..warehouse import Warehouse
 
 OK, ALERT, STILL_STALE, RECOVERED = "ok", "alert", "still_stale", "recovered"
 
@@ -51,11 +50,6 @@ class Assessment:
     cursor: HealthCursor
 
 
-def last_successful_heartbeat(wh: Warehouse) -> dt.datetime | None:
-    log = wh.table("heartbeat_log")
-    return wh.scalar(sa.select(sa.func.max(log.c.timestamp)).where(log.c.success.is_(True)))
-
-
 def assess(
     last_success: dt.datetime | None, cursor: HealthCursor, now: dt.datetime, stale_after: dt.timedelta
 ) -> Assessment:
@@ -74,3 +68,10 @@ def assess(
         cleared = HealthCursor(cursor.watching_since, None)
         return Assessment(RECOVERED, f"heartbeat recovered ({seen}); stale since {cursor.incident_since:%H:%M} UTC", cleared)
     return Assessment(OK, f"heartbeat healthy ({seen})", cursor)
+
+
+def post_alert(verdict: Assessment, webhook_url: str) -> None:
+    """Post an alert or a recovery to the webhook (3 tries, short timeout: the sensor must
+    not hang); raises :class:`notify.NotificationError` when it cannot be delivered."""
+    payload = {"kind": "pipeline_health", "status": verdict.action, "message": verdict.message}
+    notify.post_json(webhook_url, payload, attempts=3, backoff_s=2.0, timeout_s=5.0)

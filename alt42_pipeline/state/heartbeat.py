@@ -21,12 +21,13 @@ import datetime as dt
 import logging
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..warehouse import Warehouse, utcnow
-from ..warehouse.transaction import Transaction, transaction
+from ..clock import utcnow
+from ..settings import StateSettings
+from ..warehouse import Transaction, Warehouse
 from . import machine, queries
 from .refresh import Observations, refresh_state
 from .rules import RuleSet
@@ -44,6 +45,14 @@ class HeartbeatConfig:
     lookback_days: int = 35
     #: Days (today included) an incremental heartbeat looks at for unconsumed events.
     recent_days: int = 2
+
+    @classmethod
+    def from_settings(cls, settings: StateSettings) -> HeartbeatConfig:
+        return cls(
+            thresholds=machine.Thresholds(settings.idle_after_days, settings.inactive_after_days),
+            window_days=settings.recent_window_days,
+            lookback_days=settings.lookback_days,
+        )
 
 
 @dataclass
@@ -65,11 +74,6 @@ class HeartbeatSummary:
     window_days: int | None = None
     states: dict[str, int] = field(default_factory=dict)
     error_details: list[dict] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        out = asdict(self)
-        out["timestamp"] = self.timestamp.isoformat()
-        return out
 
     def log_row(self, run_id: str | None) -> pd.DataFrame:
         return pd.DataFrame(
@@ -115,7 +119,7 @@ def run_heartbeat(
     now = now or utcnow()
     summary = HeartbeatSummary(heartbeat_id=uuid.uuid4().hex, success=False, timestamp=now, dry_run=dry_run)
     try:
-        with transaction(wh) as tx:
+        with wh.transaction() as tx:
             _refresh(tx, rules, config, now, summary)
             summary.success = True
             summary.duration_ms = _ms_since(started)
@@ -147,7 +151,8 @@ def run_heartbeat(
 def _refresh(tx: Transaction, rules: RuleSet, config: HeartbeatConfig, now: dt.datetime, summary: HeartbeatSummary) -> None:
     window = dt.timedelta(days=config.window_days)
     previous = queries.previous_cache(tx)
-    last, details = queries.last_refresh(tx)
+    latest = queries.latest_heartbeat(tx)
+    last, details = (latest.timestamp, latest.details) if latest else (None, {})
     full = (
         previous.empty
         or last is None

@@ -16,10 +16,19 @@ from collections.abc import Iterable
 import pandas as pd
 import sqlalchemy as sa
 
+from ..clock import utcnow
+from ..settings import StateSettings
 from ..warehouse import Warehouse
-from ..warehouse.transaction import transaction
+from . import notify
 
 ALERT_COLUMNS = ["user_id", "threshold_days", "last_activity_at", "detected_at"]
+#: Alerts per webhook call.
+ALERTS_PER_POST = 1_000
+
+
+def thresholds(settings: StateSettings) -> list[int]:
+    """The thresholds alerted on: the idle and the inactive days."""
+    return [settings.idle_after_days, settings.inactive_after_days]
 
 
 def _crossing(cache: sa.Table, days: int, since: dt.datetime, until: dt.datetime) -> sa.ColumnElement[bool]:
@@ -43,7 +52,7 @@ def record_alerts(
     cache = wh.table("student_state_cache")
     alerts = wh.table("inactivity_alerts")
     inserted = 0
-    with transaction(wh) as tx:
+    with wh.transaction() as tx:
         for days in thresholds:
             already = sa.exists().where(
                 alerts.c.user_id == cache.c.user_id,
@@ -102,3 +111,17 @@ def alert_payload(alerts: pd.DataFrame) -> dict:
             for r in alerts.itertuples(index=False)
         ],
     }
+
+
+def deliver_pending(wh: Warehouse, webhook_url: str, batch_size: int = ALERTS_PER_POST) -> int:
+    """Post every undelivered alert to the webhook, in batches, each marked once delivered.
+
+    A delivery that still fails after its retries raises :class:`notify.NotificationError`;
+    the alerts not yet delivered stay pending and go out with the next run. Returns how many
+    were delivered."""
+    pending = pending_alerts(wh)
+    for start in range(0, len(pending), batch_size):
+        batch = pending.iloc[start : start + batch_size]
+        notify.post_json(webhook_url, alert_payload(batch))
+        mark_notified(wh, batch, utcnow())
+    return len(pending)

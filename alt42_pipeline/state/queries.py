@@ -1,19 +1,20 @@
 """The SQL of the state refresh: aggregates computed by the database, never row by row.
 
-Every function takes an open :class:`~alt42_pipeline.warehouse.transaction.Transaction`
-so that the whole heartbeat (reads, consumption of events, writes) commits or rolls back
-as one.
+The heartbeat's functions take an open :class:`~alt42_pipeline.warehouse.Transaction` so
+that the whole heartbeat (reads, consumption of events, writes) commits or rolls back as
+one; :func:`latest_heartbeat` reads through a transaction or the warehouse alike.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import pandas as pd
 import sqlalchemy as sa
 
-from ..warehouse.transaction import Transaction
+from ..warehouse import Transaction, Warehouse
 
 #: An event stamped further than this in the future is bad data (clock skew allowance).
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
@@ -31,28 +32,45 @@ def future_event(events: sa.Table, now: dt.datetime) -> sa.ColumnElement[bool]:
     return events.c.occurred_at > now + FUTURE_TOLERANCE
 
 
-def last_refresh(tx: Transaction) -> tuple[dt.datetime | None, dict]:
-    """Time and details of the latest successful heartbeat (None, {} before the first)."""
-    log = tx.warehouse.table("heartbeat_log")
+@dataclass(frozen=True)
+class LatestHeartbeat:
+    """The latest successful heartbeat: when, its id, its student errors and its details."""
+
+    heartbeat_id: str
+    timestamp: dt.datetime
+    errors: int
+    details: dict = field(default_factory=dict)
+
+    @property
+    def error_details(self) -> list[dict]:
+        return self.details.get("error_details", [])
+
+
+def latest_heartbeat(db: Warehouse | Transaction) -> LatestHeartbeat | None:
+    """The latest successful heartbeat (None before the first)."""
+    log = db.table("heartbeat_log")
     stmt = (
-        sa.select(log.c.timestamp, log.c.details)
+        sa.select(log.c.heartbeat_id, log.c.timestamp, log.c.errors, log.c.details)
         .where(log.c.success.is_(True))
-        .order_by(log.c.timestamp.desc())
+        .order_by(log.c.timestamp.desc(), log.c.id.desc())
         .limit(1)
     )
-    row = tx.execute(stmt).first()
-    return (row.timestamp, row.details or {}) if row else (None, {})
+    frame = db.read(stmt)
+    if frame.empty:
+        return None
+    row = frame.iloc[0]
+    return LatestHeartbeat(row.heartbeat_id, pd.Timestamp(row.timestamp).to_pydatetime(), int(row.errors), row.details or {})
 
 
 def previous_cache(tx: Transaction) -> pd.DataFrame:
     """The cache as it is, scenarios as their JSON text (decoded once per distinct value)."""
-    cache = tx.warehouse.table("student_state_cache")
+    cache = tx.table("student_state_cache")
     columns = [c for c in cache.c if c.name != "active_scenarios"]
     return tx.read(sa.select(*columns, sa.cast(cache.c.active_scenarios, sa.Text).label("active_scenarios")))
 
 
 def abilities(tx: Transaction) -> pd.DataFrame:
-    t = tx.warehouse.table("mirt_ability")
+    t = tx.table("mirt_ability")
     return tx.read(sa.select(t.c.user_id, t.c.theta, t.c.se.label("theta_se")))
 
 
@@ -62,8 +80,8 @@ def unprocessed_dates(tx: Transaction, since: dt.date | None) -> list[dt.date]:
     Counting per day uses the (event_date, user_id) index; only those days are then
     anti-joined event by event.
     """
-    events = tx.warehouse.table("events")
-    log = tx.warehouse.table("event_processing_log")
+    events = tx.table("events")
+    log = tx.table("event_processing_log")
 
     def per_day(table: sa.Table) -> dict[dt.date, int]:
         stmt = sa.select(table.c.event_date, sa.func.count()).group_by(table.c.event_date)
@@ -77,7 +95,7 @@ def unprocessed_dates(tx: Transaction, since: dt.date | None) -> list[dt.date]:
 
 def bad_students(tx: Transaction, dates: list[dt.date], now: dt.datetime) -> pd.DataFrame:
     """Students with bad events on the days still to consume."""
-    e = tx.warehouse.table("events")
+    e = tx.table("events")
     columns = ["user_id", "invalid_answers", "future_events"]
     if not dates:
         return pd.DataFrame(columns=columns)
@@ -106,8 +124,8 @@ def new_events(tx: Transaction, dates: list[dt.date], skip_students: Iterable[in
     columns = ["event_id", "user_id", "event_date", "occurred_at"]
     if not dates:
         return pd.DataFrame(columns=columns)
-    e = tx.warehouse.table("events")
-    log = tx.warehouse.table("event_processing_log")
+    e = tx.table("events")
+    log = tx.table("event_processing_log")
     logged = sa.select(log.c.event_id).where(log.c.event_date.in_(dates)).subquery()
     stmt = (
         sa.select(*[e.c[c] for c in columns])
@@ -141,7 +159,7 @@ def consumed_by_student(events: pd.DataFrame) -> pd.DataFrame:
 
 def expired_students(tx: Transaction, left_after: dt.datetime, left_until: dt.datetime) -> set[int]:
     """Students with events that left the recent window in ``(left_after, left_until]``."""
-    e = tx.warehouse.table("events")
+    e = tx.table("events")
     stmt = sa.select(e.c.user_id).distinct().where(
         e.c.event_date >= left_after.date(),
         e.c.event_date <= left_until.date(),
@@ -156,7 +174,7 @@ def window_activity(
 ) -> pd.DataFrame:
     """Per student over the recent window: events, attempts, correct answers, active days,
     and invalid answers (bad data). ``students`` limits it to those user ids."""
-    e = tx.warehouse.table("events")
+    e = tx.table("events")
     answered = e.c.verb == "answered"
     stmt = (
         sa.select(

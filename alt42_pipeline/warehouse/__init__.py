@@ -1,6 +1,7 @@
 """The warehouse: schema, migrations and the one storage layer (:class:`Warehouse`)."""
 
+from .names import validate_prefix
 from .schema import Schema, build_schema
-from .store import Warehouse, make_engine, utcnow
+from .store import Transaction, Warehouse, make_engine
 
-__all__ = ["Schema", "Warehouse", "build_schema", "make_engine", "utcnow"]
+__all__ = ["Schema", "Transaction", "Warehouse", "build_schema", "make_engine", "validate_prefix"]

@@ -8,7 +8,6 @@ magnitude faster than INSERT); elsewhere with batched executemany.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
 import logging
@@ -46,11 +45,6 @@ def make_engine(url: str) -> sa.Engine:
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
-
-
-def utcnow() -> dt.datetime:
-    """Now, as the naive UTC timestamp the warehouse stores."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class Warehouse:
@@ -113,21 +107,6 @@ class Warehouse:
         self.ensure_schema()
         with self.engine.begin() as conn:
             return self._insert(conn, self.table(base), frame)
-
-    def upsert(self, base: str, frame: pd.DataFrame) -> int:
-        """Insert ``frame``, replacing rows with the same primary key (one transaction)."""
-        if frame.empty:
-            return 0
-        keys = [c.name for c in self.table(base).primary_key.columns]
-        with self.transaction() as tx:
-            if len(keys) == 1:
-                tx.delete_in(base, keys[0], frame[keys[0]].drop_duplicates())
-            else:
-                table = self.table(base)
-                rows = [tuple(_py(r)) for r in frame[keys].drop_duplicates().itertuples(index=False)]
-                for i in range(0, len(rows), 1_000):
-                    tx.execute(sa.delete(table).where(sa.tuple_(*[table.c[k] for k in keys]).in_(rows[i : i + 1_000])))
-            return tx.insert(base, frame)
 
     def execute(self, statement: sa.Executable, params: Any = None) -> sa.CursorResult:
         self.ensure_schema()
@@ -256,18 +235,26 @@ def copy_chunk(conn: sa.Connection, table: sa.Table, chunk: pd.DataFrame) -> Non
         cursor.close()
 
 
+def copy_out(dbapi_conn, query: str, params: Mapping[str, Any]) -> io.BytesIO:
+    """``COPY (query) TO STDOUT`` as CSV with a header, into a buffer positioned at its start.
+
+    ``query`` uses the driver's ``%(name)s`` parameters; psycopg2 binds them client-side."""
+    cur = dbapi_conn.cursor()
+    try:
+        bound = cur.mogrify(query, params).decode()
+        buf = io.BytesIO()
+        cur.copy_expert(f"COPY ({bound}) TO STDOUT WITH (FORMAT csv, HEADER true)", buf)
+    finally:
+        cur.close()
+    buf.seek(0)
+    return buf
+
+
 def copy_read(dbapi_conn, dialect: sa.Dialect, stmt: sa.Select) -> pd.DataFrame:
     """Large reads on PostgreSQL: COPY (query) TO STDOUT, parsed by Arrow with the column
     types of the statement (several times faster than fetching rows)."""
     compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-    cur = dbapi_conn.cursor()
-    try:
-        query = cur.mogrify(str(compiled), compiled.params).decode()
-        buf = io.BytesIO()
-        cur.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)", buf)
-    finally:
-        cur.close()
-    buf.seek(0)
+    buf = copy_out(dbapi_conn, str(compiled), compiled.params)
     names = [c.name for c in stmt.selected_columns]
     types = {c.name: _arrow_type(c.type) for c in stmt.selected_columns}
     table = pacsv.read_csv(

@@ -7,7 +7,7 @@ import pytest
 
 from alt42_pipeline.demo import DemoConfig, generate
 from alt42_pipeline.warehouse import Warehouse
-from alt42_pipeline_tests.spine_builder import build_spine
+from alt42_pipeline_tests.conftest import build_spine
 
 IRT_DEMO = DemoConfig(end_date=dt.date(2026, 3, 6))  # the demo size: 400 students, 28 days
 NOW = dt.datetime(2026, 3, 7, 3, 0)

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from alt42_pipeline.calibration.pipeline import CalibrationSettings, rescore
-from alt42_pipeline.defs.irt import ABILITY, ITEMS, META, IrtServiceResource, irt_calibration
+from alt42_pipeline.defs.irt import ABILITY, ITEMS, META, irt_calibration
+from alt42_pipeline.defs.resources import IrtResource
 from alt42_pipeline.defs.resources import WarehouseResource
 from alt42_pipeline.warehouse import Warehouse
 
@@ -18,7 +19,7 @@ RUN_CONFIG = {"ops": {"irt_calibration": {"config": {"as_of": IRT_DEMO.last_day.
 
 
 def _materialize(url, selection=(ITEMS, META, ABILITY), backend=None, instance=None):
-    resources = {"warehouse": WarehouseResource(url=url), "irt_service": backend or IrtServiceResource()}
+    resources = {"warehouse": WarehouseResource(url=url), "irt": backend or IrtResource()}
     return dg.materialize([irt_calibration], selection=list(selection), resources=resources, run_config=RUN_CONFIG,
                           instance=instance, raise_on_error=False)
 

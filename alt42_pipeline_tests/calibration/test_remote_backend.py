@@ -11,7 +11,7 @@ import pytest
 
 from alt42_pipeline import irt
 from alt42_pipeline.calibration.remote import IrtServiceClient, IrtServiceError, validate_calibration
-from alt42_pipeline.defs.irt import IrtServiceResource
+from alt42_pipeline.defs.resources import IrtResource
 from alt42_pipeline.warehouse import Warehouse
 
 from .test_irt_assets import _materialize
@@ -62,7 +62,7 @@ def service_url():
 
 
 def test_remote_backend_against_a_local_service(irt_warehouse_url, service_url):
-    backend = IrtServiceResource(backend="remote", base_url=service_url, token=TOKEN)
+    backend = IrtResource(backend="remote", service_url=service_url, service_token=TOKEN)
     assert _materialize(irt_warehouse_url, backend=backend).success
     wh = Warehouse(irt_warehouse_url)
     meta = wh.read("mirt_fit_meta").iloc[0]
@@ -99,14 +99,14 @@ def _failing(kind: str):
     return httpx.MockTransport(handler), calls
 
 
-class _TransportResource(IrtServiceResource):
+class _TransportResource(IrtResource):
     """The resource with an injected transport (the HTTP layer is the only fake)."""
 
     kind: str = "timeout"
 
     def client(self):
         transport, self._calls = _failing(self.kind)  # noqa: SLF001
-        return IrtServiceClient(self.base_url, self.token, transport=transport, backoff=0.0)
+        return IrtServiceClient(self.service_url, self.service_token, transport=transport, backoff=0.0)
 
 
 @pytest.mark.parametrize("kind,message", [
@@ -116,7 +116,7 @@ class _TransportResource(IrtServiceResource):
     ("wrong_ids", "unknown item ids"),
 ])
 def test_remote_failures_write_nothing(irt_warehouse_url, kind, message):
-    backend = _TransportResource(backend="remote", base_url="http://irt.invalid", token=TOKEN, kind=kind)
+    backend = _TransportResource(backend="remote", service_url="http://irt.invalid", service_token=TOKEN, kind=kind)
     result = _materialize(irt_warehouse_url, backend=backend)
     assert not result.success
     assert message in str(result.failure_data_for_node("irt_calibration").error)
@@ -126,7 +126,7 @@ def test_remote_failures_write_nothing(irt_warehouse_url, kind, message):
 
 
 def test_remote_with_fallback_uses_the_engine_and_records_why(irt_warehouse_url):
-    backend = _TransportResource(backend="remote-with-fallback", base_url="http://irt.invalid", token=TOKEN, kind="5xx")
+    backend = _TransportResource(backend="remote-with-fallback", service_url="http://irt.invalid", service_token=TOKEN, kind="5xx")
     result = _materialize(irt_warehouse_url, backend=backend)
     assert result.success
     spec = Warehouse(irt_warehouse_url).read("mirt_fit_meta").model_spec.iloc[0]

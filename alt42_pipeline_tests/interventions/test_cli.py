@@ -12,8 +12,8 @@ import dagster as dg
 import pytest
 
 from alt42_pipeline.defs.interventions import interventions, interventions_job
-from alt42_pipeline.defs.resources import WarehouseResource
-from alt42_pipeline.interventions.cli import add_commands, run_batch_status
+from alt42_pipeline_tests.conftest import make_resources
+from alt42_pipeline.cli.batch import add_commands, run_batch_status
 from alt42_pipeline.interventions.schedule_store import list_schedules
 
 from .builders import day_of_study, write_events
@@ -69,7 +69,7 @@ def test_bad_input_is_an_error_on_stderr_and_changes_nothing(cli_warehouse, caps
 def test_batch_status_prints_the_latest_runs_with_their_counts(sqlite_warehouse, capsys):
     day = dt.date(2026, 11, 20)
     write_events(sqlite_warehouse, day_of_study(1, day, [True]) + day_of_study(2, day, [True], others=()))
-    resources = {"warehouse": WarehouseResource(url=sqlite_warehouse.url)}
+    resources = make_resources(sqlite_warehouse.url)
     job = dg.Definitions(assets=[interventions], jobs=[interventions_job], resources=resources).resolve_job_def(
         "interventions_job"
     )

@@ -14,14 +14,16 @@ import sqlalchemy as sa
 from alt42_pipeline.defs.interventions import (
     FIRST_DAY,
     SLOT_TAG,
-    build_db_schedule_sensor,
+    db_schedule_sensor,
     interventions,
     interventions_job,
 )
-from alt42_pipeline.defs.resources import WarehouseResource
+from alt42_pipeline import clock as the_clock
 from alt42_pipeline.interventions.schedule_store import add_schedule, update_schedule
 from alt42_pipeline.interventions.schedules import Schedule
 from alt42_pipeline.warehouse import Warehouse
+
+from alt42_pipeline_tests.conftest import make_resources
 
 from .builders import day_of_study, write_events
 
@@ -36,7 +38,7 @@ def instance():
 
 @pytest.fixture
 def resources(sqlite_warehouse):
-    return {"warehouse": WarehouseResource(url=sqlite_warehouse.url)}
+    return make_resources(sqlite_warehouse.url)
 
 
 class Clock:
@@ -45,6 +47,16 @@ class Clock:
 
     def __call__(self) -> dt.datetime:
         return self.now
+
+
+def build_db_schedule_sensor(clock: Clock):
+    """The sensor, seeing the time ``clock`` says when it evaluates."""
+
+    def evaluate(context):
+        with the_clock.frozen(clock):
+            return db_schedule_sensor(context)
+
+    return evaluate
 
 
 def tick(sensor, instance, resources, cursor):
@@ -103,6 +115,7 @@ def test_a_remote_recommender_failing_for_one_student_warns_and_keeps_the_others
     try:
         monkeypatch.setenv("ALT42_RECOMMENDER", "remote")
         monkeypatch.setenv("ALT42_RECOMMENDER_URL", f"http://127.0.0.1:{server.server_address[1]}/recommend")
+        resources = make_resources(sqlite_warehouse.url)  # the settings as the environment now has them
         result = dg.materialize([interventions], partition_key=day.isoformat(), resources=resources, instance=instance)
     finally:
         server.shutdown()
@@ -124,6 +137,7 @@ def test_a_run_where_every_student_fails_is_a_failed_run_with_the_errors_stored(
     monkeypatch.setenv("ALT42_RECOMMENDER", "remote")
     monkeypatch.setenv("ALT42_RECOMMENDER_URL", "http://127.0.0.1:9/recommend")  # nothing listens there
     monkeypatch.setenv("ALT42_RECOMMENDER_ATTEMPTS", "1")
+    resources = make_resources(sqlite_warehouse.url)  # the settings as the environment now has them
     result = dg.materialize(
         [interventions], partition_key=day.isoformat(), resources=resources, instance=instance, raise_on_error=False
     )

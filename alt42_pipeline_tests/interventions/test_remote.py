@@ -21,7 +21,8 @@ from alt42_pipeline.interventions.remote import (
     RemoteRecommender,
 )
 from alt42_pipeline.interventions.required_records import parse_required_records
-from alt42_pipeline.settings import DEFAULT_REQUIRED_RECORDS, load_interventions
+from alt42_pipeline import settings
+from alt42_pipeline.settings import DEFAULT_REQUIRED_RECORDS
 
 from .builders import day_of_study, write_events
 
@@ -167,6 +168,12 @@ def test_a_chunk_the_service_fails_is_recorded_and_other_chunks_are_stored(wareh
     assert "call failed after 2 attempts (HTTP 502)" in errors["message"][0]
     stored = warehouse.read("interventions")
     assert sorted(stored["user_id"]) == [1, 3] and set(stored["recommender_version"]) == {"m-7"}
+
+
+def load_interventions():
+    """The intervention settings as the environment has them now."""
+    settings.load.cache_clear()
+    return settings.load().interventions
 
 
 def test_settings_choose_the_recommender(monkeypatch):

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from alt42_pipeline.demo import DemoConfig, generate
-from alt42_pipeline.flows.aggregate import refresh_kpis
+from alt42_pipeline.spine import refresh_kpis
 from alt42_pipeline.warehouse import Warehouse
-from alt42_pipeline_tests.spine_builder import build_spine
+from alt42_pipeline_tests.conftest import build_spine
 
 #: 60 students from Saturday 2026-02-28 to Wednesday 2026-03-11: the report week 2026-03-02
 #: is complete and follows a partial week (growth needs both).

@@ -6,8 +6,8 @@ import datetime as dt
 import dagster as dg
 import pandas as pd
 
-from alt42_pipeline import cli, status
-from alt42_pipeline.reports import tables
+from alt42_pipeline import cli
+from alt42_pipeline.reports import status, tables
 
 from .conftest import NOW
 from .test_weekly_report import add_states
@@ -26,7 +26,7 @@ def test_status_answers_the_health_check_questions(report_warehouse):
     wh.append("rejected_events", rejected)
     with dg.DagsterInstance.ephemeral() as instance:
         assert not dg.materialize([broken_asset], instance=instance, raise_on_error=False).success
-        s = status.gather(wh, NOW, instance)
+        s = status.gather(wh, NOW, cli.failed_runs(instance, NOW - dt.timedelta(days=7)))
     text = status.format_status(s)
 
     assert "Last calibration: cal-1 (builtin)" in text and "linking constants: slope=1.0213, intercept=0.0497, anchor_count=20" in text

@@ -12,9 +12,10 @@ import pytest
 from alt42_pipeline.calibration import health
 from alt42_pipeline.calibration.pipeline import load_responses
 from alt42_pipeline.defs.reports import weekly_report, weekly_report_schedule
-from alt42_pipeline.defs.resources import WarehouseResource
 from alt42_pipeline.reports import tables, weekly
 from alt42_pipeline.warehouse import Warehouse
+
+from alt42_pipeline_tests.conftest import make_resources
 
 from .conftest import NOW, SHIFT, WEEK, shifted_anchor
 
@@ -36,7 +37,7 @@ def test_asset_writes_a_self_contained_page_and_a_summary(report_warehouse, tmp_
     monkeypatch.setenv("ALT42_REPORT_DIR", str(tmp_path / "reports"))
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize(
-            [weekly_report], resources={"warehouse": WarehouseResource(url=report_warehouse.url)},
+            [weekly_report], resources=make_resources(report_warehouse.url),
             partition_key=WEEK.isoformat(), instance=instance,
         )
     assert result.success
@@ -107,17 +108,6 @@ def test_misfit_flags_an_item_answered_against_the_model():
     assert fit.loc[["i1", "i2", "i3"], "infit"].between(0.8, 1.2).all()
     few = health.item_misfit(responses[responses["user_id"] < health.MISFIT_MIN_RESPONSES - 1], items, abilities)
     assert not few["misfit"].any()
-
-
-def test_optional_tables_are_read_by_candidate_names(report_warehouse):
-    add_states(report_warehouse, {"active": 2})
-    source = tables.Source("student_state_cache", {"user": ("student_id", "user_id"), "gone": ("no_such_column",),
-                                                  "at": ("updated_at",)}, time="at")
-    frame = tables.read(report_warehouse, source)
-    assert list(frame.columns) == ["user", "gone", "at"] and len(frame) == 2 and frame["gone"].isna().all()
-    assert tables.read(report_warehouse, source, start=NOW + dt.timedelta(seconds=1)).empty
-    assert tables.latest(report_warehouse, source)["user"] in (1001, 1002)
-    assert tables.read(report_warehouse, tables.Source("not_deployed_yet", {"x": ("x",)})) is None
 
 
 def test_heartbeat_summary_counts_failures_and_error_lists():

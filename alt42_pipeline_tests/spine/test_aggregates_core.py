@@ -3,8 +3,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from alt42_pipeline.core.features import features_topic_daily
-from alt42_pipeline.core.kpis import weekly_kpis
+from alt42_pipeline.spine.features import features_topic_daily
+from alt42_pipeline.spine.kpis import weekly_kpis
 
 T = pd.Timestamp
 

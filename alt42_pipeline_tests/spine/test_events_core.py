@@ -2,7 +2,7 @@ import datetime as dt
 
 import pandas as pd
 
-from alt42_pipeline.core import events as ev
+from alt42_pipeline.spine import events as ev
 
 DAY = dt.date(2026, 3, 2)
 WINDOW = (dt.datetime(2026, 3, 2), dt.datetime(2026, 3, 3))

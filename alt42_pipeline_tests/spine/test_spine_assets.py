@@ -6,8 +6,8 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from alt42_pipeline.defs.features import features_topic_daily, weekly_kpi
-from alt42_pipeline.defs.ingest import events, questions, user_last_access
+from alt42_pipeline.defs.spine import features_topic_daily, weekly_kpi
+from alt42_pipeline.defs.spine import events, questions, user_last_access
 from alt42_pipeline.warehouse import Warehouse
 from alt42_pipeline_tests.conftest import SMALL_DEMO, make_resources
 
@@ -150,7 +150,7 @@ def test_prefixed_warehouse(tmp_path, demo_sources):
 
 
 def test_schedules_target_the_right_partitions():
-    from alt42_pipeline.defs.features import ingest_schedule, intraday_events_schedule, weekly_kpi_schedule
+    from alt42_pipeline.defs.spine import ingest_schedule, intraday_events_schedule, weekly_kpi_schedule
 
     at = dt.datetime(2026, 3, 4, 2, 10, tzinfo=dt.UTC)  # a Wednesday
     daily = ingest_schedule(dg.build_schedule_context(scheduled_execution_time=at))

@@ -4,7 +4,7 @@ import datetime as dt
 import pandas as pd
 import sqlalchemy as sa
 
-from alt42_pipeline.state import checks
+from alt42_pipeline.state import checks, latest_heartbeat
 from alt42_pipeline.state.heartbeat import run_heartbeat
 from alt42_pipeline.state.rules import load_rules
 
@@ -17,7 +17,7 @@ def test_the_checks_pass_after_a_heartbeat_and_catch_each_inconsistency(sqlite_w
     wh = sqlite_warehouse
     add_events(wh, answers(1, NOW - dt.timedelta(hours=1), 5, 20) + answers(2, NOW, 1, 0) + [event(3, NOW, success=None)])
     beat = run_heartbeat(wh, RULES, now=NOW)
-    latest = checks.latest_heartbeat(wh)
+    latest = latest_heartbeat(wh)
     assert latest.heartbeat_id == beat.heartbeat_id and latest.errors == 1 and latest.error_details[0]["user_id"] == 3
     assert checks.invalid_states(wh) == 0
     assert checks.changes_not_in_cache(wh, beat.heartbeat_id) == 0
@@ -35,7 +35,7 @@ def test_the_checks_pass_after_a_heartbeat_and_catch_each_inconsistency(sqlite_w
 
 
 def test_no_heartbeat_yet_is_none(sqlite_warehouse):
-    assert checks.latest_heartbeat(sqlite_warehouse) is None
+    assert latest_heartbeat(sqlite_warehouse) is None
     failed = {"heartbeat_id": "x", "success": False, "timestamp": NOW, "students_processed": 0, "errors": 0, "duration_ms": 1}
     sqlite_warehouse.append("heartbeat_log", pd.DataFrame([failed]))
-    assert checks.latest_heartbeat(sqlite_warehouse) is None
+    assert latest_heartbeat(sqlite_warehouse) is None

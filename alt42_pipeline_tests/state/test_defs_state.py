@@ -6,8 +6,9 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from alt42_pipeline import clock as the_clock
 from alt42_pipeline.defs import state as state_defs
-from alt42_pipeline.defs.resources import WarehouseResource
+from alt42_pipeline_tests.conftest import make_resources
 
 from .factories import NOW, add_events, answers, event
 from .webhook import webhook_server
@@ -29,7 +30,7 @@ def clock(monkeypatch):
     class Clock:
         now = NOW
 
-    monkeypatch.setattr(state_defs, "_now", lambda: Clock.now)
+    monkeypatch.setattr(the_clock, "_source", lambda: Clock.now)
     return Clock
 
 
@@ -40,7 +41,7 @@ def _plain_settings(monkeypatch):
 
 
 def _resources(wh):
-    return {"warehouse": WarehouseResource(url=wh.url)}
+    return make_resources(wh.url)
 
 
 def _materializations(result, node="student_state") -> dict[str, dict]:
@@ -149,7 +150,7 @@ def test_inactivity_sensor_launches_a_run_that_alerts_once_and_notifies(sqlite_w
         monkeypatch.setattr("alt42_pipeline.state.notify._sleep", lambda s: None)
         for _ in range(2):  # the second run is a retry of the same window
             result = dg.materialize(
-                [state_defs.inactivity_alerts], run_config=request.run_config, resources=resources, instance=instance
+                [state_defs.inactivity_alerts], run_config=request.run_config, resources=_resources(wh), instance=instance
             )
             assert result.success
     assert [b["count"] for b in receiver.bodies] == [1]
@@ -162,9 +163,8 @@ def test_inactivity_sensor_launches_a_run_that_alerts_once_and_notifies(sqlite_w
 
 
 def test_pipeline_health_sensor_alerts_once_per_incident_and_clears(sqlite_warehouse, instance, clock, monkeypatch):
-    resources = _resources(sqlite_warehouse)
-
     def tick(cursor):
+        resources = _resources(sqlite_warehouse)  # the settings as the environment has them now
         return state_defs.pipeline_health_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources))
 
     def beat(at):
@@ -189,10 +189,10 @@ def test_pipeline_health_sensor_alerts_once_per_incident_and_clears(sqlite_wareh
 
 
 def test_a_failed_health_alert_delivery_is_tried_again(sqlite_warehouse, instance, clock, monkeypatch):
-    resources = _resources(sqlite_warehouse)
     monkeypatch.setattr("alt42_pipeline.state.notify._sleep", lambda s: None)
     with webhook_server() as (url, receiver):
         monkeypatch.setenv("ALT42_ALERT_WEBHOOK_URL", url)
+        resources = _resources(sqlite_warehouse)
         start = state_defs.pipeline_health_sensor(dg.build_sensor_context(instance=instance, resources=resources))
         receiver.statuses = [500, 500, 500]
         clock.now = NOW + 2 * 60 * M

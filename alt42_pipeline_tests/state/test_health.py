@@ -2,7 +2,7 @@ import datetime as dt
 
 import pandas as pd
 
-from alt42_pipeline.state import health
+from alt42_pipeline.state import health, latest_heartbeat
 from alt42_pipeline.state.health import ALERT, OK, RECOVERED, STILL_STALE, HealthCursor
 
 T0 = dt.datetime(2026, 3, 10, 8, 0)
@@ -47,6 +47,6 @@ def test_last_successful_heartbeat_ignores_failed_ones(warehouse):
             "duration_ms": 1,
         }
     )
-    assert health.last_successful_heartbeat(warehouse) is None
+    assert latest_heartbeat(warehouse) is None
     warehouse.append("heartbeat_log", rows)
-    assert health.last_successful_heartbeat(warehouse) == T0
+    assert latest_heartbeat(warehouse).timestamp == T0

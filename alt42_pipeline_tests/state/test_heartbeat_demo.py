@@ -3,7 +3,8 @@
 import dagster as dg
 import sqlalchemy as sa
 
-from alt42_pipeline.defs import ingest, state
+from alt42_pipeline.defs import spine as ingest
+from alt42_pipeline.defs import state
 from alt42_pipeline.demo import DemoConfig, generate
 from alt42_pipeline.demo.write import write_assessment, write_moodle
 from alt42_pipeline.warehouse import Warehouse

@@ -8,6 +8,12 @@ NAMES = [
 ]
 
 
+def load_state():
+    """The state settings as the environment has them now."""
+    settings.load.cache_clear()
+    return settings.load().state
+
+
 @pytest.fixture(autouse=True)
 def _clean(monkeypatch):
     for name in NAMES:
@@ -15,7 +21,7 @@ def _clean(monkeypatch):
 
 
 def test_defaults_are_the_documented_ones():
-    s = settings.load_state()
+    s = load_state()
     assert (s.idle_after_days, s.inactive_after_days, s.recent_window_days, s.lookback_days) == (7, 30, 7, 35)
     assert (s.heartbeat_dry_run, s.heartbeat_stale_minutes, s.alert_webhook_url, s.scenarios_file) == (False, 60, "", "")
 
@@ -24,7 +30,7 @@ def test_values_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("ALT42_IDLE_AFTER_DAYS", "3")
     monkeypatch.setenv("ALT42_INACTIVE_AFTER_DAYS", "14")
     monkeypatch.setenv("ALT42_HEARTBEAT_DRY_RUN", "yes")
-    s = settings.load_state()
+    s = load_state()
     assert (s.idle_after_days, s.inactive_after_days, s.lookback_days, s.heartbeat_dry_run) == (3, 14, 19, True)
 
 
@@ -40,4 +46,4 @@ def test_values_come_from_the_environment(monkeypatch):
 def test_bad_values_are_refused_naming_the_variable(monkeypatch, name, value, message):
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=message):
-        settings.load_state()
+        load_state()

@@ -14,7 +14,9 @@ from dagster._core.test_utils import InProcessTestWorkspaceLoadTarget, create_te
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
 
-from alt42_pipeline.definitions import defs
+from alt42_pipeline import definitions
+
+defs = definitions.defs()
 
 DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
 QUEUED, STARTING = dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING

@@ -54,15 +54,6 @@ def test_crash_mid_write_leaves_partition_as_it_was(warehouse, monkeypatch):
     assert {k["attempts"] for k in got.kpis} == {1}
 
 
-def test_upsert_replaces_by_primary_key(warehouse):
-    week = dt.date(2026, 1, 5)
-    warehouse.upsert("weekly_kpi", _kpi_frame(week, range(3), 1))
-    warehouse.upsert("weekly_kpi", _kpi_frame(week, range(2, 4), 2))
-    got = warehouse.read("weekly_kpi").set_index("user_id").sort_index()
-    assert list(got.index) == [0, 1, 2, 3]
-    assert [k["attempts"] for k in got.kpis] == [1, 1, 2, 2]
-
-
 def test_unknown_column_is_a_clear_error(sqlite_warehouse):
     frame = _kpi_frame(dt.date(2026, 1, 5), range(1), 1).assign(bogus=1)
     with pytest.raises(ValueError, match="bogus"):

@@ -4,7 +4,6 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from alt42_pipeline.warehouse.transaction import transaction
 
 AT = dt.datetime(2026, 3, 10, 12, 0, 0, 123456)
 
@@ -16,7 +15,7 @@ def _question(qid: str, anchor: bool, meta) -> dict:
 def test_reads_inside_a_transaction_keep_every_type(warehouse):
     warehouse.append("questions", pd.DataFrame([_question("q1", True, {"tags": ["anchor"]}), _question("q2", False, None)]))
     q = warehouse.table("questions")
-    with transaction(warehouse) as tx:
+    with warehouse.transaction() as tx:
         got = tx.read(sa.select(q).order_by(q.c.question_id))
     assert got.question_id.tolist() == ["q1", "q2"] and got.topic_id.isna().all()
     assert got.is_anchor.tolist() == [True, False]
@@ -28,7 +27,7 @@ def test_reads_inside_a_transaction_keep_every_type(warehouse):
 def test_an_exception_rolls_back_every_write_of_the_block(warehouse):
     warehouse.append("questions", pd.DataFrame([_question("q1", True, None)]))
     with pytest.raises(RuntimeError, match="boom"):
-        with transaction(warehouse) as tx:
+        with warehouse.transaction() as tx:
             tx.delete_in("questions", "question_id", ["q1"])
             tx.append("questions", pd.DataFrame([_question("q2", False, None)]))
             raise RuntimeError("boom")

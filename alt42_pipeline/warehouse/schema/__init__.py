@@ -3,7 +3,8 @@
 Each domain module (``spine``, ``irt``, ``state``, ``interventions``) declares its tables
 with SQLAlchemy Core under their *base* names; :func:`build_schema` applies the optional
 table prefix (``mdl_alt42_`` on Moodle deployments) and returns a :class:`Schema` from
-which code gets tables by base name: ``schema.events``, ``schema["weekly_kpi"]``.
+which code gets tables by base name: ``schema["weekly_kpi"]`` (``Warehouse.table`` and
+``Transaction.table`` are the usual way in).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from functools import lru_cache
 
 import sqlalchemy as sa
 
-from ...settings import validate_prefix
+from ..names import validate_prefix
 from . import interventions, irt, spine, state
 
 #: Domains in migration order; each migration creates the tables of one domain.
@@ -44,14 +45,6 @@ class Schema:
             return self._by_base[base]
         except KeyError:
             raise KeyError(f"no warehouse table {base!r}; known: {sorted(self._by_base)}") from None
-
-    def __getattr__(self, base: str) -> sa.Table:
-        if base.startswith("_"):
-            raise AttributeError(base)
-        try:
-            return self[base]
-        except KeyError as exc:
-            raise AttributeError(str(exc)) from None
 
     @property
     def table_names(self) -> list[str]:

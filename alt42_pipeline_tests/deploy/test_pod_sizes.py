@@ -5,25 +5,18 @@ from __future__ import annotations
 import re
 
 import dagster as dg
-import kubernetes
-import kubernetes_validate
 import pytest
-from dagster._core.test_utils import create_run_for_test
-from dagster_k8s.container_context import K8sContainerContext
-from dagster_k8s.job import UserDefinedDagsterK8sConfig, construct_dagster_k8s_job
 
-from alt42_pipeline.defs.pod_sizes import (
+from alt42_pipeline.defs.shared import (
     DEFAULT_SIZE,
     K8S_CONFIG_TAG,
     SIZES,
-    executor_for,
     k8s_config,
     k8s_tags,
     size_of,
 )
 
 from . import chart
-from .expected import KUBERNETES_VERSION
 from .jobs import real_jobs, throwaway_job
 
 #: Sizes that specific jobs must have, checked for those of them that exist: the IRT
@@ -105,30 +98,3 @@ def test_helm_launcher_default_is_the_default_size(helm_values):
     run_k8s_config = chart.run_launcher_config(helm_values)["run_k8s_config"]
     default = {key: value for key, value in k8s_config(DEFAULT_SIZE).items() if key != "merge_behavior"}
     assert run_k8s_config == default
-
-
-@pytest.mark.parametrize("size", SIZES)
-def test_per_step_executor_config_is_valid_and_sizes_step_pods(size, k8s_instance, helm_values):
-    mapped = executor_for(size).apply_config_mapping({})
-    assert mapped.success, mapped.errors
-    step_k8s_config = mapped.value["config"]["step_k8s_config"]
-
-    # A step pod as dagster-k8s's K8sStepHandler builds it: the run launcher's configuration
-    # (without the job's tags), then the executor's step_k8s_config.
-    launcher = k8s_instance.run_launcher
-    run = create_run_for_test(k8s_instance, job_name="steps_job", tags=k8s_tags("small"))
-    context = K8sContainerContext.create_for_run(run, launcher, include_run_tags=False).merge(
-        K8sContainerContext(run_k8s_config=UserDefinedDagsterK8sConfig.from_dict(step_k8s_config))
-    )
-    job = construct_dagster_k8s_job(
-        job_config=context.get_k8s_job_config(chart.user_code_image(helm_values), launcher),
-        args=["dagster", "api", "execute_step"],
-        job_name="dagster-step-probe",
-        component="step_worker",
-        user_defined_k8s_config=context.run_k8s_config,
-    )
-    manifest = kubernetes.client.ApiClient().sanitize_for_serialization(job)
-    kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
-    (container,) = manifest["spec"]["template"]["spec"]["containers"]
-    assert container["resources"] == k8s_config(size)["container_config"]["resources"]
-    assert container["securityContext"]["readOnlyRootFilesystem"] is True

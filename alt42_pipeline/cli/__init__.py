@@ -1,4 +1,8 @@
-"""The operator command line. Each domain adds its subcommands in ``register``."""
+"""The operator command line (``python -m alt42_pipeline``, installed as ``alt42``).
+
+A thin shell like ``defs/``: each command loads the settings, calls a domain's public face
+and prints. ``batch`` holds the intervention batch's commands.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,9 @@ from pathlib import Path
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo.platform import DemoConfig
-    from .demo.run import run_demo, summary
-    from . import settings
+    from .. import settings
+    from ..demo.platform import DemoConfig
+    from ..demo.run import run_demo, summary
 
     cfg = DemoConfig(
         students=args.students,
@@ -36,28 +40,45 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from . import settings
-    from .warehouse import Warehouse
+    from .common import open_warehouse
 
-    s = settings.load()
-    wh = Warehouse(s.warehouse_url, s.table_prefix)
-    print(f"warehouse schema at revision {wh.migrate()}")
+    print(f"warehouse schema at revision {open_warehouse().migrate()}")
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
-    from . import settings, status
-    from .warehouse import Warehouse, utcnow
+    from ..clock import utcnow
+    from ..reports import status
+    from .common import open_warehouse
 
-    s = settings.load()
-    instance = None
+    now = utcnow()
+    window = dt.timedelta(days=args.days)
+    runs = None
     if os.environ.get("DAGSTER_HOME") and not args.no_runs:
         import dagster as dg
 
-        instance = dg.DagsterInstance.get()
-    wh = Warehouse(s.warehouse_url, s.table_prefix)
-    print(status.format_status(status.gather(wh, utcnow(), instance, dt.timedelta(days=args.days))))
+        runs = failed_runs(dg.DagsterInstance.get(), now - window)
+    print(status.format_status(status.gather(open_warehouse(), now, runs, window)))
     return 0
+
+
+def failed_runs(instance, since: dt.datetime, limit: int = 10) -> list[dict]:
+    """The latest failed runs of the Dagster instance created since ``since`` (naive UTC)."""
+    import dagster as dg
+
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE], created_after=since.replace(tzinfo=dt.UTC)),
+        limit=limit,
+    )
+    return [
+        {
+            "job": r.dagster_run.job_name,
+            "run_id": r.dagster_run.run_id,
+            "partition": r.dagster_run.tags.get("dagster/partition", ""),
+            "at": dt.datetime.fromtimestamp(r.end_time or r.create_timestamp.timestamp(), dt.UTC).replace(tzinfo=None),
+        }
+        for r in records
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,9 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--no-runs", action="store_true", help="do not read failed runs from the Dagster instance (DAGSTER_HOME)")
     status.set_defaults(func=_status)
 
-    from .interventions.cli import add_commands as add_intervention_commands
+    from .batch import add_commands as add_batch_commands
 
-    add_intervention_commands(sub)
+    add_batch_commands(sub)
     return parser
 
 

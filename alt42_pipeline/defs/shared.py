@@ -1,6 +1,7 @@
-"""Named Kubernetes pod sizes for the runs of each job (used by dagster-k8s in production).
+"""What every domain's Dagster definitions share: owners, partitions, metadata and check
+helpers, and the job tags (pod sizes, serial runs).
 
-In production every run is a Kubernetes pod started by dagster-k8s's ``K8sRunLauncher``. The
+Pod sizes. In production every run is a Kubernetes pod started by dagster-k8s's ``K8sRunLauncher``. The
 pod's resources, security settings and labels come from the run's ``dagster-k8s/config`` tag;
 this module is the one place that defines them, as a few named sizes:
 
@@ -20,7 +21,7 @@ label ``alt42/pod-size``, so ``kubectl get pods -l alt42/pod-size=large`` lists 
 How a job gets its size (the tags are also the run tags, unless the job sets ``run_tags``,
 in which case put them there)::
 
-    from .pod_sizes import k8s_tags
+    from .shared import k8s_tags
 
     irt_calibration_job = dg.define_asset_job(
         "irt_calibration_job",
@@ -30,31 +31,100 @@ in which case put them there)::
 
 A test fails for any job whose runs carry no size from this module. Outside Kubernetes the
 tag is ignored, so the same definitions run unchanged with ``dagster dev``.
-
-Per-step pods (opt-in). By default a run executes all its steps in its one pod. A job whose
-steps are heavy *and* independent can run each step in a pod of its own with
-``executor_def=executor_for(size)`` (dagster-k8s's ``k8s_job_executor``): steps then run in
-parallel on different nodes, a step that runs out of memory fails (and can be retried)
-alone, and the orchestrating run pod can stay ``small``::
-
-    dg.define_asset_job(
-        "fan_out_job", selection=..., tags=k8s_tags("small"), executor_def=executor_for("large")
-    )
-
-Use it only where that helps: every step pays a pod start (seconds to tens of seconds), and
-steps hand data over through the warehouse only (never through a local file or the default
-filesystem IO manager, since each pod has its own disk). Sensor-driven light runs (the
-heartbeat) should never use it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-from dagster_k8s import k8s_job_executor
+import pandas as pd
+
+from .. import settings
+
+if TYPE_CHECKING:
+    from ..calibration.health import Verdict
+
+OWNERS = ["team:analytics-platform"]
+#: Runs with the same value of this tag never run at once (the instance's tag concurrency
+#: limit queues the second): the legacy process lock.
+SERIAL_TAG = "alt42/serial"
+
+# -- partitions (daily event days and Monday-start ISO weeks, UTC) ------------------------------
+
+_START = settings.load().partitions_start.isoformat()
+#: ``end_offset=1`` exposes today: the heartbeat re-ingests today's partition every 30
+#: minutes so student state sees events of the last half hour, not of yesterday.
+daily = dg.DailyPartitionsDefinition(start_date=_START, timezone="UTC", end_offset=1)
+#: Weeks start on Monday 00:00 UTC; ``end_offset=1`` exposes the current, unfinished week
+#: so its KPIs can be refreshed every day.
+weekly = dg.WeeklyPartitionsDefinition(start_date=_START, day_offset=1, timezone="UTC", end_offset=1)
+
+
+def partition_days(context: dg.AssetExecutionContext) -> Iterator[dt.date]:
+    """Every day of the run's partition (range), for daily-partitioned assets."""
+    window = context.partition_time_window
+    day = window.start.date()
+    while day < window.end.date():
+        yield day
+        day += dt.timedelta(days=1)
+
+
+def partition_weeks(context: dg.AssetExecutionContext) -> Iterator[dt.date]:
+    """The Monday of every week in the run's partition (range), for weekly assets."""
+    window = context.partition_time_window
+    week = window.start.date()
+    while week < window.end.date():
+        yield week
+        week += dt.timedelta(days=7)
+
+
+# -- metadata and checks --------------------------------------------------------------------------
+
+
+def preview(frame: pd.DataFrame | None, rows: int = 10) -> dg.MetadataValue:
+    """A small markdown table of ``frame`` for the asset page."""
+    if frame is None or frame.empty:
+        return dg.MetadataValue.md("_no rows_")
+    return dg.MetadataValue.md(frame.head(rows).to_markdown(index=False))
+
+
+def keys_check(name: str, frame: pd.DataFrame, keys: Sequence[str]) -> dg.AssetCheckResult:
+    """Keys are unique and non-null in the written rows."""
+    nulls = int(frame[list(keys)].isna().any(axis=1).sum()) if len(frame) else 0
+    dups = int(frame.duplicated(list(keys)).sum()) if len(frame) else 0
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=nulls == 0 and dups == 0,
+        metadata={"rows": len(frame), "null_keys": nulls, "duplicate_keys": dups, "keys": ", ".join(keys)},
+    )
+
+
+def rows_check(name: str, rows: int, minimum: int = 1) -> dg.AssetCheckResult:
+    """At least ``minimum`` rows were written (an empty partition is suspicious)."""
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=rows >= minimum,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"rows": rows, "minimum": minimum},
+    )
+
+
+def verdict_check(verdict: Verdict, table_rows: int = 30) -> dg.AssetCheckResult:
+    """A domain's health verdict as an asset check result."""
+    metadata = dict(verdict.metadata)
+    if verdict.table is not None:
+        metadata["table"] = preview(verdict.table, table_rows)
+    severity = dg.AssetCheckSeverity.ERROR if verdict.severity == "error" else dg.AssetCheckSeverity.WARN
+    return dg.AssetCheckResult(
+        check_name=verdict.check, asset_key=verdict.asset, passed=bool(verdict.passed), severity=severity, metadata=metadata
+    )
+
+
+# -- pod sizes -------------------------------------------------------------------------------------
 
 #: The tag dagster-k8s reads the run pod's Kubernetes configuration from.
 K8S_CONFIG_TAG = "dagster-k8s/config"
@@ -134,8 +204,3 @@ def size_of(tags: Mapping[str, Any]) -> str | None:
         return None
     value = json.loads(raw) if isinstance(raw, str) else raw
     return next((size for size in SIZES if k8s_config(size) == value), None)
-
-
-def executor_for(size: str) -> dg.ExecutorDefinition:
-    """dagster-k8s's ``k8s_job_executor``: each step of the run in its own pod of this size."""
-    return k8s_job_executor.configured({"step_k8s_config": k8s_config(size)}, name=f"k8s_{size}_steps")

@@ -6,7 +6,9 @@ import dagster as dg
 import pytest
 from dagster._core.test_utils import freeze_time
 
-from alt42_pipeline.definitions import defs
+from alt42_pipeline import definitions
+
+defs = definitions.defs()
 from alt42_pipeline.defs.freshness import freshness_checks
 
 

@@ -1,4 +1,4 @@
-"""Command line of the interventions domain (``python -m alt42_pipeline ...``).
+"""Commands of the intervention batch (``python -m alt42_pipeline ...``).
 
 ``schedules list|add|update|delete|init`` edit ``batch_schedules`` (changes take effect at
 the sensor's next tick); ``batch-status`` prints the latest runs of each batch with their
@@ -15,17 +15,20 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .. import settings
-from ..warehouse import Warehouse
-from .schedule_store import (
+from ..interventions import (
     DEFAULT_SCHEDULE,
+    FREQUENCIES,
+    TARGET_JOBS,
+    TARGETS,
+    Schedule,
+    ScheduleError,
     add_schedule,
     delete_schedule,
     init_default_schedule,
     list_schedules,
     update_schedule,
 )
-from .schedules import FREQUENCIES, TARGET_JOBS, TARGETS, Schedule, ScheduleError
+from .common import open_warehouse
 
 COUNTS = ("processed", "skipped_missing_records", "skipped_duplicate", "failed")
 
@@ -71,8 +74,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_schedules(args: argparse.Namespace) -> int:
-    s = settings.load()
-    wh = Warehouse(s.warehouse_url, s.table_prefix)
+    wh = open_warehouse()
     try:
         if args.action == "list":
             print(format_schedules(list_schedules(wh)))

@@ -15,7 +15,7 @@ import dagster as dg
 import kubernetes_validate
 import pytest
 
-from alt42_pipeline.defs.pod_sizes import DEFAULT_SIZE, POD_SIZE_KEY, SIZES, k8s_config, k8s_tags, size_of
+from alt42_pipeline.defs.shared import DEFAULT_SIZE, POD_SIZE_KEY, SIZES, k8s_config, k8s_tags, size_of
 
 from . import chart
 from .expected import KUBERNETES_VERSION, REQUIRED_SECRETS, SETTINGS_CONFIG_MAP

@@ -6,7 +6,9 @@ from typing import Any
 
 import dagster as dg
 
-from alt42_pipeline.definitions import defs
+from alt42_pipeline import definitions
+
+defs = definitions.defs()
 
 
 def real_jobs() -> list[dg.JobDefinition]:

@@ -1,8 +1,8 @@
 """The operator's one screen: what the legacy health-check SQL answered, against the warehouse.
 
-:func:`gather` reads a :class:`Status` from the warehouse (and, when given, failed runs from
-the Dagster instance); :func:`format_status` turns it into plain text. The ``status``
-subcommand of the CLI prints it.
+:func:`gather` reads a :class:`Status` from the warehouse (failed runs, read from the Dagster
+instance by the caller, are handed in); :func:`format_status` turns it into plain text. The
+``status`` subcommand of the CLI prints it. No Dagster here.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .reports import tables
-from .warehouse import Warehouse
+from ..warehouse import Warehouse
+from . import tables
 
 DAY = dt.timedelta(days=1)
 
@@ -27,15 +27,15 @@ class Status:
     calibration: dict | None  # latest mirt_fit_meta row (calibration_id, backend, model_spec, at)
     fitted_last_day: dict[str, int]  # items, users fitted in the last 24 h; anchors in the catalogue
     heartbeat: dict | None  # latest heartbeat_log row; None: no row
-    heartbeats_last_day: pd.DataFrame | None  # heartbeat_summary of the last 24 h; None: no table
-    states: pd.DataFrame | None  # state, students; None: no table
-    inactivity_last_day: int | None
+    heartbeats_last_day: pd.DataFrame  # heartbeat_summary of the last 24 h
+    states: pd.DataFrame  # state, students
+    inactivity_last_day: int
     rejects: pd.DataFrame  # reason, rows within the window
-    intervention_errors: int | None
-    failed_runs: list[dict] | None  # None: the Dagster instance was not consulted
+    intervention_errors: int
+    failed_runs: list[dict] | None  # job, run_id, partition, at; None: the Dagster instance was not consulted
 
 
-def gather(wh: Warehouse, now: dt.datetime, instance=None, window: dt.timedelta = 7 * DAY) -> Status:
+def gather(wh: Warehouse, now: dt.datetime, failed_runs: list[dict] | None = None, window: dt.timedelta = 7 * DAY) -> Status:
     """Everything the status screen shows, as of ``now`` (naive UTC)."""
     states = tables.read(wh, tables.STATES)
     beats = tables.read(wh, tables.HEARTBEATS, now - DAY, None)
@@ -50,12 +50,12 @@ def gather(wh: Warehouse, now: dt.datetime, instance=None, window: dt.timedelta 
         calibration=tables.latest(wh, tables.CALIBRATIONS),
         fitted_last_day=_fitted_since(wh, now - DAY),
         heartbeat=tables.latest(wh, tables.HEARTBEATS),
-        heartbeats_last_day=None if beats is None else tables.heartbeat_summary(beats),
-        states=None if states is None else states.groupby("state").size().rename("students").reset_index(),
-        inactivity_last_day=None if alerts is None else len(alerts),
+        heartbeats_last_day=tables.heartbeat_summary(beats),
+        states=states.groupby("state").size().rename("students").reset_index(),
+        inactivity_last_day=len(alerts),
         rejects=rejects.groupby("reason").size().rename("rows").reset_index().sort_values("rows", ascending=False),
-        intervention_errors=None if errors is None else len(errors),
-        failed_runs=None if instance is None else failed_runs(instance, now - window),
+        intervention_errors=len(errors),
+        failed_runs=failed_runs,
     )
 
 
@@ -67,25 +67,6 @@ def _fitted_since(wh: Warehouse, since: dt.datetime) -> dict[str, int]:
         "users": wh.count("mirt_ability", users.c.fitted_at >= since),
         "anchors": wh.count("questions", {"is_anchor": True}),
     }
-
-
-def failed_runs(instance, since: dt.datetime, limit: int = 10) -> list[dict]:
-    """The latest failed runs of the Dagster instance created since ``since`` (naive UTC)."""
-    import dagster as dg
-
-    records = instance.get_run_records(
-        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE], created_after=since.replace(tzinfo=dt.UTC)),
-        limit=limit,
-    )
-    return [
-        {
-            "job": r.dagster_run.job_name,
-            "run_id": r.dagster_run.run_id,
-            "partition": r.dagster_run.tags.get("dagster/partition", ""),
-            "at": dt.datetime.fromtimestamp(r.end_time or r.create_timestamp.timestamp(), dt.UTC).replace(tzinfo=None),
-        }
-        for r in records
-    ]
 
 
 # -- text ---------------------------------------------------------------------------------
@@ -103,18 +84,14 @@ def format_status(s: Status) -> str:
                  f"anchors in the catalogue: {s.fitted_last_day['anchors']}")
 
     lines += ["", _heartbeat_text(s)]
-    if s.states is None:
-        lines.append("Students per state: no state table in this warehouse")
-    else:
-        counts = ", ".join(f"{r.state} {r.students}" for r in s.states.itertuples(index=False)) or "no students yet"
-        lines.append(f"Students per state: {counts}")
+    counts = ", ".join(f"{r.state} {r.students}" for r in s.states.itertuples(index=False)) or "no students yet"
+    lines.append(f"Students per state: {counts}")
 
     days = _age(s.window)
     lines += ["", f"Recent failures (last {days}):"]
     rejected = ", ".join(f"{r.reason} {r.rows}" for r in s.rejects.itertuples(index=False))
     lines.append(f"  quarantined source rows: {int(s.rejects['rows'].sum())}" + (f" ({rejected})" if rejected else ""))
-    lines.append(f"  intervention errors: {_or_absent(s.intervention_errors, 'no interventions table')}; "
-                 f"inactivity alerts in the last 24 h: {_or_absent(s.inactivity_last_day, 'no inactivity table')}")
+    lines.append(f"  intervention errors: {s.intervention_errors}; inactivity alerts in the last 24 h: {s.inactivity_last_day}")
     if s.failed_runs is None:
         lines.append("  failed runs: Dagster instance not consulted (set DAGSTER_HOME)")
     else:
@@ -137,8 +114,6 @@ def _calibration_text(s: Status) -> str:
 
 
 def _heartbeat_text(s: Status) -> str:
-    if s.heartbeats_last_day is None:
-        return "Last heartbeat: no heartbeat table in this warehouse"
     if s.heartbeat is None:
         return "Last heartbeat: none yet"
     hb = s.heartbeat
@@ -160,7 +135,3 @@ def _age(delta: dt.timedelta) -> str:
         return f"{minutes}m"
     hours = minutes // 60
     return f"{hours}h" if hours < 48 else f"{hours // 24}d"
-
-
-def _or_absent(value: int | None, absent: str) -> str:
-    return absent if value is None else str(value)

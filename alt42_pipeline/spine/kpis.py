@@ -14,7 +14,7 @@ Each KPI, as stored in the ``kpis`` JSON document of ``weekly_kpi``:
     Days of the week with at least one event of any kind.
 ``time_on_task_s``
     Sum over the student's events of the time since the previous event, each gap capped
-    at 30 minutes (``core.timing``); the first event of the week adds nothing.
+    at 30 minutes (``spine.timing``); the first event of the week adds nothing.
 ``longest_streak_days``
     Longest run of consecutive active days inside the week (0 to 7).
 ``topics_attempted`` / ``topic_coverage``

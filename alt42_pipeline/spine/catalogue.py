@@ -1,4 +1,4 @@
-"""The item catalogue (``questions``) from both sources' question banks."""
+"""The item catalogue (``questions``) from both sources' question banks (pure: no I/O)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
-from ..sources import assessment, moodle
-from ..warehouse import Warehouse
 
 
 @dataclass
@@ -63,16 +60,3 @@ def build_catalogue(asmt_questions: pd.DataFrame, moodle_questions: pd.DataFrame
     )
     frame["updated_at"] = now
     return frame, {k: v for k, v in problems.items() if v}
-
-
-def refresh_catalogue(wh: Warehouse, asmt_engine: sa.Engine, moodle_engine: sa.Engine | None, moodle_prefix: str, now: dt.datetime) -> CatalogueResult:
-    asmt = assessment.read_questions(asmt_engine)
-    mdl = moodle.read_questions(moodle_engine, moodle_prefix) if moodle_engine is not None else pd.DataFrame(columns=["id", "category"])
-    frame, problems = build_catalogue(asmt, mdl, now)
-    wh.replace("questions", frame, None)
-    return CatalogueResult(
-        rows=len(frame),
-        anchors=int(frame["is_anchor"].sum()),
-        by_source=frame["source"].value_counts().to_dict(),
-        problems=problems,
-    )

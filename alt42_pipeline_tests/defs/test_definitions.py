@@ -7,7 +7,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from alt42_pipeline.definitions import defs
+from alt42_pipeline import definitions
+
+defs = definitions.defs()
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -23,7 +23,7 @@ def features_topic_daily(events: pd.DataFrame, day: dt.date, computed_at: dt.dat
     * ``mean_response_time_s``: mean ``duration_s`` of the answers that report one
       (NULL when none does);
     * ``time_on_task_s``: for each answer in the topic, the time since the student's
-      previous event of the day (any verb), capped at 30 minutes (see ``core.timing``).
+      previous event of the day (any verb), capped at 30 minutes (see ``spine.timing``).
     """
     if events.empty:
         return pd.DataFrame(columns=FEATURE_COLUMNS)

@@ -1,6 +1,8 @@
 """Every asset has a check of its own, not only the freshness check every asset gets."""
 
-from alt42_pipeline.definitions import defs
+from alt42_pipeline import definitions
+
+defs = definitions.defs()
 
 
 def test_every_asset_has_a_check_besides_freshness():

@@ -1,1 +1,0 @@
-"""Domain logic of the data spine, free of Dagster: events, features, KPIs."""
