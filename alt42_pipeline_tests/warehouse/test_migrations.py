@@ -127,7 +127,8 @@ def test_upgrading_twice_is_a_noop_and_revisions_rerun_harmlessly(two_databases)
     prefix = "mdl_alt42_"
     upgraded_url, fresh_url = two_databases
     weekly_kpi = build_schema(prefix).weekly_kpi
-    row = {"user_id": 1, "week_start": dt.date(2026, 1, 5), "kpis": {"attempts": 3}, "updated_at": dt.datetime(2026, 1, 5)}
+    week = dt.date(2026, 1, 5)
+    row = {"user_id": 1, "week_start": week, "kpis": {"attempts": 3}, "updated_at": dt.datetime(2026, 1, 5)}
     with _engine(upgraded_url) as engine:
         migrate.upgrade(engine, prefix)
         with engine.begin() as conn:
