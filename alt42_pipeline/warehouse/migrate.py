@@ -23,10 +23,19 @@ def _config(connection: sa.Connection, prefix: str) -> Config:
     return cfg
 
 
-def head_revision() -> str:
+def _script_directory() -> ScriptDirectory:
     cfg = Config()
     cfg.set_main_option("script_location", str(_SCRIPTS))
-    return ScriptDirectory.from_config(cfg).get_current_head()
+    return ScriptDirectory.from_config(cfg)
+
+
+def head_revision() -> str:
+    return _script_directory().get_current_head()
+
+
+def revisions() -> list[str]:
+    """Every revision id, oldest first."""
+    return [script.revision for script in reversed(list(_script_directory().walk_revisions()))]
 
 
 def current_revision(engine: sa.Engine, prefix: str = "") -> str | None:

@@ -1,24 +1,37 @@
-"""Building blocks the migration scripts share."""
+"""The little every revision shares: the table prefix, prefixed names, create-if-missing.
+
+Deliberately no table definitions here (see the rule in the package docstring): what a
+revision creates is written out in the revision itself.
+"""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import context, op
-
-from ..schema import build_schema
 
 
 def prefix() -> str:
+    """The table prefix of this run (``mdl_alt42_`` on Moodle deployments, else empty)."""
     return context.config.attributes.get("prefix", "")
 
 
-def create_domain_tables(domain: str) -> None:
-    """Create every table (and its indexes) of ``domain`` that does not exist yet."""
-    bind = op.get_bind()
-    for table in build_schema(prefix()).tables_of(domain):
-        table.create(bind, checkfirst=True)
+def prefixed(base: str) -> str:
+    """The physical name of a table, view, index or constraint given its base name."""
+    return f"{prefix()}{base}"
 
 
-def drop_domain_tables(domain: str) -> None:
-    bind = op.get_bind()
-    for table in reversed(build_schema(prefix()).tables_of(domain)):
-        table.drop(bind, checkfirst=True)
+def table_missing(base: str) -> bool:
+    """True unless table ``base`` exists already.
+
+    Revisions create a table and its indexes only when this is true, so they can run again
+    over existing tables (an interrupted MySQL upgrade, whose DDL is not transactional, or
+    tables that predate the version table) and leave those tables as they are.
+    """
+    return not sa.inspect(op.get_bind()).has_table(prefixed(base))
+
+
+def drop_tables(*bases: str) -> None:
+    """Drop those of the tables ``bases`` that exist, last first (their indexes go with them)."""
+    for base in reversed(bases):
+        if not table_missing(base):
+            op.drop_table(prefixed(base))
