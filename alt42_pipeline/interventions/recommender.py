@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..settings import InterventionSettings
+from ..state.machine import AT_RISK
 
 StudentInputs = dict[str, Any]
 
@@ -37,8 +38,9 @@ class Recommender(Protocol):
         ...
 
 
-#: States of the student state machine that call for a tutor.
-RISK_STATES = frozenset({"at_risk", "struggling", "frustrated"})
+#: States of the student state machine that call for a tutor (named by the machine, so a
+#: state the machine never assigns cannot slip in here).
+RISK_STATES = frozenset({AT_RISK})
 #: A day counts when it has at least MIN_ATTEMPTS answers; its accuracy is then bad below
 #: BAD_DAY_ACCURACY, low below LOW_DAY_ACCURACY and strong from STRONG_DAY_ACCURACY.
 MIN_ATTEMPTS = 5
