@@ -15,7 +15,7 @@ import dagster as dg
 
 from .. import settings
 from ..interventions.batch import WEAK_WINDOW_DAYS, run_batch
-from ..interventions.recommender import build_recommender
+from ..interventions import build_recommender
 from ..interventions.required_records import parse_required_records
 from ..interventions.schedule_store import list_schedules
 from ..interventions.schedules import TARGET_JOBS, due_slots

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..settings import InterventionSettings
 from ..state.machine import AT_RISK
 
 StudentInputs = dict[str, Any]
@@ -114,16 +113,3 @@ class RuleRecommender:
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0%}"
 
-
-def build_recommender(settings: InterventionSettings) -> Recommender:
-    """The recommender the settings choose (``ALT42_RECOMMENDER``: builtin or remote)."""
-    if settings.recommender == "remote":
-        from .remote import RemoteRecommender
-
-        return RemoteRecommender(
-            settings.recommender_url,
-            settings.recommender_token,
-            timeout_s=settings.recommender_timeout_s,
-            attempts=settings.recommender_attempts,
-        )
-    return RuleRecommender()
