@@ -10,15 +10,16 @@ Protocol (JSON over HTTPS, bearer token):
     ``{"items": [{"item_id", "a", "d", "c"?, "se_a"?, "se_d"?, "n"?}, ...],
     "linking_constants": {"slope", "intercept"}?, "converged", "loglik", "iterations"}``.
 
-Every call has a timeout and is tried 3 times with exponential backoff; the token is sent
-in a header and never logged. A response is validated before anything uses it: wrong or
+Every call goes through :class:`alt42_pipeline.http.JsonClient`: a timeout, 3 attempts
+under the pipeline's one retry policy (transport errors and 408/425/429/500/502/503/504,
+exponential backoff), the token in a header and never logged; every failure of the call
+is an :class:`IrtServiceError`. A response is validated before anything uses it: wrong or
 missing item ids, non-finite or impossible parameters and malformed JSON raise
-:class:`IrtServiceError`, so no partial or wrong parameters can reach the warehouse.
+:class:`IrtServiceError` too, so no partial or wrong parameters can reach the warehouse.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from dataclasses import dataclass
@@ -27,9 +28,8 @@ from typing import Any
 import httpx
 import pandas as pd
 
+from ..http import HttpCallError, JsonClient
 from ..settings import IrtSettings
-
-log = logging.getLogger(__name__)
 
 
 class IrtServiceError(RuntimeError):
@@ -59,11 +59,10 @@ class IrtServiceClient:
     ) -> None:
         if not base_url:
             raise ValueError("the IRT service URL is not set (ALT42_IRT_SERVICE_URL)")
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._client = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport)
-        self.attempts = attempts
-        self.backoff = backoff
-        self._sleep = sleep
+        self._http = JsonClient(
+            "IRT service", base_url, token=token, timeout_s=timeout, attempts=attempts,
+            backoff_s=backoff, transport=transport, sleep=sleep,
+        )
 
     @classmethod
     def from_settings(cls, settings: IrtSettings) -> IrtServiceClient:
@@ -71,7 +70,7 @@ class IrtServiceClient:
         return cls(settings.service_url, token or None, timeout=settings.timeout_s)
 
     def close(self) -> None:
-        self._client.close()
+        self._http.close()
 
     def __enter__(self) -> IrtServiceClient:
         return self
@@ -79,26 +78,13 @@ class IrtServiceClient:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _call(self, method: str, path: str, **kwargs) -> httpx.Response:
-        last: Exception | None = None
-        for attempt in range(1, self.attempts + 1):
-            try:
-                response = self._client.request(method, path, **kwargs)
-                if response.status_code >= 500:
-                    raise httpx.HTTPStatusError(f"server error {response.status_code}", request=response.request, response=response)
-                response.raise_for_status()
-                return response
-            except httpx.HTTPStatusError as exc:
-                last = exc
-                if exc.response.status_code < 500:
-                    break  # a client error does not get better by retrying
-            except httpx.TransportError as exc:  # timeouts, refused connections
-                last = exc
-            if attempt < self.attempts:
-                delay = self.backoff * 2 ** (attempt - 1)
-                log.warning("IRT service %s %s failed (%s); retrying in %.1f s", method, path, _describe(last), delay)
-                self._sleep(delay)
-        raise IrtServiceError(f"IRT service call {method} {path} failed after {attempt} attempts: {_describe(last)}")
+    def _call(self, method: str, path: str, json: Any = None) -> httpx.Response:
+        try:
+            return self._http.request(method, path, json=json)
+        except HttpCallError as exc:
+            raise IrtServiceError(
+                f"IRT service call {method} {path} failed after {exc.attempts} attempts: {_describe(exc)}"
+            ) from None
 
     def health(self) -> bool:
         self._call("GET", "/healthz")
@@ -126,12 +112,12 @@ class IrtServiceClient:
         return validate_calibration(body, expected_items=set(map(str, responses["item_id"].unique())), model=model)
 
 
-def _describe(exc: Exception | None) -> str:
-    if exc is None:
-        return "no response"
-    if isinstance(exc, httpx.TimeoutException):
-        return f"timeout ({type(exc).__name__})"
-    return f"{type(exc).__name__}: {exc}"
+def _describe(exc: HttpCallError) -> str:
+    """The last problem, saying "timeout" first when it was one: a calibration outliving
+    the timeout calls for a longer timeout, not for a look at the service."""
+    if isinstance(exc.__cause__, httpx.TimeoutException):
+        return f"timeout ({type(exc.__cause__).__name__})"
+    return exc.problem
 
 
 def _finite(value: Any) -> bool:

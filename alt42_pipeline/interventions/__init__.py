@@ -2,11 +2,18 @@
 records, recommenders, and the per-student processing of a day.
 
 ``batch`` reads, recommends and writes one day; ``schedules`` says when each schedule is
-due; ``schedule_store`` edits ``batch_schedules``.
+due; ``schedule_store`` edits ``batch_schedules``. This face also chooses the recommender:
+it is the one module that knows both the built-in (:mod:`.recommender`, which also holds the
+types) and the remote one (:mod:`.remote`, which builds on those types), so neither of the
+two has to import the other back.
 """
 
+from __future__ import annotations
+
+from ..settings import InterventionSettings
 from .batch import WEAK_WINDOW_DAYS, BatchReport, BatchSummary, run_batch, run_days
-from .recommender import Recommendation, Recommender, RuleRecommender, build_recommender
+from .recommender import Recommendation, Recommender, RuleRecommender
+from .remote import RemoteRecommender
 from .required_records import parse_required_records
 from .schedule_store import (
     DEFAULT_SCHEDULE,
@@ -28,6 +35,7 @@ __all__ = [
     "BatchSummary",
     "Recommendation",
     "Recommender",
+    "RemoteRecommender",
     "RuleRecommender",
     "Schedule",
     "ScheduleError",
@@ -42,3 +50,15 @@ __all__ = [
     "run_days",
     "update_schedule",
 ]
+
+
+def build_recommender(settings: InterventionSettings) -> Recommender:
+    """The recommender the settings choose (``ALT42_RECOMMENDER``: builtin or remote)."""
+    if settings.recommender == "remote":
+        return RemoteRecommender(
+            settings.recommender_url,
+            settings.recommender_token.get_secret_value(),
+            timeout_s=settings.recommender_timeout_s,
+            attempts=settings.recommender_attempts,
+        )
+    return RuleRecommender()

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..settings import InterventionSettings
+from ..state.machine import AT_RISK
 
 StudentInputs = dict[str, Any]
 
@@ -37,8 +37,9 @@ class Recommender(Protocol):
         ...
 
 
-#: States of the student state machine that call for a tutor.
-RISK_STATES = frozenset({"at_risk", "struggling", "frustrated"})
+#: States of the student state machine that call for a tutor (named by the machine, so a
+#: state the machine never assigns cannot slip in here).
+RISK_STATES = frozenset({AT_RISK})
 #: A day counts when it has at least MIN_ATTEMPTS answers; its accuracy is then bad below
 #: BAD_DAY_ACCURACY, low below LOW_DAY_ACCURACY and strong from STRONG_DAY_ACCURACY.
 MIN_ATTEMPTS = 5
@@ -111,17 +112,3 @@ class RuleRecommender:
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0%}"
-
-
-def build_recommender(settings: InterventionSettings) -> Recommender:
-    """The recommender the settings choose (``ALT42_RECOMMENDER``: builtin or remote)."""
-    if settings.recommender == "remote":
-        from .remote import RemoteRecommender
-
-        return RemoteRecommender(
-            settings.recommender_url,
-            settings.recommender_token.get_secret_value(),
-            timeout_s=settings.recommender_timeout_s,
-            attempts=settings.recommender_attempts,
-        )
-    return RuleRecommender()

@@ -3,26 +3,23 @@
 Protocol: ``POST <url>`` with ``{"students": [<student inputs>, ...]}`` and, when a token is
 set, ``Authorization: Bearer <token>``. The answer is ``{"version": "...",
 "recommendations": [{"user_id", "code", "message", "priority"} or {"user_id", "error"}]}``,
-one entry per student. Timeouts, connection errors, 429 and 5xx answers are retried with
-exponential backoff; other 4xx answers are not (retrying cannot help). The token never
-appears in an error message, a log line or ``repr``.
+one entry per student. The call goes through :class:`alt42_pipeline.http.JsonClient`:
+timeouts, connection errors and 408/425/429/500/502/503/504 answers are retried with
+exponential backoff (:class:`RecommenderUnavailable` once every attempt failed); other
+error answers are not, since retrying cannot help (:class:`RecommenderRejected`). The
+token never appears in an error message, a log line or ``repr``.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
 
+from ..http import JsonClient, RequestRefused, ServiceUnavailable
 from .recommender import Recommendation, StudentInputs
-
-log = logging.getLogger(__name__)
-
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-MAX_BACKOFF_S = 30.0
 
 
 class RecommenderUnavailable(RuntimeError):
@@ -30,7 +27,7 @@ class RecommenderUnavailable(RuntimeError):
 
 
 class RecommenderRejected(RuntimeError):
-    """The endpoint refused the request (a 4xx answer other than 429)."""
+    """The endpoint refused the request (an answer retrying cannot change, such as 401 or 422)."""
 
 
 class RecommenderResponseError(ValueError):
@@ -53,21 +50,18 @@ class RemoteRecommender:
     ) -> None:
         if not url:
             raise ValueError("the remote recommender needs a URL (ALT42_RECOMMENDER_URL)")
-        if attempts < 1:
-            raise ValueError(f"attempts must be at least 1, not {attempts}")
         self.url = url
         self.version = "unknown"
-        self._attempts = attempts
-        self._backoff_s = backoff_s
-        self._sleep = sleep
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._client = httpx.Client(timeout=timeout_s, headers=headers, transport=transport)
+        self._http = JsonClient(
+            "recommender", token=token, timeout_s=timeout_s, attempts=attempts,
+            backoff_s=backoff_s, transport=transport, sleep=sleep,
+        )
 
     def __repr__(self) -> str:
         return f"RemoteRecommender(url={self.url!r})"
 
     def close(self) -> None:
-        self._client.close()
+        self._http.close()
 
     def __enter__(self) -> RemoteRecommender:
         return self
@@ -91,32 +85,21 @@ class RemoteRecommender:
         return [_result(s["user_id"], by_user.get(s["user_id"])) for s in students]
 
     def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
-        problem = ""
-        for attempt in range(1, self._attempts + 1):
-            try:
-                response = self._client.post(self.url, json=payload)
-            except httpx.TransportError as exc:  # timeouts, refused connections, resets
-                problem = f"{type(exc).__name__}: {exc}"
-            else:
-                if response.status_code in RETRY_STATUSES:
-                    problem = f"HTTP {response.status_code}"
-                elif response.is_error:
-                    raise RecommenderRejected(
-                        f"recommender at {self.url} refused the request: HTTP {response.status_code}"
-                    )
-                else:
-                    try:
-                        body = response.json()
-                    except ValueError:
-                        raise RecommenderResponseError(f"recommender at {self.url} answered with invalid JSON") from None
-                    if not isinstance(body, dict):
-                        raise RecommenderResponseError(f"recommender at {self.url} answered with a non-object")
-                    return body
-            if attempt < self._attempts:
-                delay = min(self._backoff_s * 2 ** (attempt - 1), MAX_BACKOFF_S)
-                log.warning("recommender call %d/%d failed (%s); retrying in %.1fs", attempt, self._attempts, problem, delay)
-                self._sleep(delay)
-        raise RecommenderUnavailable(f"recommender at {self.url}: call failed after {self._attempts} attempts ({problem})")
+        try:
+            response = self._http.request("POST", self.url, json=payload)
+        except ServiceUnavailable as exc:
+            raise RecommenderUnavailable(
+                f"recommender at {self.url}: call failed after {exc.attempts} attempts ({exc.problem})"
+            ) from None
+        except RequestRefused as exc:
+            raise RecommenderRejected(f"recommender at {self.url} refused the request: HTTP {exc.status}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            raise RecommenderResponseError(f"recommender at {self.url} answered with invalid JSON") from None
+        if not isinstance(body, dict):
+            raise RecommenderResponseError(f"recommender at {self.url} answered with a non-object")
+        return body
 
 
 def _result(user_id: Any, entry: dict[str, Any] | None) -> Recommendation | Exception:

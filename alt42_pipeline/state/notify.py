@@ -1,18 +1,18 @@
-"""Alerts to a webhook (JSON over HTTP POST), retried on transient failures."""
+"""Alerts to a webhook (JSON over HTTP POST), retried on transient failures under the
+pipeline's one retry policy (:mod:`alt42_pipeline.http`)."""
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-log = logging.getLogger(__name__)
+from ..http import HttpCallError, JsonClient
 
-#: Status codes worth another attempt; any other error status fails at once.
-RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
+#: How :func:`post_json` waits between attempts when the caller does not say (read at
+#: each call, so a test can replace it for the Dagster code that posts).
 _sleep = time.sleep
 
 
@@ -32,27 +32,11 @@ def post_json(
 ) -> httpx.Response:
     """POST ``payload`` to ``url``; retry transport errors and retryable statuses with
     exponential backoff; raise :class:`NotificationError` when it still fails."""
-    if attempts < 1:
-        raise ValueError("attempts must be at least 1")
-    owned = client is None
-    client = client or httpx.Client(timeout=timeout_s)
-    try:
-        problem = ""
-        for attempt in range(1, attempts + 1):
-            try:
-                response = client.post(url, json=payload)
-            except httpx.TransportError as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-            else:
-                if response.is_success:
-                    return response
-                problem = f"HTTP {response.status_code}"
-                if response.status_code not in RETRY_STATUS:
-                    break
-            if attempt < attempts:
-                log.warning("alert webhook attempt %d/%d failed (%s); retrying", attempt, attempts, problem)
-                (sleep or _sleep)(backoff_s * 2 ** (attempt - 1))
-        raise NotificationError(f"alert webhook failed after {attempt} attempt(s): {problem}")
-    finally:
-        if owned:
-            client.close()
+    with JsonClient(
+        "alert webhook", timeout_s=timeout_s, attempts=attempts, backoff_s=backoff_s,
+        client=client, sleep=sleep or _sleep,
+    ) as http:
+        try:
+            return http.request("POST", url, json=payload)
+        except HttpCallError as exc:
+            raise NotificationError(f"alert webhook failed after {exc.attempts} attempt(s): {exc.problem}") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from alt42_pipeline.interventions.recommender import Recommendation, RuleRecommender
+from alt42_pipeline.state.machine import AT_RISK, STATES
 
 
 def student(attempts=10, correct=7, seconds=1800.0, state=None, weak=(), theta=None, kpis=None) -> dict:
@@ -43,7 +44,13 @@ def test_the_first_matching_rule_decides(inputs, code, priority):
 def test_messages_name_what_the_rule_saw():
     assert "fractions" in RuleRecommender().recommend(student(weak=[FRACTIONS])).message
     assert "2 active days" in RuleRecommender().recommend(student(attempts=2, correct=1, seconds=100.0, kpis={"active_days": 2})).message
-    assert "35%" in RuleRecommender().recommend(student(state="struggling")).message
+    assert "35%" in RuleRecommender().recommend(student(state=AT_RISK)).message
+
+
+@pytest.mark.parametrize("state", [s for s in STATES if s != AT_RISK] + ["struggling", "frustrated"])
+def test_only_the_machines_at_risk_state_calls_for_a_tutor(state):
+    """The other states, and names the state machine does not have, do not."""
+    assert RuleRecommender().recommend(student(state=state)).code != "tutor_check_in"
 
 
 def test_recommend_many_is_deterministic_and_isolates_a_bad_student():

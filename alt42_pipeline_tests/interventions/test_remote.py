@@ -12,8 +12,8 @@ import time
 import httpx
 import pytest
 
+from alt42_pipeline.interventions import Recommendation, build_recommender
 from alt42_pipeline.interventions.batch import run_batch
-from alt42_pipeline.interventions.recommender import Recommendation, build_recommender
 from alt42_pipeline.interventions.remote import (
     RecommenderRejected,
     RecommenderResponseError,
