@@ -34,7 +34,8 @@ import pandas as pd
 from scipy.special import expit, logit
 
 from . import mstep as ms
-from .data import _fmt, prepare_responses
+from ._messages import _fmt
+from .data import prepare_responses
 from .estep import EStep, quadrature
 from .fit import information_criteria
 

@@ -24,22 +24,11 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from ._messages import _MAX_LISTED, _fmt
+
 logger = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("user_id", "item_id", "correct")
-_MAX_LISTED = 20
-
-
-def _plain(v):
-    return v.item() if isinstance(v, np.generic) else v
-
-
-def _fmt(values) -> str:
-    values = [tuple(_plain(x) for x in v) if isinstance(v, tuple) else _plain(v) for v in values]
-    shown = ", ".join(repr(v) for v in values[:_MAX_LISTED])
-    if len(values) > _MAX_LISTED:
-        shown += f", ... ({len(values)} in total)"
-    return shown
 
 
 @dataclass(frozen=True)

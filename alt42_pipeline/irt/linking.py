@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from .data import _fmt
+from ._messages import _fmt
 from .scoring import item_arrays
 
 METHODS = ("mean-mean", "mean-sigma", "haebara", "stocking-lord")

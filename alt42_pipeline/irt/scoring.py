@@ -25,7 +25,8 @@ import pandas as pd
 
 from . import kernels
 from . import mstep as ms
-from .data import _fmt, prepare_responses
+from ._messages import _fmt
+from .data import prepare_responses
 from .estep import quadrature
 
 logger = logging.getLogger(__name__)
