@@ -10,7 +10,7 @@ from scipy.stats import chi2
 
 from .data import prepare_responses
 from .estep import quadrature
-from .scoring import item_arrays
+from .model import item_arrays
 
 
 def information_criteria(loglik: float, n_parameters: int, n_users: int) -> tuple[float, float]:

@@ -22,7 +22,7 @@ import pandas as pd
 from scipy.optimize import minimize
 
 from ._messages import _fmt
-from .scoring import item_arrays
+from .model import item_arrays
 
 METHODS = ("mean-mean", "mean-sigma", "haebara", "stocking-lord")
 
