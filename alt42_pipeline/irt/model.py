@@ -22,18 +22,54 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from ._messages import _fmt
 
+# Where log P is taken with a lower asymptote, P is kept this far from 0 and 1,
+# so an answer the model deems impossible costs a large finite log-likelihood.
+_EPS = 1e-12
 
-def difficulty(a, d):
+
+def b_from_d(a, d):
     """``b = -d / a``: the ability at which the logistic part is one half."""
     return -d / a
 
 
-def intercept(a, b):
+def d_from_b(a, b):
     """``d = -a * b``: the intercept of an item of difficulty ``b``."""
     return -a * b
+
+
+def _is_2pl(c) -> bool:
+    return c is None or not np.any(c)
+
+
+def add_guessing(p, c):
+    """The 3PL probability from the logistic part ``p`` and the lower asymptote ``c``.
+
+    Separate from :func:`response` for the M-step, which needs both parts."""
+    return c + (1.0 - c) * p
+
+
+def response(theta, a, d, c=None):
+    """``P(correct | theta)`` (see module docstring), broadcast over the arguments."""
+    p = expit(a * theta + d)
+    return p if _is_2pl(c) else add_guessing(p, c)
+
+
+def log_response(theta, a, d, c=None):
+    """``(log P, log(1 - P))`` of :func:`response`.
+
+    The 2PL uses the forms ``-log(1 + exp(-eta))`` and ``-log(1 + exp(eta))``,
+    exact where P rounds to 0 or 1; with a lower asymptote P is clipped to
+    ``[1e-12, 1 - 1e-12]`` before the logs.
+    """
+    eta = a * theta + d
+    if _is_2pl(c):
+        return -np.logaddexp(0.0, -eta), -np.logaddexp(0.0, eta)
+    p = np.clip(add_guessing(expit(eta), c), _EPS, 1.0 - _EPS)
+    return np.log(p), np.log1p(-p)
 
 
 def item_arrays(items: pd.DataFrame):
@@ -55,7 +91,7 @@ def item_arrays(items: pd.DataFrame):
     if "d" in items:
         d = items["d"].to_numpy(dtype=np.float64)
     elif "b" in items:
-        d = intercept(a, items["b"].to_numpy(dtype=np.float64))
+        d = d_from_b(a, items["b"].to_numpy(dtype=np.float64))
     else:
         raise ValueError("items need column 'd' or 'b'")
     c = items["c"].to_numpy(dtype=np.float64) if "c" in items else np.zeros(a.size)

@@ -69,7 +69,7 @@ def score(
 
     z, logw = quadrature(quadpts, theta_lim)
     theta_nodes = mu + sd * z
-    logtab = ms.log_tables(theta_nodes, a, d, c if np.any(c) else None)
+    logtab = ms.log_tables(theta_nodes, a, d, c)
     mean = np.empty(nu)
     post_sd = np.empty(nu)
     ll = np.empty(nu)
