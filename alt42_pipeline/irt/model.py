@@ -72,11 +72,31 @@ def log_response(theta, a, d, c=None):
     return np.log(p), np.log1p(-p)
 
 
-def item_arrays(items: pd.DataFrame):
+def item_information(theta, a, d, c=None):
+    """Fisher information of one answer about theta, broadcast like :func:`response`.
+
+    2PL: ``a^2 P (1 - P)``; 3PL: ``a^2 (P - c)^2 / (1 - c)^2 * (1 - P) / P``.
+    """
+    p = response(theta, a, d, c)
+    if _is_2pl(c):
+        return a**2 * p * (1.0 - p)
+    return a**2 * (p - c) ** 2 / (1.0 - c) ** 2 * (1.0 - p) / p
+
+
+def total_information(theta, a, d, c=None):
+    """Test information at each ability of ``theta`` (1-D): the sum of the item
+    informations of the items ``a, d, c`` (1-D).  The standard error of an ML
+    ability estimate there is ``1 / sqrt`` of it."""
+    return item_information(theta[:, None], a, d, c).sum(axis=1)
+
+
+def item_arrays(items: pd.DataFrame, *, null_c_is_zero: bool = False):
     """``(a, d, c)`` float arrays from an items table indexed by ``item_id``.
 
     The table has ``a`` and ``d``, or ``a`` and ``b`` (then ``d = -a * b``),
-    and optionally ``c`` (0 when absent).  Anything else raises:
+    and optionally ``c`` (0 when absent).  ``null_c_is_zero`` reads a missing
+    ``c`` as 0, as tables from the warehouse store no lower asymptote as NULL.
+    Anything else raises:
     ``TypeError`` for a non-DataFrame, ``ValueError`` naming the items for
     duplicate ids, non-finite parameters or ``c`` outside [0, 1), and for a
     missing column.
@@ -95,6 +115,8 @@ def item_arrays(items: pd.DataFrame):
     else:
         raise ValueError("items need column 'd' or 'b'")
     c = items["c"].to_numpy(dtype=np.float64) if "c" in items else np.zeros(a.size)
+    if null_c_is_zero:
+        c = np.where(np.isnan(c), 0.0, c)
     bad = ~(np.isfinite(a) & np.isfinite(d) & np.isfinite(c)) | (c < 0) | (c >= 1)
     if bad.any():
         raise ValueError(f"item parameters not finite or c outside [0, 1) for {_fmt(items.index[bad])}")
