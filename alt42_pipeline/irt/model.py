@@ -121,3 +121,24 @@ def item_arrays(items: pd.DataFrame, *, null_c_is_zero: bool = False):
     if bad.any():
         raise ValueError(f"item parameters not finite or c outside [0, 1) for {_fmt(items.index[bad])}")
     return a, d, c
+
+
+def exclusion_reasons(n, n_correct, min_responses: int, *, degenerate: bool = True) -> np.ndarray:
+    """Why each item cannot be calibrated from its number of answers ``n`` and
+    correct answers ``n_correct`` (arrays); ``""`` where it can.
+
+    Fewer than ``min_responses`` answers is ``"fewer than N responses"``.  With
+    ``degenerate``, answers that are all correct or all incorrect (the
+    intercept's estimate runs off to infinity) are ``"all responses correct"``
+    / ``"all responses incorrect"``.  The engine and the remote IRT service get
+    the same rule and reasons, so both calibrate the same bank.
+    """
+    n = np.asarray(n)
+    n_correct = np.asarray(n_correct)
+    reasons = np.full(n.shape, "", dtype=object)
+    few = n < min_responses
+    reasons[few] = f"fewer than {min_responses} responses"
+    if degenerate:
+        reasons[(n_correct == n) & ~few] = "all responses correct"
+        reasons[(n_correct == 0) & ~few] = "all responses incorrect"
+    return reasons
