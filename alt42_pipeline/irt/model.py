@@ -90,13 +90,14 @@ def total_information(theta, a, d, c=None):
     return item_information(theta[:, None], a, d, c).sum(axis=1)
 
 
-def item_arrays(items: pd.DataFrame, *, null_c_is_zero: bool = False):
+def item_arrays(items: pd.DataFrame, *, default_a: float | None = None, null_c_is_zero: bool = False):
     """``(a, d, c)`` float arrays from an items table indexed by ``item_id``.
 
     The table has ``a`` and ``d``, or ``a`` and ``b`` (then ``d = -a * b``),
-    and optionally ``c`` (0 when absent).  ``null_c_is_zero`` reads a missing
-    ``c`` as 0, as tables from the warehouse store no lower asymptote as NULL.
-    Anything else raises:
+    and optionally ``c`` (0 when absent).  ``default_a`` is the slope of a
+    table without column ``a`` (Rasch anchors: 1); ``None`` requires the
+    column.  ``null_c_is_zero`` reads a missing ``c`` as 0, as tables from the
+    warehouse store no lower asymptote as NULL.  Anything else raises:
     ``TypeError`` for a non-DataFrame, ``ValueError`` naming the items for
     duplicate ids, non-finite parameters or ``c`` outside [0, 1), and for a
     missing column.
@@ -105,9 +106,12 @@ def item_arrays(items: pd.DataFrame, *, null_c_is_zero: bool = False):
         raise TypeError("items must be a DataFrame indexed by item_id")
     if items.index.has_duplicates:
         raise ValueError(f"items has duplicate ids: {_fmt(items.index[items.index.duplicated()])}")
-    if "a" not in items:
+    if "a" in items:
+        a = items["a"].to_numpy(dtype=np.float64)
+    elif default_a is not None:
+        a = np.full(len(items), float(default_a))
+    else:
         raise ValueError("items need column 'a'")
-    a = items["a"].to_numpy(dtype=np.float64)
     if "d" in items:
         d = items["d"].to_numpy(dtype=np.float64)
     elif "b" in items:
