@@ -5,17 +5,17 @@ Dichotomous items parametrised as in R mirt:
     P(correct | theta) = c + (1 - c) * logistic(a * theta + d),    b = -d / a
 
 with slope ``a``, intercept ``d``, difficulty ``b`` and lower asymptote
-``c`` (0 for the 2PL).  As in mirt, where one item-model definition serves
-estimation, scoring and plotting, every part of the package and the
-calibration health checks and report plots take the response function, its
-information, the reading of item tables and the rule for items that cannot
-be calibrated from here; the numba kernels (:mod:`.kernels`) are the only
-place that inlines the formula, because compiled loops cannot call numpy.
+``c`` (0 for the 2PL).  As mirt has one item-model definition behind
+estimation, scoring and plotting, the engine, the calibration health checks
+and the report plots take from here the response function and its
+information, the reading of item tables, and the rule for items that cannot
+be calibrated.  Only the numba kernels (:mod:`.kernels`) write the formula
+again, inside their compiled loops.
 
-Plain numpy/scipy without numba or I/O, so plotting code can import it
-cheaply.  The functions broadcast: callers shape their arrays (items x nodes,
-nodes x items, or one value per response).  ``c=None`` (or an all-zero
-``c``) is the 2PL, which takes the shorter path.
+Plain numpy/scipy: no numba, no I/O.  The functions broadcast, so callers
+shape their arrays (items x nodes, nodes x items, or one value per
+response).  ``c=None`` or an all-zero ``c`` is the 2PL, which takes the
+shorter path.
 """
 
 from __future__ import annotations
