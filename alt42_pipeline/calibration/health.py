@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..irt.model import item_arrays, response
+
 A_RANGE = (0.2, 4.0)
 B_LIMIT = 4.0
 DRIFT_B = 0.5  # |linked b - reference b|
@@ -64,7 +66,7 @@ def item_misfit(responses: pd.DataFrame, items: pd.DataFrame, abilities: pd.Data
     infit outside ``MISFIT_RANGE`` with at least ``MISFIT_MIN_RESPONSES`` responses (outfit is
     shown, not used: one surprising answer of an extreme student blows it up in small samples).
 
-    ``responses``: user_id, item_id, correct; ``items`` indexed by item_id with a, d (c);
+    ``responses``: user_id, item_id, correct; ``items`` indexed by item_id with a, d or b (c);
     ``abilities``: user_id, theta.
     """
     columns = ["n", "observed", "expected", "infit", "outfit", "misfit"]
@@ -72,10 +74,9 @@ def item_misfit(responses: pd.DataFrame, items: pd.DataFrame, abilities: pd.Data
     r = r[r["item_id"].isin(items.index)]
     if r.empty:
         return pd.DataFrame(columns=columns, index=pd.Index([], name="item_id"))
-    par = items.loc[r["item_id"]]
-    c = par["c"].fillna(0).to_numpy() if "c" in par else 0.0
-    p = c + (1 - c) / (1 + np.exp(-(par["a"].to_numpy() * r["theta"].to_numpy() + par["d"].to_numpy())))
-    p = np.clip(p, 1e-6, 1 - 1e-6)
+    a, d, c = item_arrays(items, null_c_is_zero=True)
+    j = items.index.get_indexer(r["item_id"])
+    p = np.clip(response(r["theta"].to_numpy(), a[j], d[j], c[j]), 1e-6, 1 - 1e-6)
     x = r["correct"].to_numpy(dtype=float)
     work = pd.DataFrame({"item_id": r["item_id"].to_numpy(), "x": x, "p": p, "sq": (x - p) ** 2, "var": p * (1 - p)})
     work["z2"] = work["sq"] / work["var"]

@@ -28,10 +28,10 @@ from typing import Annotated, Literal
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import irt
+from ..irt.model import exclusion_reasons
 from ..settings import IrtSettings
 from ..warehouse import Warehouse
 from .remote import IrtServiceClient, IrtServiceError
@@ -149,14 +149,10 @@ def _builtin(responses: pd.DataFrame, s: CalibrationSettings) -> tuple[pd.DataFr
 def _remote(responses: pd.DataFrame, anchors: pd.DataFrame, s: CalibrationSettings, client: IrtServiceClient):
     # the service gets the same item filter the engine applies, so both see the same bank
     n = responses.groupby("item_id")["correct"].agg(["size", "sum"])
-    bad = n[(n["size"] < s.min_item_responses) | (n["sum"] == 0) | (n["sum"] == n["size"])]
+    n["reason"] = exclusion_reasons(n["size"].to_numpy(), n["sum"].to_numpy(), s.min_item_responses)
+    bad = n[n["reason"] != ""]
     excluded = pd.DataFrame(
-        {
-            "item_id": bad.index,
-            "reason": np.where(bad["size"] < s.min_item_responses, f"fewer than {s.min_item_responses} responses",
-                               np.where(bad["sum"] == 0, "all responses incorrect", "all responses correct")),
-            "n": bad["size"].to_numpy(), "n_correct": bad["sum"].to_numpy(),
-        }
+        {"item_id": bad.index, "reason": bad["reason"].to_numpy(), "n": bad["size"].to_numpy(), "n_correct": bad["sum"].to_numpy()}
     )
     kept = responses[~responses["item_id"].isin(bad.index)]
     result = client.calibrate(kept, s.model, anchors.loc[anchors.index.intersection(kept["item_id"].unique())], s.quadpts)

@@ -15,6 +15,9 @@ missing response is an absent row.
 
 Layout of the package (one job per module):
 
+* ``model``: the item model everything else calls (response function, its
+  log and information, reading item tables, which items cannot be
+  calibrated); numpy only, also used by the health checks and report plots;
 * ``data``: validation and coding of responses as CSR-by-person arrays;
 * ``kernels``: numba kernels (E-step, EAP, Newton scoring, M-step per item,
   Louis information);

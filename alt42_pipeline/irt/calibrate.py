@@ -34,9 +34,11 @@ import pandas as pd
 from scipy.special import expit, logit
 
 from . import mstep as ms
-from .data import _fmt, prepare_responses
+from ._messages import _fmt
+from .data import prepare_responses
 from .estep import EStep, quadrature
 from .fit import information_criteria
+from .model import b_from_d, item_arrays
 
 logger = logging.getLogger(__name__)
 
@@ -129,28 +131,14 @@ class _Layout:
 
 
 def _check_fixed(fixed: pd.DataFrame, model: str) -> pd.DataFrame:
-    if not isinstance(fixed, pd.DataFrame):
-        raise TypeError("fixed must be a DataFrame indexed by item_id with columns a, d (or b)[, c]")
-    if fixed.index.has_duplicates:
-        raise ValueError(f"fixed has duplicate item ids: {_fmt(fixed.index[fixed.index.duplicated()])}")
-    out = pd.DataFrame(index=fixed.index)
-    if "a" not in fixed:
-        if model == "rasch":
-            out["a"] = 1.0
-        else:
-            raise ValueError("fixed needs column 'a'")
-    else:
-        out["a"] = fixed["a"].astype(float)
-    if "d" in fixed:
-        out["d"] = fixed["d"].astype(float)
-    elif "b" in fixed:
-        out["d"] = -out["a"] * fixed["b"].astype(float)
-    else:
-        raise ValueError("fixed needs column 'd' or 'b'")
-    out["c"] = fixed["c"].astype(float) if "c" in fixed else 0.0
-    bad = out.index[~np.isfinite(out[["a", "d", "c"]]).all(axis=1) | (out["c"] < 0) | (out["c"] >= 1)]
-    if len(bad):
-        raise ValueError(f"fixed parameters not finite or c outside [0, 1) for items {_fmt(bad)}")
+    """Anchors as a table of ``a, d, c``, read like any items table (errors
+    start with ``fixed:``).  Rasch anchors may leave out ``a`` (it is 1) but
+    not set another; only the 3PL takes anchors with ``c > 0``."""
+    try:
+        a, d, c = item_arrays(fixed, default_a=1.0 if model == "rasch" else None)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"fixed: {exc}") from None
+    out = pd.DataFrame({"a": a, "d": d, "c": c}, index=fixed.index)
     if model == "rasch" and not np.allclose(out["a"], 1.0):
         raise ValueError(
             f"rasch anchors must have a = 1; items {_fmt(out.index[~np.isclose(out['a'], 1.0)])} do not"
@@ -388,7 +376,7 @@ def calibrate(
     out = pd.DataFrame(index=items_index)
     out["a"] = a_out
     out["d"] = d
-    out["b"] = -d / a_out
+    out["b"] = b_from_d(a_out, d)
     if has_c:
         out["c"] = expit(g)
     for col in ("se_a", "se_d", "se_b") + (("se_c",) if has_c else ()):

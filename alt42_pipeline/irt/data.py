@@ -24,22 +24,12 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from ._messages import _MAX_LISTED, _fmt
+from .model import exclusion_reasons
+
 logger = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("user_id", "item_id", "correct")
-_MAX_LISTED = 20
-
-
-def _plain(v):
-    return v.item() if isinstance(v, np.generic) else v
-
-
-def _fmt(values) -> str:
-    values = [tuple(_plain(x) for x in v) if isinstance(v, tuple) else _plain(v) for v in values]
-    shown = ", ".join(repr(v) for v in values[:_MAX_LISTED])
-    if len(values) > _MAX_LISTED:
-        shown += f", ... ({len(values)} in total)"
-    return shown
 
 
 @dataclass(frozen=True)
@@ -258,14 +248,7 @@ def prepare_responses(
          "n": pd.Series([], dtype=np.int64), "n_correct": pd.Series([], dtype=np.int64)}
     )
     if item_ids is None:
-        reasons = np.full(n_items, "", dtype=object)
-        few = item_n < min_item_responses
-        reasons[few] = f"fewer than {min_item_responses} responses"
-        if check_degenerate_items:
-            all_right = (item_correct == item_n) & ~few
-            all_wrong = (item_correct == 0) & ~few
-            reasons[all_right] = "all responses correct"
-            reasons[all_wrong] = "all responses incorrect"
+        reasons = exclusion_reasons(item_n, item_correct, min_item_responses, degenerate=check_degenerate_items)
         bad = reasons != ""
         if bad.any():
             table = pd.DataFrame(

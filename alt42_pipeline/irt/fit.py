@@ -10,7 +10,7 @@ from scipy.stats import chi2
 
 from .data import prepare_responses
 from .estep import quadrature
-from .scoring import item_arrays
+from .model import item_arrays, response
 
 
 def information_criteria(loglik: float, n_parameters: int, n_users: int) -> tuple[float, float]:
@@ -67,7 +67,7 @@ def item_fit(responses: pd.DataFrame, items: pd.DataFrame, *, quadpts: int = 61,
     z, logw = quadrature(quadpts)
     theta = mu + sd * z
     w = np.exp(logw)
-    P = c[:, None] + (1 - c[:, None]) / (1 + np.exp(-(a[:, None] * theta[None, :] + d[:, None])))
+    P = response(theta[None, :], a[:, None], d[:, None], c[:, None])
     f_all = _summed_score_likelihood(P) @ w                      # (J+1,)
     if n_parameters is None:
         n_parameters = (3 if np.any(c > 0) else 2) if np.ptp(a) > 1e-12 else 1

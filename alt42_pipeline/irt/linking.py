@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from .data import _fmt
-from .scoring import item_arrays
+from ._messages import _fmt
+from .model import b_from_d, d_from_b, item_arrays, response
 
 METHODS = ("mean-mean", "mean-sigma", "haebara", "stocking-lord")
 
@@ -35,10 +35,6 @@ class LinkingConstants:
     intercept: float
     method: str
     n_anchors: int
-
-
-def _icc(theta, a, d, c):
-    return c[None, :] + (1 - c[None, :]) / (1 + np.exp(-(np.outer(theta, a) + d[None, :])))
 
 
 def link(
@@ -69,7 +65,7 @@ def link(
     for name, arr in (("new_items", an), ("reference_items", ar)):
         if np.any(arr <= 0):
             raise ValueError(f"{name} has non-positive slopes on common items {_fmt(common[arr <= 0])}")
-    bn, br = -dn / an, -dr / ar
+    bn, br = b_from_d(an, dn), b_from_d(ar, dr)
     if method == "mean-sigma":
         sn = np.std(bn)
         if sn <= 0:
@@ -82,7 +78,7 @@ def link(
         theta = np.linspace(-4, 4, 41) if grid is None else np.asarray(grid, dtype=float)
         wts = np.exp(-0.5 * theta**2)
         wts /= wts.sum()
-        p_ref = _icc(theta, ar, dr, cr)
+        p_ref = response(theta[:, None], ar, dr, cr)
 
         def crit(x):
             A, B = x
@@ -90,7 +86,7 @@ def link(
                 return 1e10
             a_star = an / A
             b_star = A * bn + B
-            p_new = _icc(theta, a_star, -a_star * b_star, cn)
+            p_new = response(theta[:, None], a_star, d_from_b(a_star, b_star), cn)
             if method == "haebara":
                 return float(wts @ ((p_ref - p_new) ** 2).sum(axis=1))
             return float(wts @ (p_ref.sum(axis=1) - p_new.sum(axis=1)) ** 2)
@@ -118,10 +114,10 @@ def rescale(items: pd.DataFrame | None, abilities: pd.DataFrame | None,
         a, d, _ = item_arrays(items)
         out_items = items.copy()
         a_new = a / A
-        b_new = A * (-d / a) + B
+        b_new = A * b_from_d(a, d) + B
         out_items["a"] = a_new
         out_items["b"] = b_new
-        out_items["d"] = -a_new * b_new
+        out_items["d"] = d_from_b(a_new, b_new)
         if "se_a" in out_items:
             out_items["se_a"] = out_items["se_a"] / A
         if "se_b" in out_items:

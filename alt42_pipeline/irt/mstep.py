@@ -6,10 +6,11 @@ maximises its expected complete-data log-likelihood
 
     sum_q  r log P + (n - r) log(1 - P)   (+ log prior)
 
-with ``P = c + (1 - c) * logistic(a * theta + d)``.  The parameters are
-``(a, d)`` and, for the 3PL, ``g = logit(c)``.  Fisher scoring (exact Newton
-for the 2PL) with step halving, vectorised over items; the common slope of the
-1PL is solved jointly with the intercepts through the arrow-shaped Hessian.
+with ``P = c + (1 - c) * logistic(a * theta + d)`` (:mod:`.model`).  The
+parameters are ``(a, d)`` and, for the 3PL, ``g = logit(c)``.  Fisher scoring
+(exact Newton for the 2PL) with step halving, vectorised over items; the common
+slope of the 1PL is solved jointly with the intercepts through the
+arrow-shaped Hessian.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 from scipy.special import expit
 
 from . import kernels
+from .model import add_guessing, log_response, response
 
 _EPS = 1e-12
 
@@ -38,27 +40,19 @@ class Priors:
 
 
 def probabilities(theta, a, d, g=None):
-    """P (items x nodes) and the logistic part L."""
-    L = expit(a[:, None] * theta[None, :] + d[:, None])
+    """P (items x nodes) and the logistic part L, which the derivatives need."""
+    L = response(theta[None, :], a[:, None], d[:, None])
     if g is None:
         return L, L
-    c = expit(g)[:, None]
-    return c + (1.0 - c) * L, L
+    return add_guessing(L, expit(g)[:, None]), L
 
 
 def log_tables(theta, a, d, c=None) -> np.ndarray:
-    """Table ``(2 * n_items, n_nodes)``: row ``2j`` = log(1-P), ``2j+1`` = log P."""
-    eta = a[:, None] * theta[None, :] + d[:, None]
+    """Table ``(2 * n_items, n_nodes)``: row ``2j`` = log(1-P), ``2j+1`` = log P,
+    so that a response code ``2j + x`` indexes its row (see :mod:`.data`)."""
     out = np.empty((2 * a.shape[0], theta.shape[0]))
-    if c is None or not np.any(c):
-        # log P = -log(1+exp(-eta)), log(1-P) = -log(1+exp(eta)); stable forms.
-        out[1::2] = -np.logaddexp(0.0, -eta)
-        out[0::2] = -np.logaddexp(0.0, eta)
-    else:
-        P = c[:, None] + (1.0 - c[:, None]) * expit(eta)
-        P = np.clip(P, _EPS, 1.0 - _EPS)
-        out[1::2] = np.log(P)
-        out[0::2] = np.log1p(-P)
+    c = None if c is None else c[:, None]
+    out[1::2], out[0::2] = log_response(theta[None, :], a[:, None], d[:, None], c)
     return out
 
 

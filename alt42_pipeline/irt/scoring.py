@@ -25,34 +25,13 @@ import pandas as pd
 
 from . import kernels
 from . import mstep as ms
-from .data import _fmt, prepare_responses
+from .data import prepare_responses
 from .estep import quadrature
+from .model import item_arrays
 
 logger = logging.getLogger(__name__)
 
 METHODS = ("eap", "map", "ml")
-
-
-def item_arrays(items: pd.DataFrame):
-    """``(a, d, c)`` arrays from an items table with a and d (or b)[, c]."""
-    if not isinstance(items, pd.DataFrame):
-        raise TypeError("items must be a DataFrame indexed by item_id")
-    if items.index.has_duplicates:
-        raise ValueError(f"items has duplicate ids: {_fmt(items.index[items.index.duplicated()])}")
-    if "a" not in items:
-        raise ValueError("items need column 'a'")
-    a = items["a"].to_numpy(dtype=np.float64)
-    if "d" in items:
-        d = items["d"].to_numpy(dtype=np.float64)
-    elif "b" in items:
-        d = -a * items["b"].to_numpy(dtype=np.float64)
-    else:
-        raise ValueError("items need column 'd' or 'b'")
-    c = items["c"].to_numpy(dtype=np.float64) if "c" in items else np.zeros(a.size)
-    bad = ~(np.isfinite(a) & np.isfinite(d) & np.isfinite(c)) | (c < 0) | (c >= 1)
-    if bad.any():
-        raise ValueError(f"item parameters not finite or c outside [0, 1) for {_fmt(items.index[bad])}")
-    return a, d, c
 
 
 def score(
@@ -90,7 +69,7 @@ def score(
 
     z, logw = quadrature(quadpts, theta_lim)
     theta_nodes = mu + sd * z
-    logtab = ms.log_tables(theta_nodes, a, d, c if np.any(c) else None)
+    logtab = ms.log_tables(theta_nodes, a, d, c)
     mean = np.empty(nu)
     post_sd = np.empty(nu)
     ll = np.empty(nu)

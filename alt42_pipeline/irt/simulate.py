@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from .model import b_from_d, d_from_b, item_arrays, response
+
 DESIGNS = ("dense", "random", "multistage")
 
 
@@ -22,21 +24,23 @@ def simulate_items(n_items: int, model: str = "2pl", seed: int = 0) -> pd.DataFr
     else:
         a = rng.lognormal(0.0, 0.25, n_items)
     b = rng.normal(0.0, 1.0, n_items)
-    out = pd.DataFrame({"a": a, "d": -a * b, "b": b}, index=pd.RangeIndex(n_items, name="item_id"))
+    out = pd.DataFrame({"a": a, "d": d_from_b(a, b), "b": b}, index=pd.RangeIndex(n_items, name="item_id"))
     if model == "3pl":
         out["c"] = rng.uniform(0.1, 0.3, n_items)
     return out
 
 
 @njit(cache=True)
-def _random_design(theta, a, d, c, k, seed):
+def _random_design(n_users, n_items, k, seed):
+    """Each user's ``k`` distinct random items and one uniform draw per
+    response, in the order the draws are made, so a seed gives the same data
+    whatever computes the probabilities; the answer is correct if the draw is
+    below P (computed outside, by the item model)."""
     np.random.seed(seed)
-    n_users = theta.shape[0]
-    n_items = a.shape[0]
     mark = np.full(n_items, -1, dtype=np.int64)
     users = np.empty(n_users * k, dtype=np.int32)
     items = np.empty(n_users * k, dtype=np.int32)
-    correct = np.empty(n_users * k, dtype=np.int8)
+    draws = np.empty(n_users * k)
     pos = 0
     for u in range(n_users):
         # Floyd's algorithm: k distinct items out of n_items.
@@ -45,12 +49,11 @@ def _random_design(theta, a, d, c, k, seed):
             if mark[j] == u:
                 j = t
             mark[j] = u
-            p = c[j] + (1.0 - c[j]) / (1.0 + np.exp(-(a[j] * theta[u] + d[j])))
             users[pos] = u
             items[pos] = j
-            correct[pos] = 1 if np.random.random() < p else 0
+            draws[pos] = np.random.random()
             pos += 1
-    return users, items, correct
+    return users, items, draws
 
 
 def simulate_responses(
@@ -77,23 +80,21 @@ def simulate_responses(
     if theta is None:
         theta = rng.normal(0.0, 1.0, n_users)
     theta = np.asarray(theta, dtype=np.float64)
-    a = items["a"].to_numpy(dtype=np.float64)
-    d = items["d"].to_numpy(dtype=np.float64) if "d" in items else -a * items["b"].to_numpy()
-    c = items["c"].to_numpy(dtype=np.float64) if "c" in items else np.zeros(a.size)
+    a, d, c = item_arrays(items)
     ids = items.index.to_numpy()
     thetas = pd.Series(theta, index=pd.RangeIndex(n_users, name="user_id"), name="theta")
     if design == "random":
         if not items_per_user or items_per_user > a.size:
             raise ValueError("random design needs 0 < items_per_user <= number of items")
-        u, j, x = _random_design(theta, a, d, c, int(items_per_user), int(seed) % (2**31))
+        u, j, draws = _random_design(n_users, a.size, int(items_per_user), int(seed) % (2**31))
+        x = (draws < response(theta[u], a[j], d[j], c[j])).astype(np.int8)
         df = pd.DataFrame({"user_id": u, "item_id": ids[j] if not isinstance(items.index, pd.RangeIndex) else j, "correct": x})
         return df, thetas
-    p = c[None, :] + (1 - c[None, :]) / (1 + np.exp(-(np.outer(theta, a) + d[None, :])))
+    p = response(theta[:, None], a, d, c)
     x = (rng.random(p.shape) < p).astype(np.int8)
     observed = np.ones_like(x, dtype=bool)
     if design == "multistage":
-        b = -d / a
-        order = np.argsort(b)
+        order = np.argsort(b_from_d(a, d))
         blocks = np.array_split(order, 5)
         observed[:] = False
         mid = blocks[2]

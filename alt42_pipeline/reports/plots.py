@@ -15,6 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from ..irt.model import item_arrays, response, total_information  # noqa: E402
+
 THETA = np.linspace(-4, 4, 161)
 
 
@@ -31,19 +33,9 @@ def markdown_image(png: bytes, alt: str) -> str:
     return f"![{alt}]({png_base64(png)})"
 
 
-def _prob(items: pd.DataFrame, theta: np.ndarray) -> np.ndarray:
-    a = items["a"].to_numpy()[None, :]
-    d = items["d"].to_numpy()[None, :]
-    c = items["c"].fillna(0).to_numpy()[None, :] if "c" in items else 0.0
-    return c + (1 - c) / (1 + np.exp(-(theta[:, None] * a + d)))
-
-
 def test_information(items: pd.DataFrame, title: str = "Test information") -> bytes:
     """Test information curve (2PL/3PL Fisher information summed over items) with its SE."""
-    p = _prob(items, THETA)
-    a = items["a"].to_numpy()[None, :]
-    c = items["c"].fillna(0).to_numpy()[None, :] if "c" in items else 0.0
-    info = (a**2 * ((p - c) ** 2) / ((1 - c) ** 2) * (1 - p) / p).sum(axis=1)
+    info = total_information(THETA, *item_arrays(items, null_c_is_zero=True))
     fig, ax = plt.subplots(figsize=(6, 3.2))
     ax.plot(THETA, info, color="#1f77b4", label="information")
     ax.set_xlabel("θ (reference scale)")
@@ -77,7 +69,7 @@ def iccs(items: pd.DataFrame, title: str = "Item characteristic curves", limit: 
     """ICCs of up to ``limit`` items (e.g. the flagged ones)."""
     shown = items.head(limit)
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    p = _prob(shown, THETA)
+    p = response(THETA[:, None], *item_arrays(shown, null_c_is_zero=True))
     for j, item in enumerate(shown.index):
         ax.plot(THETA, p[:, j], label=str(item))
     ax.set_xlabel("θ")
