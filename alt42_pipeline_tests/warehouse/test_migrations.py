@@ -127,7 +127,7 @@ def test_upgrade_one_revision_at_a_time_equals_fresh_install(two_databases, pref
 def test_upgrading_twice_is_a_noop_and_revisions_rerun_harmlessly(two_databases):
     prefix = "mdl_alt42_"
     upgraded_url, fresh_url = two_databases
-    weekly_kpi = build_schema(prefix).weekly_kpi
+    weekly_kpi = build_schema(prefix)["weekly_kpi"]
     week = dt.date(2026, 1, 5)
     row = {"user_id": 1, "week_start": week, "kpis": {"attempts": 3}, "updated_at": dt.datetime(2026, 1, 5)}
     with _engine(upgraded_url) as engine:
