@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .warehouse.names import validate_prefix
@@ -37,16 +37,15 @@ class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+#: A table prefix: empty or a plain SQL identifier (checked where it enters, once).
+TablePrefix = Annotated[str, AfterValidator(validate_prefix)]
+
+
 class WarehouseSettings(_Section):
     """Where the output tables live."""
 
     url: str
-    table_prefix: str = ""
-
-    @field_validator("table_prefix")
-    @classmethod
-    def _identifier(cls, value: str) -> str:
-        return validate_prefix(value, "table prefix")
+    table_prefix: TablePrefix = ""
 
 
 class SourcesSettings(_Section):
@@ -54,12 +53,7 @@ class SourcesSettings(_Section):
 
     assessment_url: str
     moodle_url: str
-    moodle_prefix: str = "mdl_"
-
-    @field_validator("moodle_prefix")
-    @classmethod
-    def _identifier(cls, value: str) -> str:
-        return validate_prefix(value, "Moodle table prefix")
+    moodle_prefix: TablePrefix = "mdl_"
 
 
 class IrtSettings(_Section):

@@ -70,6 +70,15 @@ def mysql_url() -> Iterator[str]:
 
 
 @pytest.fixture
+def instance():
+    """A Dagster instance of its own (temporary storage) for the test."""
+    import dagster as dg
+
+    with dg.instance_for_test() as inst:
+        yield inst
+
+
+@pytest.fixture
 def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'warehouse.db'}"
 

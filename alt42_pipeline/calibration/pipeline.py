@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import irt
-from ..irt.model import exclusion_reasons
+from ..irt.model import b_from_d, exclusion_reasons
 from ..settings import IrtSettings
 from ..warehouse import Warehouse
 from .remote import IrtServiceClient, IrtServiceError
@@ -132,7 +132,7 @@ def load_anchors(wh: Warehouse) -> pd.DataFrame:
         {"a": q["ref_a"].astype(float).to_numpy(), "d": q["ref_d"].astype(float).to_numpy()},
         index=pd.Index(q["question_id"].astype(str), name="item_id"),
     )
-    out["b"] = -out["d"] / out["a"]
+    out["b"] = b_from_d(out["a"], out["d"])
     return out
 
 
@@ -157,7 +157,7 @@ def _remote(responses: pd.DataFrame, anchors: pd.DataFrame, s: CalibrationSettin
     kept = responses[~responses["item_id"].isin(bad.index)]
     result = client.calibrate(kept, s.model, anchors.loc[anchors.index.intersection(kept["item_id"].unique())], s.quadpts)
     items = result.items.copy()
-    items["b"] = -items["d"] / items["a"]
+    items["b"] = b_from_d(items["a"], items["d"])
     if "n" not in items:
         items["n"] = kept.groupby("item_id").size().reindex(items.index).to_numpy()
     summary = {"converged": result.converged, "iterations": result.iterations, "loglik": result.loglik, "aic": None, "bic": None}

@@ -66,20 +66,20 @@ weekly = dg.WeeklyPartitionsDefinition(start_date=_START, day_offset=1, timezone
 
 def partition_days(context: dg.AssetExecutionContext) -> Iterator[dt.date]:
     """Every day of the run's partition (range), for daily-partitioned assets."""
-    window = context.partition_time_window
-    day = window.start.date()
-    while day < window.end.date():
-        yield day
-        day += dt.timedelta(days=1)
+    return _starts(context, dt.timedelta(days=1))
 
 
 def partition_weeks(context: dg.AssetExecutionContext) -> Iterator[dt.date]:
     """The Monday of every week in the run's partition (range), for weekly assets."""
+    return _starts(context, dt.timedelta(days=7))
+
+
+def _starts(context: dg.AssetExecutionContext, step: dt.timedelta) -> Iterator[dt.date]:
     window = context.partition_time_window
-    week = window.start.date()
-    while week < window.end.date():
-        yield week
-        week += dt.timedelta(days=7)
+    start, end = window.start.date(), window.end.date()
+    while start < end:
+        yield start
+        start += step
 
 
 # -- metadata and checks --------------------------------------------------------------------------

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..irt.model import d_from_b, response
+
 PATTERNS = ("steady", "fading", "dropped")
 
 
@@ -75,40 +77,22 @@ class Platform:
         )
 
 
-def _p2pl(theta: np.ndarray, a: np.ndarray, d: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-(a * theta + d)))
+def _bank(rng: np.random.Generator, n: int, topics: list[str], source: str) -> pd.DataFrame:
+    """``n`` items with true 2PL parameters: ``a ~ lognormal(0, 0.3)``, ``b ~ N(0, 1)``."""
+    a, b = rng.lognormal(0.0, 0.3, n), rng.normal(0.0, 1.0, n)
+    return pd.DataFrame(
+        {"question_id": np.arange(1, n + 1), "topic": topics, "a": a, "b": b, "d": d_from_b(a, b),
+         "is_anchor": False, "source": source}
+    )
 
 
 def _items(cfg: DemoConfig, rng: np.random.Generator) -> pd.DataFrame:
     n = cfg.topics * cfg.items_per_topic
-    a = rng.lognormal(0.0, 0.3, n)
-    b = rng.normal(0.0, 1.0, n)
-    bank = pd.DataFrame(
-        {
-            "question_id": np.arange(1, n + 1),
-            "topic": [f"topic-{t + 1:02d}" for t in np.repeat(np.arange(cfg.topics), cfg.items_per_topic)],
-            "a": a,
-            "b": b,
-            "d": -a * b,
-            "is_anchor": False,
-            "source": "assessment",
-        }
-    )
+    bank = _bank(rng, n, [f"topic-{t + 1:02d}" for t in np.repeat(np.arange(cfg.topics), cfg.items_per_topic)], "assessment")
     anchors = rng.choice(n, size=min(cfg.anchors, n), replace=False)
     bank.loc[anchors, "is_anchor"] = True
     m = cfg.moodle_categories * cfg.moodle_items_per_category
-    ma, mb = rng.lognormal(0.0, 0.3, m), rng.normal(0.0, 1.0, m)
-    moodle = pd.DataFrame(
-        {
-            "question_id": np.arange(1, m + 1),
-            "topic": [f"{c + 1}" for c in np.repeat(np.arange(cfg.moodle_categories), cfg.moodle_items_per_category)],
-            "a": ma,
-            "b": mb,
-            "d": -ma * mb,
-            "is_anchor": False,
-            "source": "moodle",
-        }
-    )
+    moodle = _bank(rng, m, [f"{c + 1}" for c in np.repeat(np.arange(cfg.moodle_categories), cfg.moodle_items_per_category)], "moodle")
     return pd.concat([bank, moodle], ignore_index=True)
 
 
@@ -174,7 +158,7 @@ def generate(cfg: DemoConfig | None = None) -> Platform:
     a = np.where(ans_quiz, mbank["a"].to_numpy()[np.minimum(row, len(mbank) - 1)], bank["a"].to_numpy()[np.minimum(row, len(bank) - 1)])
     d = np.where(ans_quiz, mbank["d"].to_numpy()[np.minimum(row, len(mbank) - 1)], bank["d"].to_numpy()[np.minimum(row, len(bank) - 1)])
     theta = students["theta"].to_numpy()[sess_student[ans_sess]]
-    correct = rng.random(len(ans_sess)) < _p2pl(theta, a, d)
+    correct = rng.random(len(ans_sess)) < response(theta, a, d)
     rt = np.clip(rng.lognormal(np.log(35.0), 0.5, len(ans_sess)), 3, 600)
     # answer time = session start + 90 s of reading + cumulative response times in the session
     cum = np.cumsum(rt)

@@ -301,25 +301,25 @@ def calibrate(
     step_max = 4.0
     x_final = x0
 
-    def log_iter(ll, change):
+    def step(x):
+        """One EM step from ``x``: the new point, its log-likelihood and the largest change."""
+        nonlocal it
+        x_new, ll = em_map(x)
+        it += 1
+        change = float(np.max(np.abs(x_new - x)))
         history.append(ll)
         logger.debug("EM iteration %d: loglik %.6f, max parameter change %.3e", it, ll, change)
+        return x_new, ll, change
 
     while it < max_iter:
-        x1, ll0 = em_map(x0)
-        it += 1
-        ch = float(np.max(np.abs(x1 - x0)))
-        log_iter(ll0, ch)
+        x1, _, ch = step(x0)
         if ch < tol:
             converged, x_final = True, x1
             break
         if not accelerate or it >= max_iter:
             x0 = x_final = x1
             continue
-        x2, ll1 = em_map(x1)
-        it += 1
-        ch2 = float(np.max(np.abs(x2 - x1)))
-        log_iter(ll1, ch2)
+        x2, ll1, ch2 = step(x1)
         if ch2 < tol:
             converged, x_final = True, x2
             break
@@ -332,10 +332,7 @@ def calibrate(
         if alpha == -1.0 or not valid(xn) or it >= max_iter:
             x0 = x_final = x2
             continue
-        x3, lln = em_map(xn)
-        it += 1
-        ch3 = float(np.max(np.abs(x3 - xn)))
-        log_iter(lln, ch3)
+        x3, lln, ch3 = step(xn)
         if np.isfinite(lln) and lln >= ll1 - 1e-8 * abs(ll1):
             if alpha == -step_max:
                 step_max *= 4.0

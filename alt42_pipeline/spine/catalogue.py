@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..irt.model import b_from_d, d_from_b
+
 
 
 @dataclass
@@ -24,9 +26,9 @@ def _reference(meta: dict) -> tuple[float | None, float | None, float | None, fl
     a, b, d, c = (irt.get(k) for k in ("a", "b", "d", "c"))
     a = float(a) if a is not None else None
     if a is not None and d is None and b is not None:
-        d = -a * float(b)
+        d = d_from_b(a, float(b))
     if a and b is None and d is not None:
-        b = -float(d) / a
+        b = b_from_d(a, float(d))
     return a, (float(d) if d is not None else None), (float(b) if b is not None else None), (
         float(c) if c is not None else None
     )

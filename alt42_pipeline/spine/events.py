@@ -80,54 +80,59 @@ def _text_time(values: pd.Series) -> pd.Series:
     return parsed.dt.tz_localize(None)
 
 
+def _candidates(index: pd.Index, *, source: str, raw_time: pd.Series, **columns) -> pd.DataFrame:
+    """Candidate events in the canonical columns; a column a source does not know is empty."""
+    empty = {
+        "question_id": pd.Series(pd.NA, index=index, dtype="string"),
+        "topic_id": pd.Series(pd.NA, index=index, dtype="string"),
+        "success": pd.Series(pd.NA, index=index, dtype="boolean"),
+        "score": np.nan,
+        "duration_s": np.nan,
+        "_graded": True,
+    }
+    frame = pd.DataFrame({**empty, **columns, "source": source, "_raw_time": raw_time}, index=index)
+    return frame[[*EVENT_COLUMNS[:-2], "source", "_graded", "_raw_time"]]
+
+
+def _answers(question: pd.Series, **columns) -> dict:
+    """The columns every answer event has: the verb and what was answered."""
+    return {"verb": ANSWERED, "object_id": "question:" + question, "question_id": question, **columns}
+
+
 def map_assessment(attempts: pd.DataFrame, topics: pd.Series) -> pd.DataFrame:
     """Candidate events from assessment ``attempt`` rows; ``topics`` maps question id -> topic."""
     question = _id_text(attempts["question_id"])
     correct = _float_col(attempts["correct"])
-    return pd.DataFrame(
-        {
-            "event_id": "asmt:" + _id_text(attempts["id"]),
-            "user_id": _int_col(attempts["user_id"]),
-            "verb": ANSWERED,
-            "object_id": "question:" + question,
-            "question_id": question,
-            "topic_id": question.map(topics).astype("string"),
-            "success": correct == 1,
-            "score": correct,
-            "duration_s": _float_col(attempts["response_time_ms"]) / 1000.0,
-            "occurred_at": _text_time(attempts["answered_at"]),
-            "source": "assessment",
-            "_graded": True,
-            "_raw_time": attempts["answered_at"],
-        },
-        index=attempts.index,
+    return _candidates(
+        attempts.index,
+        source="assessment",
+        raw_time=attempts["answered_at"],
+        event_id="asmt:" + _id_text(attempts["id"]),
+        user_id=_int_col(attempts["user_id"]),
+        occurred_at=_text_time(attempts["answered_at"]),
+        **_answers(
+            question,
+            topic_id=question.map(topics).astype("string"),
+            success=correct == 1,
+            score=correct,
+            duration_s=_float_col(attempts["response_time_ms"]) / 1000.0,
+        ),
     )
 
 
 def map_moodle_log(log: pd.DataFrame) -> pd.DataFrame:
     """Candidate activity events from ``logstore_standard_log`` rows."""
     action = log["action"].astype("string").str.lower()
-    table = log["objecttable"].astype("string")
-    objectid = _id_text(log["objectid"])
-    obj = (table + ":" + objectid).fillna(log["target"].astype("string"))
-    user = _int_col(log["userid"]).where(_int_col(log["anonymous"]).fillna(0) == 0)
-    return pd.DataFrame(
-        {
-            "event_id": "mdl-log:" + _id_text(log["id"]),
-            "user_id": user,
-            "verb": action.replace(_MOODLE_VERBS),
-            "object_id": obj,
-            "question_id": pd.Series(pd.NA, index=log.index, dtype="string"),
-            "topic_id": pd.Series(pd.NA, index=log.index, dtype="string"),
-            "success": pd.Series(pd.NA, index=log.index, dtype="boolean"),
-            "score": np.nan,
-            "duration_s": np.nan,
-            "occurred_at": _epoch_time(log["timecreated"]),
-            "source": "moodle",
-            "_graded": True,
-            "_raw_time": log["timecreated"],
-        },
-        index=log.index,
+    obj = (log["objecttable"].astype("string") + ":" + _id_text(log["objectid"])).fillna(log["target"].astype("string"))
+    return _candidates(
+        log.index,
+        source="moodle",
+        raw_time=log["timecreated"],
+        event_id="mdl-log:" + _id_text(log["id"]),
+        user_id=_int_col(log["userid"]).where(_int_col(log["anonymous"]).fillna(0) == 0),
+        occurred_at=_epoch_time(log["timecreated"]),
+        verb=action.replace(_MOODLE_VERBS),
+        object_id=obj,
     )
 
 
@@ -141,26 +146,20 @@ def map_moodle_answers(answers: pd.DataFrame) -> pd.DataFrame:
     maxfraction = _float_col(answers["maxfraction"]).replace(0.0, np.nan)
     state = answers["state"].astype("string")
     graded = state.str.startswith("graded") | (state == "gaveup") | state.str.startswith("mangr")
-    score = (fraction / maxfraction).where(fraction.notna(), 0.0).where(graded)
-    question = "mdl:" + _id_text(answers["questionid"])
-    category = _id_text(answers["category"])
-    return pd.DataFrame(
-        {
-            "event_id": "mdl-qa:" + _id_text(answers["question_attempt_id"]),
-            "user_id": _int_col(answers["userid"]),
-            "verb": ANSWERED,
-            "object_id": "question:" + question,
-            "question_id": question,
-            "topic_id": "mdl-cat:" + category,
-            "success": (state == "gradedright") | (fraction >= _float_col(answers["maxfraction"])),
-            "score": score,
-            "duration_s": np.nan,
-            "occurred_at": _epoch_time(answers["timefinish"]),
-            "source": "moodle",
-            "_graded": graded.fillna(False),
-            "_raw_time": answers["timefinish"],
-        },
-        index=answers.index,
+    return _candidates(
+        answers.index,
+        source="moodle",
+        raw_time=answers["timefinish"],
+        event_id="mdl-qa:" + _id_text(answers["question_attempt_id"]),
+        user_id=_int_col(answers["userid"]),
+        occurred_at=_epoch_time(answers["timefinish"]),
+        _graded=graded.fillna(False),
+        **_answers(
+            "mdl:" + _id_text(answers["questionid"]),
+            topic_id="mdl-cat:" + _id_text(answers["category"]),
+            success=(state == "gradedright") | (fraction >= _float_col(answers["maxfraction"])),
+            score=(fraction / maxfraction).where(fraction.notna(), 0.0).where(graded),
+        ),
     )
 
 

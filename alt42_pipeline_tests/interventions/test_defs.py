@@ -31,12 +31,6 @@ UTC = dt.UTC
 
 
 @pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
-
-
-@pytest.fixture
 def resources(sqlite_warehouse):
     return make_resources(sqlite_warehouse.url)
 

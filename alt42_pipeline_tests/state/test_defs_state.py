@@ -18,12 +18,6 @@ D = dt.timedelta(days=1)
 
 
 @pytest.fixture
-def instance():
-    with dg.instance_for_test() as inst:
-        yield inst
-
-
-@pytest.fixture
 def clock(monkeypatch):
     """The time the definitions see; tests move it with ``clock.now = ...``."""
 
