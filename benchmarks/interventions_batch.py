@@ -24,9 +24,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from alt42_pipeline.interventions.batch import run_batch
-from alt42_pipeline.interventions.recommender import RuleRecommender
-from alt42_pipeline.interventions.required_records import parse_required_records
+from alt42_pipeline.interventions import RuleRecommender, parse_required_records, run_batch
 from alt42_pipeline.settings import DEFAULT_REQUIRED_RECORDS
 from alt42_pipeline.warehouse import Warehouse
 
@@ -63,7 +61,7 @@ def generate(wh: Warehouse, n: int, seed: int = 42) -> dict[str, int]:
         pd.DataFrame(
             {
                 "user_id": users,
-                "state": rng.choice(["active", "idle", "at_risk", "struggling"], n, p=[0.6, 0.25, 0.1, 0.05]),
+                "state": rng.choice(["active", "idle", "at_risk", "inactive"], n, p=[0.6, 0.25, 0.1, 0.05]),
                 "since": now,
                 "recent_accuracy": rng.uniform(0.2, 1.0, n).round(3),
                 "recent_attempts": rng.integers(0, 200, n),

@@ -22,7 +22,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from alt42_pipeline import irt
-from alt42_pipeline.calibration.pipeline import (
+from alt42_pipeline.calibration import (
     CalibrationSettings,
     calibrate_and_link,
     load_anchors,

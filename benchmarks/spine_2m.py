@@ -73,24 +73,23 @@ def main() -> None:
         proc.join()
         print(f"sources: {n_source:,} rows for {students:,} students written in {gen_s:.1f} s (not timed below)")
 
-        from alt42_pipeline.flows.aggregate import refresh_features, refresh_kpis
-        from alt42_pipeline.flows.catalogue import refresh_catalogue
-        from alt42_pipeline.flows.ingest import ingest_day
+        from alt42_pipeline.sources import Sources
+        from alt42_pipeline.spine import ingest_day, refresh_catalogue, refresh_features, refresh_kpis, week_start
         from alt42_pipeline.warehouse import Warehouse, make_engine
 
         wh = Warehouse(wh_url)
         wh.migrate()
-        asmt, moodle = make_engine(asmt_url), make_engine(moodle_url)
+        sources = Sources(make_engine(asmt_url), make_engine(moodle_url), "mdl_")
         now = dt.datetime(2026, 3, 5, 2, 10)
-        refresh_catalogue(wh, asmt, moodle, "mdl_", now)
+        refresh_catalogue(wh, sources, now)
 
         rows = []
         t0 = time.perf_counter()
-        r = ingest_day(wh, asmt, moodle, "mdl_", DAY, now)
+        r = ingest_day(wh, sources, DAY, now)
         t1 = time.perf_counter()
         feats = refresh_features(wh, DAY, now)
         t2 = time.perf_counter()
-        kpis = refresh_kpis(wh, DAY - dt.timedelta(days=DAY.weekday()), now)
+        kpis = refresh_kpis(wh, week_start(DAY), now)
         t3 = time.perf_counter()
         rows = [
             ("ingest (read sources, canonicalize, write events)", r.read_rows, t1 - t0, r.events),
@@ -123,7 +122,7 @@ def main() -> None:
             print(f"\nwrite {len(events):,} events: ours {w_ours:.2f} s, pandas to_sql(multi) {w_peer:.2f} s -> {w_peer / w_ours:.1f}x")
             print(f"read  {len(events):,} events: ours {r_ours:.2f} s, pandas read_sql {r_peer:.2f} s -> {r_peer / r_ours:.1f}x")
         wh.engine.dispose()
-        for e in (asmt, moodle):
+        for e in (sources.assessment, sources.moodle):
             e.dispose()
     finally:
         for n in names:
