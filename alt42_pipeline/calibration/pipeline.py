@@ -168,11 +168,13 @@ def calibrate_and_link(
     responses: pd.DataFrame,
     anchors: pd.DataFrame,
     settings: CalibrationSettings,
-    service: IrtSettings = IrtSettings(),
+    service: IrtSettings | None = None,
     client: IrtServiceClient | None = None,
 ) -> CalibrationOutcome:
-    """Calibrate with the backend ``service`` names, link to the anchors and score; nothing
-    is written. ``client`` talks to the IRT service (default: one built from ``service``)."""
+    """Calibrate with the backend ``service`` names (default: the built-in engine), link to
+    the anchors and score; nothing is written. ``client`` talks to the IRT service (default:
+    one built from ``service``)."""
+    service = service or IrtSettings()
     if responses.empty:
         raise ValueError("no answered events in the calibration window: nothing to calibrate")
     timings: dict[str, float] = {}

@@ -23,7 +23,6 @@ from ..interventions import (
 from .resources import InterventionsResource, WarehouseResource
 from .shared import OWNERS, SERIAL_TAG, daily, k8s_tags, partition_days
 
-
 #: Tags a scheduled run carries; ``SLOT_TAG`` is the schedule id + due time (the run key).
 SCHEDULE_TAG = "alt42/schedule"
 SLOT_TAG = "alt42/schedule_slot"

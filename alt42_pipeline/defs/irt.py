@@ -7,7 +7,15 @@ import uuid
 import dagster as dg
 import pandas as pd
 
-from ..calibration import CalibrationSettings, calibrate_and_link, health, load_anchors, load_responses, rescore, write_calibration
+from ..calibration import (
+    CalibrationSettings,
+    calibrate_and_link,
+    health,
+    load_anchors,
+    load_responses,
+    rescore,
+    write_calibration,
+)
 from ..clock import utcnow
 from ..reports import plots
 from .resources import IrtResource, WarehouseResource

@@ -12,8 +12,7 @@ import os
 from typing import TypeVar
 
 import dagster as dg
-from pydantic import BaseModel
-from pydantic import PrivateAttr
+from pydantic import BaseModel, PrivateAttr
 
 from .. import settings
 from ..calibration import IrtServiceClient

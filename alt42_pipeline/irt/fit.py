@@ -79,8 +79,8 @@ def item_fit(responses: pd.DataFrame, items: pd.DataFrame, *, quadpts: int = 61,
         num = (Lm[s - 1] * P[j][None, :]) @ w
         E = num / f_all[s]
         N = np.bincount(total, minlength=J + 1)[1:J].astype(float)
-        O = np.bincount(total, weights=X[:, j], minlength=J + 1)[1:J]
-        groups = _collapse(N, O, E, min_expected)
+        observed = np.bincount(total, weights=X[:, j], minlength=J + 1)[1:J]
+        groups = _collapse(N, observed, E, min_expected)
         stat = 0.0
         for Ng, Og, Eg in groups:
             if Ng > 0 and 0 < Eg < 1:
@@ -91,11 +91,11 @@ def item_fit(responses: pd.DataFrame, items: pd.DataFrame, *, quadpts: int = 61,
     return pd.DataFrame(out, index=items.index, columns=["S_X2", "df", "p_value", "n_used"])
 
 
-def _collapse(N, O, E, min_expected):
+def _collapse(N, observed, E, min_expected):
     """Merge score groups from the tails inwards until each group's expected
     correct and incorrect counts reach ``min_expected``; returns a list of
     ``(n, observed correct, expected proportion)``."""
-    cells = [[n, o, n * e] for n, o, e in zip(N, O, E) if n > 0]
+    cells = [[n, o, n * e] for n, o, e in zip(N, observed, E) if n > 0]
     def small(cell):
         return cell[2] < min_expected or cell[0] - cell[2] < min_expected
     for _ in range(2):

@@ -12,7 +12,6 @@ import pandas as pd
 from ..irt.model import b_from_d, d_from_b
 
 
-
 @dataclass
 class CatalogueResult:
     rows: int

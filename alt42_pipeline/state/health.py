@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from . import notify
 
-
 OK, ALERT, STILL_STALE, RECOVERED = "ok", "alert", "still_stale", "recovered"
 
 

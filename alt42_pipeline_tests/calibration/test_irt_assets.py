@@ -9,8 +9,7 @@ import pytest
 
 from alt42_pipeline.calibration.pipeline import CalibrationSettings, rescore
 from alt42_pipeline.defs.irt import ABILITY, ITEMS, META, irt_calibration
-from alt42_pipeline.defs.resources import IrtResource
-from alt42_pipeline.defs.resources import WarehouseResource
+from alt42_pipeline.defs.resources import IrtResource, WarehouseResource
 from alt42_pipeline.warehouse import Warehouse
 
 from .conftest import IRT_DEMO, NOW, copy_tables

@@ -20,9 +20,8 @@ import dagster as dg
 import httpx
 import pytest
 
-from alt42_pipeline.defs.spine import features_topic_daily, weekly_kpi
-from alt42_pipeline.defs.spine import events, questions
 from alt42_pipeline.defs.reports import weekly_report
+from alt42_pipeline.defs.spine import events, features_topic_daily, questions, weekly_kpi
 from alt42_pipeline.demo.write import write_assessment, write_moodle
 from alt42_pipeline.warehouse import make_engine
 from alt42_pipeline_tests.conftest import SMALL_DEMO, make_resources

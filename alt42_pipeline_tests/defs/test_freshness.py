@@ -7,9 +7,9 @@ import pytest
 from dagster._core.test_utils import freeze_time
 
 from alt42_pipeline import definitions
+from alt42_pipeline.defs.freshness import freshness_checks
 
 defs = definitions.defs()
-from alt42_pipeline.defs.freshness import freshness_checks
 
 
 def test_every_asset_has_a_freshness_check():

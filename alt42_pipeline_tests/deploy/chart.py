@@ -18,7 +18,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 VALUES_FILE = REPO / "helm" / "values.yaml"
-DAGSTER_YAML = REPO / "dagster.yaml"
+DAGSTER_YAML = REPO / "deploy" / "dagster.yaml"
 
 #: Release name and namespace of helm/README.md (`helm upgrade --install dagster ... -n alt42`).
 RELEASE = "dagster"

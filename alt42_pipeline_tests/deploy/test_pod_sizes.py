@@ -36,7 +36,7 @@ def test_every_job_has_a_pod_size():
     untagged = _untagged(real_jobs())
     assert not untagged, (
         f"jobs without a pod size: {untagged}; add tags={{**k8s_tags('small'|'medium'|'large'), ...}} "
-        "from alt42_pipeline.defs.pod_sizes"
+        "from alt42_pipeline.defs.shared"
     )
 
 

@@ -21,7 +21,6 @@ from . import chart
 from .expected import KUBERNETES_VERSION, REQUIRED_SECRETS, SETTINGS_CONFIG_MAP
 from .jobs import real_jobs, throwaway_job
 
-
 THROWAWAY_JOBS = [throwaway_job(f"probe_{size}_job", k8s_tags(size)) for size in SIZES] + [
     throwaway_job("probe_untagged_job", {})
 ]

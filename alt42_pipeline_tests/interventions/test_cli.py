@@ -11,10 +11,10 @@ import sys
 import dagster as dg
 import pytest
 
-from alt42_pipeline.defs.interventions import interventions, interventions_job
-from alt42_pipeline_tests.conftest import make_resources
 from alt42_pipeline.cli.batch import add_commands, run_batch_status
+from alt42_pipeline.defs.interventions import interventions, interventions_job
 from alt42_pipeline.interventions.schedule_store import list_schedules
+from alt42_pipeline_tests.conftest import make_resources
 
 from .builders import day_of_study, write_events
 

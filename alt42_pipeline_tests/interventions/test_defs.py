@@ -11,6 +11,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
+from alt42_pipeline import clock as the_clock
 from alt42_pipeline.defs.interventions import (
     FIRST_DAY,
     SLOT_TAG,
@@ -18,11 +19,9 @@ from alt42_pipeline.defs.interventions import (
     interventions,
     interventions_job,
 )
-from alt42_pipeline import clock as the_clock
 from alt42_pipeline.interventions.schedule_store import add_schedule, update_schedule
 from alt42_pipeline.interventions.schedules import Schedule
 from alt42_pipeline.warehouse import Warehouse
-
 from alt42_pipeline_tests.conftest import make_resources
 
 from .builders import day_of_study, write_events

@@ -12,6 +12,7 @@ import time
 import httpx
 import pytest
 
+from alt42_pipeline import settings
 from alt42_pipeline.interventions import Recommendation, build_recommender
 from alt42_pipeline.interventions.batch import run_batch
 from alt42_pipeline.interventions.remote import (
@@ -21,7 +22,6 @@ from alt42_pipeline.interventions.remote import (
     RemoteRecommender,
 )
 from alt42_pipeline.interventions.required_records import parse_required_records
-from alt42_pipeline import settings
 from alt42_pipeline.settings import DEFAULT_REQUIRED_RECORDS
 
 from .builders import day_of_study, write_events

@@ -2,8 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alt42_pipeline.irt import (LinkingConstants, calibrate, link, rescale, score,
-                                simulate_items, simulate_responses)
+from alt42_pipeline.irt import LinkingConstants, calibrate, link, rescale, score, simulate_items, simulate_responses
 
 METHODS = ["mean-mean", "mean-sigma", "haebara", "stocking-lord"]
 

@@ -2,8 +2,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alt42_pipeline.irt.model import (exclusion_reasons, item_arrays, item_information, log_response,
-                                      response, total_information)
+from alt42_pipeline.irt.model import (
+    exclusion_reasons,
+    item_arrays,
+    item_information,
+    log_response,
+    response,
+    total_information,
+)
 
 THETA = np.linspace(-4, 4, 17)[:, None]
 A = np.array([0.6, 1.0, 2.2])

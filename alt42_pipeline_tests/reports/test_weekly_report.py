@@ -14,7 +14,6 @@ from alt42_pipeline.calibration.pipeline import load_responses
 from alt42_pipeline.defs.reports import weekly_report, weekly_report_schedule
 from alt42_pipeline.reports import tables, weekly
 from alt42_pipeline.warehouse import Warehouse
-
 from alt42_pipeline_tests.conftest import make_resources
 
 from .conftest import NOW, SHIFT, WEEK, shifted_anchor

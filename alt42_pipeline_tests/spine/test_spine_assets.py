@@ -6,8 +6,7 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from alt42_pipeline.defs.spine import features_topic_daily, weekly_kpi
-from alt42_pipeline.defs.spine import events, questions, user_last_access
+from alt42_pipeline.defs.spine import events, features_topic_daily, questions, user_last_access, weekly_kpi
 from alt42_pipeline.warehouse import Warehouse
 from alt42_pipeline_tests.conftest import SMALL_DEMO, make_resources
 

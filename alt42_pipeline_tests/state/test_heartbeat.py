@@ -7,8 +7,7 @@ import sqlalchemy as sa
 from alt42_pipeline.state.heartbeat import HeartbeatConfig, run_heartbeat
 from alt42_pipeline.state.machine import Thresholds
 from alt42_pipeline.state.rules import load_rules
-from alt42_pipeline.warehouse import Warehouse
-from alt42_pipeline.warehouse import Transaction
+from alt42_pipeline.warehouse import Transaction, Warehouse
 
 from .factories import NOW, add_events, answers, event
 

@@ -18,7 +18,7 @@ from alt42_pipeline import definitions
 
 defs = definitions.defs()
 
-DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
+DAGSTER_YAML = Path(__file__).resolve().parents[2] / "deploy" / "dagster.yaml"
 QUEUED, STARTING = dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING
 
 

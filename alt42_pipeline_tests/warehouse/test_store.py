@@ -4,8 +4,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from alt42_pipeline.warehouse import Warehouse, build_schema, migrate
-from alt42_pipeline.warehouse import store
+from alt42_pipeline.warehouse import Warehouse, build_schema, migrate, store
 
 
 def _kpi_frame(week: dt.date, users: range, value: int) -> pd.DataFrame:

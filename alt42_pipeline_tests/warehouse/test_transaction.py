@@ -4,7 +4,6 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-
 AT = dt.datetime(2026, 3, 10, 12, 0, 0, 123456)
 
 
