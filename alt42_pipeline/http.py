@@ -152,6 +152,10 @@ class JsonClient:
     def _warn(self, method: str, state: tenacity.RetryCallState) -> None:
         log.warning(
             "%s: %s attempt %d/%d failed (%s); retrying in %.1f s",
-            self.service, method, state.attempt_number, self.attempts,
-            state.outcome.exception().problem, state.next_action.sleep,
+            self.service,
+            method,
+            state.attempt_number,
+            self.attempts,
+            state.outcome.exception().problem,
+            state.next_action.sleep,
         )

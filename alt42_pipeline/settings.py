@@ -146,7 +146,9 @@ class Settings(BaseSettings):
         return values
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, **_others) -> tuple[PydanticBaseSettingsSource, ...]:
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, **_others
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, _Environment(settings_cls)
 
 
@@ -243,7 +245,11 @@ def _describe(error: dict) -> str:
         return f"{name} must be a positive {noun}, not {raw!r}"
     if kind == "literal_error":
         choices = re.findall(r"'([^']*)'", ctx.get("expected", ""))
-        listed = ", ".join(repr(c) for c in choices[:-1]) + f" or {choices[-1]!r}" if len(choices) > 1 else ctx.get("expected")
+        listed = (
+            ", ".join(repr(c) for c in choices[:-1]) + f" or {choices[-1]!r}"
+            if len(choices) > 1
+            else ctx.get("expected")
+        )
         return f"{name} must be {listed}, not {raw!r}"
     if kind in ("date_parsing", "date_from_datetime_parsing"):
         return f"{name}={raw!r} is not a date (YYYY-MM-DD)"

@@ -44,7 +44,9 @@ def test_a_retryable_status_is_retried_with_exponential_backoff(status):
 
 def test_giving_up_names_the_last_problem_and_keeps_the_transport_error():
     http, seen, waits = client([httpx.ConnectError("refused"), 503, httpx.ConnectError("refused again")])
-    with pytest.raises(ServiceUnavailable, match=r"svc: GET failed after 3 attempt\(s\): ConnectError: refused again") as info:
+    with pytest.raises(
+        ServiceUnavailable, match=r"svc: GET failed after 3 attempt\(s\): ConnectError: refused again"
+    ) as info:
         http.request("GET", "/healthz")
     assert (info.value.attempts, info.value.problem) == (3, "ConnectError: refused again")
     assert isinstance(info.value.__cause__, httpx.ConnectError)

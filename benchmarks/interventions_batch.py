@@ -79,7 +79,9 @@ def generate(wh: Warehouse, n: int, seed: int = 42) -> dict[str, int]:
             {
                 "user_id": users,
                 "week_start": week_start,
-                "kpis": [{"attempts": int(a), "active_days": int(d)} for a, d in zip(answers * 3, rng.integers(1, 6, n))],
+                "kpis": [
+                    {"attempts": int(a), "active_days": int(d)} for a, d in zip(answers * 3, rng.integers(1, 6, n))
+                ],
                 "updated_at": now,
             }
         ),
@@ -103,7 +105,15 @@ def generate(wh: Warehouse, n: int, seed: int = 42) -> dict[str, int]:
     )
     wh.append(
         "mirt_ability",
-        pd.DataFrame({"user_id": users[: n // 2], "theta": rng.normal(0, 1, n // 2), "se": 0.3, "method": "eap", "fitted_at": now}),
+        pd.DataFrame(
+            {
+                "user_id": users[: n // 2],
+                "theta": rng.normal(0, 1, n // 2),
+                "se": 0.3,
+                "method": "eap",
+                "fitted_at": now,
+            }
+        ),
     )
     return {"students": n, "events": m + k}
 
@@ -120,8 +130,10 @@ def main() -> None:
         started = time.perf_counter()
         sizes = generate(wh, args.students)
         wh.execute(sa.text("ANALYZE"))
-        print(f"backend {wh.dialect}: generated {sizes['students']:,} students, {sizes['events']:,} events "
-              f"in {time.perf_counter() - started:.1f} s")
+        print(
+            f"backend {wh.dialect}: generated {sizes['students']:,} students, {sizes['events']:,} events "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
         groups = parse_required_records(DEFAULT_REQUIRED_RECORDS)
         for label in ("first run", "re-run (all duplicates)"):
             started = time.perf_counter()

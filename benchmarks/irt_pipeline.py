@@ -117,7 +117,9 @@ def main() -> None:
         print(f"{'pipeline total':48s} {t3 - t0:8.2f}")
         print(f"{'engine alone: calibrate + EAP scores':48s} {e1 - e0:8.2f}")
         print(f"pipeline / engine: {(t3 - t0) / (e1 - e0):.1f}x")
-        print(f"linking: slope {outcome.linking['slope']:.3f} (true {SLOPE}), intercept {outcome.linking['intercept']:.3f} (true {INTERCEPT})")
+        print(
+            f"linking: slope {outcome.linking['slope']:.3f} (true {SLOPE}), intercept {outcome.linking['intercept']:.3f} (true {INTERCEPT})"
+        )
         wh.engine.dispose()
     finally:
         with admin.connect() as c:

@@ -45,7 +45,7 @@ DESIGNS = {
     "huge-100M": (1_000_000, 10_000, "random", 100),
 }
 DEFAULT_DESIGNS = ["dense-2k", "dense-20k", "sparse-50k", "multistage-20k"]
-PEERS_MAX_CELLS = 2e8          # peers need a dense persons x items matrix
+PEERS_MAX_CELLS = 2e8  # peers need a dense persons x items matrix
 
 
 def rmse(x, y):
@@ -66,29 +66,43 @@ def run_ours(df, quadpts, se=False):
     fit = calibrate(df, "2pl", quadpts=quadpts, se=se)
     ab = score(df, fit.items, "eap")
     wall = time.perf_counter() - t0
-    return wall, fit.items["a"].to_numpy(), fit.items["b"].to_numpy(), \
-        ab["theta"].to_numpy(), f"{fit.iterations} it" + ("" if fit.converged else " (not converged)"), \
-        fit.items.index.to_numpy(), ab["user_id"].to_numpy()
+    return (
+        wall,
+        fit.items["a"].to_numpy(),
+        fit.items["b"].to_numpy(),
+        ab["theta"].to_numpy(),
+        f"{fit.iterations} it" + ("" if fit.converged else " (not converged)"),
+        fit.items.index.to_numpy(),
+        ab["user_id"].to_numpy(),
+    )
 
 
 def run_mirt(X, quadpts, se=False):
     import mirt
+
     t0 = time.perf_counter()
     res = mirt.fit_mirt(X, "2PL", n_quadpts=quadpts, compute_standard_errors=se)
     sc = mirt.fscores(res, X, method="EAP")
     wall = time.perf_counter() - t0
     p = res.model.parameters
-    return wall, np.asarray(p["discrimination"]).ravel(), np.asarray(p["difficulty"]).ravel(), \
-        np.asarray(sc.theta).ravel(), f"{res.n_iterations} it" + ("" if res.converged else " (not converged)")
+    return (
+        wall,
+        np.asarray(p["discrimination"]).ravel(),
+        np.asarray(p["difficulty"]).ravel(),
+        np.asarray(sc.theta).ravel(),
+        f"{res.n_iterations} it" + ("" if res.converged else " (not converged)"),
+    )
 
 
 def _girth_child(G, quadpts, conn):
     import girth
+
     t0 = time.perf_counter()
     out = girth.twopl_mml(G, {"quadrature_n": quadpts})
     th = girth.ability_eap(G, out["Difficulty"], out["Discrimination"])
-    conn.send((time.perf_counter() - t0, np.asarray(out["Discrimination"]),
-               np.asarray(out["Difficulty"]), np.asarray(th)))
+    conn.send(
+        (time.perf_counter() - t0, np.asarray(out["Discrimination"]), np.asarray(out["Difficulty"]), np.asarray(th))
+    )
     conn.close()
 
 
@@ -133,8 +147,12 @@ def main(argv=None):
     ap.add_argument("--peers", nargs="*", default=["mirt", "girth"], choices=["mirt", "girth"])
     ap.add_argument("--quadpts", type=int, default=41)
     ap.add_argument("--girth-timeout", type=float, default=300.0)
-    ap.add_argument("--girth-repeats", type=int, default=None,
-                    help="runs of girth (default: --repeats); girth takes minutes per run")
+    ap.add_argument(
+        "--girth-repeats",
+        type=int,
+        default=None,
+        help="runs of girth (default: --repeats); girth takes minutes per run",
+    )
     ap.add_argument("--se", action="store_true", help="also time calibration with standard errors")
     ap.add_argument("--seed", type=int, default=2024)
     args = ap.parse_args(argv)
@@ -158,11 +176,15 @@ def main(argv=None):
             if best is None or r[0] < best[0]:
                 best = r
         wall, a, b, th, note, item_ids, user_ids = best
-        res["alt42"] = (wall, rmse(a, true.loc[item_ids, "a"]), rmse(b, true.loc[item_ids, "b"]),
-                        rmse(th, theta[user_ids]), note)
+        res["alt42"] = (
+            wall,
+            rmse(a, true.loc[item_ids, "a"]),
+            rmse(b, true.loc[item_ids, "b"]),
+            rmse(th, theta[user_ids]),
+            note,
+        )
         if args.se:
-            w = min(_timed(lambda: calibrate(df, "2pl", quadpts=args.quadpts, se=True))
-                    for _ in range(args.repeats))
+            w = min(_timed(lambda: calibrate(df, "2pl", quadpts=args.quadpts, se=True)) for _ in range(args.repeats))
             res["alt42+SE(calib)"] = (w, np.nan, np.nan, np.nan, "louis SEs")
         peers_ok = n_users * n_items <= PEERS_MAX_CELLS
         if args.peers and peers_ok:
@@ -181,6 +203,7 @@ def main(argv=None):
                 res["mirt+SE"] = (w, np.nan, np.nan, np.nan, "")
         if "girth" in args.peers and peers_ok:
             import girth
+
             G = girth.tag_missing_data(np.where(np.isnan(X), -1, X).astype(int).T, [0, 1])
             best = None
             for _ in range(args.girth_repeats or args.repeats):

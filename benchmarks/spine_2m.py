@@ -119,8 +119,12 @@ def main() -> None:
             t = time.perf_counter()
             wh.read("events", {"event_date": DAY})
             r_ours = time.perf_counter() - t
-            print(f"\nwrite {len(events):,} events: ours {w_ours:.2f} s, pandas to_sql(multi) {w_peer:.2f} s -> {w_peer / w_ours:.1f}x")
-            print(f"read  {len(events):,} events: ours {r_ours:.2f} s, pandas read_sql {r_peer:.2f} s -> {r_peer / r_ours:.1f}x")
+            print(
+                f"\nwrite {len(events):,} events: ours {w_ours:.2f} s, pandas to_sql(multi) {w_peer:.2f} s -> {w_peer / w_ours:.1f}x"
+            )
+            print(
+                f"read  {len(events):,} events: ours {r_ours:.2f} s, pandas read_sql {r_peer:.2f} s -> {r_peer / r_ours:.1f}x"
+            )
         wh.engine.dispose()
         for e in (sources.assessment, sources.moodle):
             e.dispose()

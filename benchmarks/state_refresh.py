@@ -34,7 +34,9 @@ from alt42_pipeline.warehouse import Warehouse
 NOW = dt.datetime(2026, 3, 10, 12, 0, 0)
 
 
-def events_frame(rng: np.random.Generator, students: int, per_week: float, start: dt.datetime, span: dt.timedelta, first_id: int) -> pd.DataFrame:
+def events_frame(
+    rng: np.random.Generator, students: int, per_week: float, start: dt.datetime, span: dt.timedelta, first_id: int
+) -> pd.DataFrame:
     """Events of ``students`` students spread over ``[start, start + span)``."""
     scale = span / dt.timedelta(days=7)
     counts = rng.poisson(per_week * scale * rng.gamma(2.0, 0.5, students))
@@ -97,7 +99,9 @@ def main() -> None:
     week = events_frame(rng, args.students, args.events_per_week, NOW - dt.timedelta(days=7), dt.timedelta(days=7), 0)
     _, load = timed(lambda: wh.append("events", week))
     vacuum(wh)
-    print(f"backend: {wh.dialect}; {args.students} students, {len(week)} events over 7 days (loaded in {load[0]:.1f} s)")
+    print(
+        f"backend: {wh.dialect}; {args.students} students, {len(week)} events over 7 days (loaded in {load[0]:.1f} s)"
+    )
 
     first, t_first = timed(lambda: run_heartbeat(wh, rules, now=NOW))
     print(

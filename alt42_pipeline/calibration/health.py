@@ -31,8 +31,10 @@ def anchor_drift(items: pd.DataFrame, anchors: pd.DataFrame) -> pd.DataFrame:
     common = items.index.intersection(anchors.index)
     out = pd.DataFrame(
         {
-            "a": items.loc[common, "a"], "a_ref": anchors.loc[common, "a"],
-            "b": items.loc[common, "b"], "b_ref": anchors.loc[common, "b"],
+            "a": items.loc[common, "a"],
+            "a_ref": anchors.loc[common, "a"],
+            "b": items.loc[common, "b"],
+            "b_ref": anchors.loc[common, "b"],
         }
     )
     out["delta_b"] = out["b"] - out["b_ref"]
@@ -81,13 +83,15 @@ def item_misfit(responses: pd.DataFrame, items: pd.DataFrame, abilities: pd.Data
     work = pd.DataFrame({"item_id": r["item_id"].to_numpy(), "x": x, "p": p, "sq": (x - p) ** 2, "var": p * (1 - p)})
     work["z2"] = work["sq"] / work["var"]
     g = work.groupby("item_id")
-    out = pd.DataFrame({
-        "n": g.size(),
-        "observed": g["x"].mean(),
-        "expected": g["p"].mean(),
-        "infit": g["sq"].sum() / g["var"].sum(),
-        "outfit": g["z2"].mean(),
-    })
+    out = pd.DataFrame(
+        {
+            "n": g.size(),
+            "observed": g["x"].mean(),
+            "expected": g["p"].mean(),
+            "infit": g["sq"].sum() / g["var"].sum(),
+            "outfit": g["z2"].mean(),
+        }
+    )
     lo, hi = MISFIT_RANGE
     out["misfit"] = ((out["infit"] < lo) | (out["infit"] > hi)) & (out["n"] >= MISFIT_MIN_RESPONSES)
     return out[columns]
@@ -125,12 +129,26 @@ def calibration_verdicts(
     cov = coverage(items.index, active_items)
     return [
         Verdict("calibration_converged", "mirt_fit_meta", bool(converged), "error", {"iterations": iterations or 0}),
-        Verdict("item_parameter_bounds", "mirt_item_params", bounds.empty, metadata={"out_of_bounds": len(bounds)},
-                table=bounds.reset_index()),
-        Verdict("anchor_drift", "mirt_item_params", not drift["drifted"].any(),
-                metadata={"anchors": len(drift), "drifted": int(drift["drifted"].sum())}, table=drift.round(3).reset_index()),
-        Verdict("item_coverage", "mirt_item_params", cov >= MIN_COVERAGE,
-                metadata={"coverage": round(cov, 4), "active_items": len(active_items)}),
+        Verdict(
+            "item_parameter_bounds",
+            "mirt_item_params",
+            bounds.empty,
+            metadata={"out_of_bounds": len(bounds)},
+            table=bounds.reset_index(),
+        ),
+        Verdict(
+            "anchor_drift",
+            "mirt_item_params",
+            not drift["drifted"].any(),
+            metadata={"anchors": len(drift), "drifted": int(drift["drifted"].sum())},
+            table=drift.round(3).reset_index(),
+        ),
+        Verdict(
+            "item_coverage",
+            "mirt_item_params",
+            cov >= MIN_COVERAGE,
+            metadata={"coverage": round(cov, 4), "active_items": len(active_items)},
+        ),
     ]
 
 

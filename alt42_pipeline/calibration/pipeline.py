@@ -38,6 +38,7 @@ from .remote import IrtServiceClient, IrtServiceError
 
 log = logging.getLogger(__name__)
 
+
 class CalibrationSettings(BaseModel):
     """How to calibrate (the run configuration of ``irt_calibration``; defaults are the
     nightly calibration's)."""
@@ -88,9 +89,8 @@ class CalibrationOutcome:
 def load_responses(wh: Warehouse, first: dt.date, last: dt.date, users: pd.Index | None = None) -> pd.DataFrame:
     """First answer per (student, item) among answered events with first <= date <= last."""
     e = wh.table("events")
-    stmt = (
-        sa.select(e.c.user_id, e.c.question_id.label("item_id"), e.c.success, e.c.occurred_at, e.c.event_id)
-        .where(e.c.verb == "answered", e.c.event_date >= first, e.c.event_date <= last, e.c.question_id.is_not(None))
+    stmt = sa.select(e.c.user_id, e.c.question_id.label("item_id"), e.c.success, e.c.occurred_at, e.c.event_id).where(
+        e.c.verb == "answered", e.c.event_date >= first, e.c.event_date <= last, e.c.question_id.is_not(None)
     )
     frame = wh.read(stmt)
     if users is not None:
@@ -137,10 +137,17 @@ def load_anchors(wh: Warehouse) -> pd.DataFrame:
 
 
 def _builtin(responses: pd.DataFrame, s: CalibrationSettings) -> tuple[pd.DataFrame, dict, pd.DataFrame, dict | None]:
-    fit = irt.calibrate(responses, model=s.model, quadpts=s.quadpts, min_item_responses=s.min_item_responses, on_invalid="exclude")
+    fit = irt.calibrate(
+        responses, model=s.model, quadpts=s.quadpts, min_item_responses=s.min_item_responses, on_invalid="exclude"
+    )
     summary = {
-        "converged": fit.converged, "iterations": fit.iterations, "loglik": fit.loglik,
-        "aic": fit.aic, "bic": fit.bic, "latent_mean": fit.latent_mean, "latent_sd": fit.latent_sd,
+        "converged": fit.converged,
+        "iterations": fit.iterations,
+        "loglik": fit.loglik,
+        "aic": fit.aic,
+        "bic": fit.bic,
+        "latent_mean": fit.latent_mean,
+        "latent_sd": fit.latent_sd,
         "se_method": fit.se_method,
     }
     return fit.items, summary, fit.excluded, None
@@ -152,15 +159,28 @@ def _remote(responses: pd.DataFrame, anchors: pd.DataFrame, s: CalibrationSettin
     n["reason"] = exclusion_reasons(n["size"].to_numpy(), n["sum"].to_numpy(), s.min_item_responses)
     bad = n[n["reason"] != ""]
     excluded = pd.DataFrame(
-        {"item_id": bad.index, "reason": bad["reason"].to_numpy(), "n": bad["size"].to_numpy(), "n_correct": bad["sum"].to_numpy()}
+        {
+            "item_id": bad.index,
+            "reason": bad["reason"].to_numpy(),
+            "n": bad["size"].to_numpy(),
+            "n_correct": bad["sum"].to_numpy(),
+        }
     )
     kept = responses[~responses["item_id"].isin(bad.index)]
-    result = client.calibrate(kept, s.model, anchors.loc[anchors.index.intersection(kept["item_id"].unique())], s.quadpts)
+    result = client.calibrate(
+        kept, s.model, anchors.loc[anchors.index.intersection(kept["item_id"].unique())], s.quadpts
+    )
     items = result.items.copy()
     items["b"] = b_from_d(items["a"], items["d"])
     if "n" not in items:
         items["n"] = kept.groupby("item_id").size().reindex(items.index).to_numpy()
-    summary = {"converged": result.converged, "iterations": result.iterations, "loglik": result.loglik, "aic": None, "bic": None}
+    summary = {
+        "converged": result.converged,
+        "iterations": result.iterations,
+        "loglik": result.loglik,
+        "aic": None,
+        "bic": None,
+    }
     return items, summary, excluded, result.linking
 
 
@@ -216,7 +236,12 @@ def calibrate_and_link(
     return CalibrationOutcome(
         items=linked_items,
         abilities=linked_abilities,
-        linking={"slope": constants.slope, "intercept": constants.intercept, "method": constants.method, "anchor_count": int(constants.n_anchors)},
+        linking={
+            "slope": constants.slope,
+            "intercept": constants.intercept,
+            "method": constants.method,
+            "anchor_count": int(constants.n_anchors),
+        },
         fit=fit,
         excluded=excluded,
         anchors=anchors.loc[common],
@@ -258,8 +283,15 @@ def write_calibration(
         }
     )
     meta = pd.DataFrame(
-        [{"calibration_id": calibration_id, "run_id": run_id, "backend": outcome.backend_used,
-          "model_spec": outcome.model_spec(settings, window), "fitted_at": fitted_at}]
+        [
+            {
+                "calibration_id": calibration_id,
+                "run_id": run_id,
+                "backend": outcome.backend_used,
+                "model_spec": outcome.model_spec(settings, window),
+                "fitted_at": fitted_at,
+            }
+        ]
     )
     abilities = _ability_rows(outcome.abilities, settings.score_method, calibration_id, run_id, fitted_at)
     t = wh.table("mirt_item_params")
@@ -270,7 +302,9 @@ def write_calibration(
         _replace_abilities(tx, abilities)
 
 
-def _ability_rows(scored: pd.DataFrame, method: str, calibration_id: str | None, run_id: str | None, fitted_at: dt.datetime) -> pd.DataFrame:
+def _ability_rows(
+    scored: pd.DataFrame, method: str, calibration_id: str | None, run_id: str | None, fitted_at: dt.datetime
+) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "user_id": scored["user_id"].astype("int64").to_numpy(),
@@ -310,7 +344,14 @@ class RescoreResult:
     skipped_items: int = 0
 
 
-def rescore(wh: Warehouse, settings: CalibrationSettings, today: dt.date, since: dt.datetime | None, run_id: str | None, now: dt.datetime) -> RescoreResult:
+def rescore(
+    wh: Warehouse,
+    settings: CalibrationSettings,
+    today: dt.date,
+    since: dt.datetime | None,
+    run_id: str | None,
+    now: dt.datetime,
+) -> RescoreResult:
     """Re-score students with answers since ``since`` (default: the last ability fit) with
     the current item parameters; abilities keep the reference scale of that calibration."""
     items, linking = current_items(wh)
@@ -331,8 +372,11 @@ def rescore(wh: Warehouse, settings: CalibrationSettings, today: dt.date, since:
     responses = load_responses(wh, first, today, users=pd.Index(active))
     known = responses["item_id"].isin(items.index)
     scored = irt.score(
-        responses[known], items, method=settings.score_method,
-        prior_mean=linking.get("intercept", 0.0), prior_sd=linking.get("slope", 1.0),
+        responses[known],
+        items,
+        method=settings.score_method,
+        prior_mean=linking.get("intercept", 0.0),
+        prior_sd=linking.get("slope", 1.0),
     )
     rows = _ability_rows(scored, settings.score_method, linking["calibration_id"], run_id, now)
     with wh.transaction() as tx:

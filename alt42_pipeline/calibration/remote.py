@@ -60,8 +60,14 @@ class IrtServiceClient:
         if not base_url:
             raise ValueError("the IRT service URL is not set (ALT42_IRT_SERVICE_URL)")
         self._http = JsonClient(
-            "IRT service", base_url, token=token, timeout_s=timeout, attempts=attempts,
-            backoff_s=backoff, transport=transport, sleep=sleep,
+            "IRT service",
+            base_url,
+            token=token,
+            timeout_s=timeout,
+            attempts=attempts,
+            backoff_s=backoff,
+            transport=transport,
+            sleep=sleep,
         )
 
     @classmethod
@@ -90,7 +96,9 @@ class IrtServiceClient:
         self._call("GET", "/healthz")
         return True
 
-    def calibrate(self, responses: pd.DataFrame, model: str, anchors: pd.DataFrame, quadpts: int = 41) -> RemoteCalibration:
+    def calibrate(
+        self, responses: pd.DataFrame, model: str, anchors: pd.DataFrame, quadpts: int = 41
+    ) -> RemoteCalibration:
         payload = {
             "model": model,
             "quadpts": quadpts,
@@ -99,9 +107,7 @@ class IrtServiceClient:
                 "item_id": responses["item_id"].astype(str).tolist(),
                 "correct": responses["correct"].astype(int).tolist(),
             },
-            "anchors": [
-                {"item_id": str(i), "a": float(r.a), "d": float(r.d)} for i, r in anchors.iterrows()
-            ],
+            "anchors": [{"item_id": str(i), "a": float(r.a), "d": float(r.d)} for i, r in anchors.iterrows()],
         }
         self.health()
         response = self._call("POST", "/calibrate", json=payload)
@@ -156,7 +162,12 @@ def validate_calibration(body: Any, expected_items: set[str], model: str) -> Rem
         problems.append("duplicate item ids")
     linking = body.get("linking_constants")
     if linking is not None:
-        if not (isinstance(linking, dict) and _finite(linking.get("slope")) and _finite(linking.get("intercept")) and linking["slope"] > 0):
+        if not (
+            isinstance(linking, dict)
+            and _finite(linking.get("slope"))
+            and _finite(linking.get("intercept"))
+            and linking["slope"] > 0
+        ):
             problems.append(f"invalid linking_constants {linking!r:.100}")
             linking = None
         else:

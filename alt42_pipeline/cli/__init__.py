@@ -96,9 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="create or upgrade the warehouse tables")
     migrate.set_defaults(func=_migrate)
 
-    status = sub.add_parser("status", help="one screen: table freshness, last calibration, heartbeat, states, recent failures")
+    status = sub.add_parser(
+        "status", help="one screen: table freshness, last calibration, heartbeat, states, recent failures"
+    )
     status.add_argument("--days", type=int, default=7, help="how far back recent failures are listed (default 7)")
-    status.add_argument("--no-runs", action="store_true", help="do not read failed runs from the Dagster instance (DAGSTER_HOME)")
+    status.add_argument(
+        "--no-runs", action="store_true", help="do not read failed runs from the Dagster instance (DAGSTER_HOME)"
+    )
     status.set_defaults(func=_status)
 
     from .batch import add_commands as add_batch_commands
@@ -109,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     logging.getLogger("alembic").setLevel(logging.WARNING)  # schema-migration chatter
     return args.func(args)

@@ -82,8 +82,13 @@ def run_schedules(args: argparse.Namespace) -> int:
             added = add_schedule(
                 wh,
                 Schedule(
-                    name=args.name, frequency=args.frequency, hour=args.hour, minute=args.minute,
-                    timezone=args.timezone, target=args.target, is_active=not args.inactive,
+                    name=args.name,
+                    frequency=args.frequency,
+                    hour=args.hour,
+                    minute=args.minute,
+                    timezone=args.timezone,
+                    target=args.target,
+                    is_active=not args.inactive,
                 ),
             )
             print(f"added schedule {added.id} {added.name!r}: {describe(added)}")
@@ -123,8 +128,16 @@ def format_schedules(schedules: Sequence[Schedule]) -> str:
     for s in schedules:
         updated = s.updated_at.strftime("%Y-%m-%d %H:%M") if s.updated_at else ""
         rows.append(
-            (str(s.id), s.name, s.frequency, f"{s.hour:02d}:{s.minute:02d}", s.timezone,
-             "yes" if s.is_active else "no", s.target, updated)
+            (
+                str(s.id),
+                s.name,
+                s.frequency,
+                f"{s.hour:02d}:{s.minute:02d}",
+                s.timezone,
+                "yes" if s.is_active else "no",
+                s.target,
+                updated,
+            )
         )
     return format_table(rows)
 

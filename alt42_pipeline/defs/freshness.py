@@ -33,7 +33,11 @@ _RULES: list[tuple[list[str], str | None, dt.timedelta]] = [
     # refreshed by ingest_job with the catalogue, daily 02:10
     (["user_last_access"], "0 3 * * *", 3 * HOURS),
     # the heartbeat (every 30 minutes) writes these; an hour without a write is stale
-    (["student_state_cache", "state_change_log", "scenario_evaluation_log", "event_processing_log", "heartbeat_log"], None, HOURS),
+    (
+        ["student_state_cache", "state_change_log", "scenario_evaluation_log", "event_processing_log", "heartbeat_log"],
+        None,
+        HOURS,
+    ),
     # inactivity_sensor launches runs only when students cross a threshold: allow a week
     (["inactivity_alerts"], None, 8 * DAYS),
     # batch schedules live in the database (default daily 09:00 UTC); weekly ones are allowed

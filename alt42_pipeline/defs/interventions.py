@@ -64,8 +64,13 @@ def interventions(
         if hasattr(recommender, "close"):
             stack.callback(recommender.close)
         summary = run_days(  # one day, or every day of a backfill range
-            warehouse.get(), partition_days(context), recommender, groups, run_id=context.run_id,
-            chunk=options.recommender_chunk, on_day=lambda r: context.log.info("interventions %s: %s", r.date, r.counts),
+            warehouse.get(),
+            partition_days(context),
+            recommender,
+            groups,
+            run_id=context.run_id,
+            chunk=options.recommender_chunk,
+            on_day=lambda r: context.log.info("interventions %s: %s", r.date, r.counts),
         )
     counts = summary.counts
     processed, failed = counts["processed"], counts["failed"]
@@ -83,7 +88,10 @@ def interventions(
     if failed:
         context.log.warning(
             "%d of %d students failed (see intervention_errors for run %s); first: %s",
-            failed, failed + processed, context.run_id, summary.first_error,
+            failed,
+            failed + processed,
+            context.run_id,
+            summary.first_error,
         )
         if summary.systemic_failure_days:
             # The errors are stored; failing the run makes a systemic failure visible to retries.

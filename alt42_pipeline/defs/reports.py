@@ -17,8 +17,19 @@ GROUP = "reports"
 #: What the report reads.
 REPORT_INPUTS = [
     dg.AssetKey(name)
-    for name in ("questions", "events", "weekly_kpi", "mirt_item_params", "mirt_fit_meta", "mirt_ability", "interventions",
-                 "student_state_cache", "state_change_log", "heartbeat_log", "inactivity_alerts")
+    for name in (
+        "questions",
+        "events",
+        "weekly_kpi",
+        "mirt_item_params",
+        "mirt_fit_meta",
+        "mirt_ability",
+        "interventions",
+        "student_state_cache",
+        "state_change_log",
+        "heartbeat_log",
+        "inactivity_alerts",
+    )
 ]
 
 
@@ -34,8 +45,11 @@ REPORT_INPUTS = [
     "inactivity alerts, abilities and their growth, item health (anchor drift, misfit), errors "
     "of the week. Its Markdown summary is in the metadata.",
     check_specs=[
-        dg.AssetCheckSpec("weekly_report_self_contained", asset="weekly_report",
-                          description="The HTML file was written and every plot is inlined (no external resource)."),
+        dg.AssetCheckSpec(
+            "weekly_report_self_contained",
+            asset="weekly_report",
+            description="The HTML file was written and every plot is inlined (no external resource).",
+        ),
     ],
 )
 def weekly_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource, reports: ReportsResource):
@@ -45,7 +59,9 @@ def weekly_report(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     for i, week in enumerate(weeks, 1):
         context.log.info("weekly report %s (%s/%s): reading the week from the warehouse", week, i, len(weeks))
         written = write_week(wh, week, utcnow(), folder)
-        context.log.info("weekly report %s (%s/%s): %s plots, written to %s", week, i, len(weeks), len(written.figures), written.path)
+        context.log.info(
+            "weekly report %s (%s/%s): %s plots, written to %s", week, i, len(weeks), len(written.figures), written.path
+        )
     # a backfill writes one file per week; the metadata describes the last one
     trend = written.figures.get("KPI trends")
     yield dg.MaterializeResult(
@@ -62,8 +78,11 @@ def weekly_report(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     yield dg.AssetCheckResult(
         check_name="weekly_report_self_contained",
         passed=written.self_contained,
-        metadata={"inlined_images": written.inlined_images, "plots": len(written.figures),
-                  "external_references": written.external_references},
+        metadata={
+            "inlined_images": written.inlined_images,
+            "plots": len(written.figures),
+            "external_references": written.external_references,
+        },
     )
 
 
@@ -81,10 +100,14 @@ def last_week(moment: dt.datetime) -> str:
     return week_start(moment.date() - dt.timedelta(days=7)).isoformat()
 
 
-@dg.schedule(job=weekly_report_job, cron_schedule="0 4 * * 1", execution_timezone="UTC", name="weekly_report_schedule",
-             description="Mondays 04:00 UTC: the report of the week that just ended (replaces the "
-             "generate-weekly-report CronJob).")
+@dg.schedule(
+    job=weekly_report_job,
+    cron_schedule="0 4 * * 1",
+    execution_timezone="UTC",
+    name="weekly_report_schedule",
+    description="Mondays 04:00 UTC: the report of the week that just ended (replaces the "
+    "generate-weekly-report CronJob).",
+)
 def weekly_report_schedule(context: dg.ScheduleEvaluationContext):
     key = last_week(context.scheduled_execution_time)
     return dg.RunRequest(run_key=f"weekly_report:{key}", partition_key=key)
-

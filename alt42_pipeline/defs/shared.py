@@ -120,7 +120,11 @@ def verdict_check(verdict: Verdict, table_rows: int = 30) -> dg.AssetCheckResult
         metadata["table"] = preview(verdict.table, table_rows)
     severity = dg.AssetCheckSeverity.ERROR if verdict.severity == "error" else dg.AssetCheckSeverity.WARN
     return dg.AssetCheckResult(
-        check_name=verdict.check, asset_key=verdict.asset, passed=bool(verdict.passed), severity=severity, metadata=metadata
+        check_name=verdict.check,
+        asset_key=verdict.asset,
+        passed=bool(verdict.passed),
+        severity=severity,
+        metadata=metadata,
     )
 
 

@@ -64,11 +64,17 @@ def events(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sour
     results = []
     for i, day in enumerate(days, 1):
         results.append(spine.ingest_day(wh, src, day, now))
-        context.log.info("events %s (%s/%s): %s events, %s rejected", day, i, len(days), results[-1].events, results[-1].rejected)
+        context.log.info(
+            "events %s (%s/%s): %s events, %s rejected", day, i, len(days), results[-1].events, results[-1].rejected
+        )
     n_events = sum(r.events for r in results)
     n_rejected = sum(r.rejected for r in results)
     reasons = spine.total_reject_reasons(results)
-    written = wh.read("events", {"event_date": days}, columns=["event_id", "user_id", "occurred_at"]) if len(days) <= 7 else None
+    written = (
+        wh.read("events", {"event_date": days}, columns=["event_id", "user_id", "occurred_at"])
+        if len(days) <= 7
+        else None
+    )
     yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": n_events,
@@ -209,24 +215,39 @@ weekly_kpi_job = dg.define_asset_job(
 )
 
 
-@dg.schedule(job=ingest_job, cron_schedule="10 2 * * *", execution_timezone="UTC", name="ingest_schedule",
-             description="Daily 02:10 UTC: ingest yesterday, then its features (replaces the "
-             "compute-daily-kpis and aggregate-features-daily CronJobs).")
+@dg.schedule(
+    job=ingest_job,
+    cron_schedule="10 2 * * *",
+    execution_timezone="UTC",
+    name="ingest_schedule",
+    description="Daily 02:10 UTC: ingest yesterday, then its features (replaces the "
+    "compute-daily-kpis and aggregate-features-daily CronJobs).",
+)
 def ingest_schedule(context: dg.ScheduleEvaluationContext):
     yesterday = (context.scheduled_execution_time - dt.timedelta(days=1)).date().isoformat()
     return dg.RunRequest(run_key=f"ingest:{yesterday}", partition_key=yesterday)
 
 
-@dg.schedule(job=intraday_events_job, cron_schedule="5,35 * * * *", execution_timezone="UTC",
-             name="intraday_events_schedule", default_status=dg.DefaultScheduleStatus.RUNNING,
-             description="Every 30 minutes (:05 and :35 UTC): today's events, ahead of the heartbeat.")
+@dg.schedule(
+    job=intraday_events_job,
+    cron_schedule="5,35 * * * *",
+    execution_timezone="UTC",
+    name="intraday_events_schedule",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every 30 minutes (:05 and :35 UTC): today's events, ahead of the heartbeat.",
+)
 def intraday_events_schedule(context: dg.ScheduleEvaluationContext):
     t = context.scheduled_execution_time
     return dg.RunRequest(run_key=f"intraday:{t.isoformat()}", partition_key=t.date().isoformat())
 
 
-@dg.schedule(job=weekly_kpi_job, cron_schedule="40 2 * * *", execution_timezone="UTC", name="weekly_kpi_schedule",
-             description="Daily 02:40 UTC: refresh the KPIs of the week that contains yesterday.")
+@dg.schedule(
+    job=weekly_kpi_job,
+    cron_schedule="40 2 * * *",
+    execution_timezone="UTC",
+    name="weekly_kpi_schedule",
+    description="Daily 02:40 UTC: refresh the KPIs of the week that contains yesterday.",
+)
 def weekly_kpi_schedule(context: dg.ScheduleEvaluationContext):
     yesterday = (context.scheduled_execution_time - dt.timedelta(days=1)).date()
     key = spine.week_start(yesterday).isoformat()

@@ -52,8 +52,16 @@ def _spec(key: str, description: str) -> dg.AssetSpec:
 
 def _summary_metadata(summary: HeartbeatSummary) -> dict:
     keys = (
-        "success", "students_processed", "errors", "duration_ms", "events_consumed",
-        "state_changes", "scenarios_fired", "students_updated", "full_refresh", "dry_run",
+        "success",
+        "students_processed",
+        "errors",
+        "duration_ms",
+        "events_consumed",
+        "state_changes",
+        "scenarios_fired",
+        "students_updated",
+        "full_refresh",
+        "dry_run",
     )
     meta = {k: getattr(summary, k) for k in keys}
     meta["timestamp"] = summary.timestamp.isoformat()
@@ -78,7 +86,12 @@ def student_state(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     s = state.settings()
     rules = load_rules(s.scenarios_file or None)
     summary = run_heartbeat(
-        warehouse.get(), rules, HeartbeatConfig.from_settings(s), run_id=context.run_id, now=utcnow(), dry_run=s.heartbeat_dry_run
+        warehouse.get(),
+        rules,
+        HeartbeatConfig.from_settings(s),
+        run_id=context.run_id,
+        now=utcnow(),
+        dry_run=s.heartbeat_dry_run,
     )
     meta = _summary_metadata(summary)
     if summary.dry_run:  # nothing was written: no materialization and nothing to check
@@ -128,7 +141,9 @@ def state_changes_match_cache(warehouse: WarehouseResource) -> dg.AssetCheckResu
     return _result(checks.changes_not_in_cache(wh, _latest(wh).heartbeat_id))
 
 
-@dg.asset_check(asset="scenario_evaluation_log", description="The latest firings name loaded rules at the loaded version.")
+@dg.asset_check(
+    asset="scenario_evaluation_log", description="The latest firings name loaded rules at the loaded version."
+)
 def scenario_firings_match_rules(warehouse: WarehouseResource, state: StateResource) -> dg.AssetCheckResult:
     wh = warehouse.get()
     rules = load_rules(state.settings().scenarios_file or None)

@@ -72,8 +72,10 @@ class Platform:
 
     @property
     def n_events(self) -> int:
-        return len(self.assessment["attempt"]) + len(self.moodle["logstore_standard_log"]) + len(
-            self.moodle["question_attempts"]
+        return (
+            len(self.assessment["attempt"])
+            + len(self.moodle["logstore_standard_log"])
+            + len(self.moodle["question_attempts"])
         )
 
 
@@ -81,18 +83,32 @@ def _bank(rng: np.random.Generator, n: int, topics: list[str], source: str) -> p
     """``n`` items with true 2PL parameters: ``a ~ lognormal(0, 0.3)``, ``b ~ N(0, 1)``."""
     a, b = rng.lognormal(0.0, 0.3, n), rng.normal(0.0, 1.0, n)
     return pd.DataFrame(
-        {"question_id": np.arange(1, n + 1), "topic": topics, "a": a, "b": b, "d": d_from_b(a, b),
-         "is_anchor": False, "source": source}
+        {
+            "question_id": np.arange(1, n + 1),
+            "topic": topics,
+            "a": a,
+            "b": b,
+            "d": d_from_b(a, b),
+            "is_anchor": False,
+            "source": source,
+        }
     )
 
 
 def _items(cfg: DemoConfig, rng: np.random.Generator) -> pd.DataFrame:
     n = cfg.topics * cfg.items_per_topic
-    bank = _bank(rng, n, [f"topic-{t + 1:02d}" for t in np.repeat(np.arange(cfg.topics), cfg.items_per_topic)], "assessment")
+    bank = _bank(
+        rng, n, [f"topic-{t + 1:02d}" for t in np.repeat(np.arange(cfg.topics), cfg.items_per_topic)], "assessment"
+    )
     anchors = rng.choice(n, size=min(cfg.anchors, n), replace=False)
     bank.loc[anchors, "is_anchor"] = True
     m = cfg.moodle_categories * cfg.moodle_items_per_category
-    moodle = _bank(rng, m, [f"{c + 1}" for c in np.repeat(np.arange(cfg.moodle_categories), cfg.moodle_items_per_category)], "moodle")
+    moodle = _bank(
+        rng,
+        m,
+        [f"{c + 1}" for c in np.repeat(np.arange(cfg.moodle_categories), cfg.moodle_items_per_category)],
+        "moodle",
+    )
     return pd.concat([bank, moodle], ignore_index=True)
 
 
@@ -135,7 +151,11 @@ def generate(cfg: DemoConfig | None = None) -> Platform:
     sess_student = np.repeat(s_idx, n_sess)
     sess_day = np.repeat(d_idx, n_sess)
     first = np.r_[True, (sess_student[1:] != sess_student[:-1]) | (sess_day[1:] != sess_day[:-1])]
-    start = np.where(first, rng.integers(7 * 3600, 13 * 3600, len(sess_student)), rng.integers(15 * 3600, 21 * 3600, len(sess_student)))
+    start = np.where(
+        first,
+        rng.integers(7 * 3600, 13 * 3600, len(sess_student)),
+        rng.integers(15 * 3600, 21 * 3600, len(sess_student)),
+    )
     is_quiz = rng.random(len(sess_student)) < cfg.quiz_session_share
     n_sessions = len(sess_student)
     base = pd.Timestamp(cfg.first_day)
@@ -155,8 +175,16 @@ def generate(cfg: DemoConfig | None = None) -> Platform:
     per_cat = cfg.moodle_items_per_category
     within = np.where(ans_quiz, rng.integers(0, per_cat, len(ans_sess)), rng.integers(0, per_topic, len(ans_sess)))
     row = np.where(ans_quiz, sess_topic[ans_sess] * per_cat + within, sess_topic[ans_sess] * per_topic + within)
-    a = np.where(ans_quiz, mbank["a"].to_numpy()[np.minimum(row, len(mbank) - 1)], bank["a"].to_numpy()[np.minimum(row, len(bank) - 1)])
-    d = np.where(ans_quiz, mbank["d"].to_numpy()[np.minimum(row, len(mbank) - 1)], bank["d"].to_numpy()[np.minimum(row, len(bank) - 1)])
+    a = np.where(
+        ans_quiz,
+        mbank["a"].to_numpy()[np.minimum(row, len(mbank) - 1)],
+        bank["a"].to_numpy()[np.minimum(row, len(bank) - 1)],
+    )
+    d = np.where(
+        ans_quiz,
+        mbank["d"].to_numpy()[np.minimum(row, len(mbank) - 1)],
+        bank["d"].to_numpy()[np.minimum(row, len(bank) - 1)],
+    )
     theta = students["theta"].to_numpy()[sess_student[ans_sess]]
     correct = rng.random(len(ans_sess)) < response(theta, a, d)
     rt = np.clip(rng.lognormal(np.log(35.0), 0.5, len(ans_sess)), 3, 600)
@@ -191,8 +219,22 @@ def generate(cfg: DemoConfig | None = None) -> Platform:
 
     # -- Moodle -------------------------------------------------------------------------
     platform.moodle.update(
-        _moodle_rows(cfg, rng, students, mbank, sess_student, sess_time, sess_end, is_quiz, sess_topic,
-                     ans_sess, ans_quiz, row, correct, ans_time)
+        _moodle_rows(
+            cfg,
+            rng,
+            students,
+            mbank,
+            sess_student,
+            sess_time,
+            sess_end,
+            is_quiz,
+            sess_topic,
+            ans_sess,
+            ans_quiz,
+            row,
+            correct,
+            ans_time,
+        )
     )
     return platform
 
@@ -201,7 +243,10 @@ def _question_rows(bank: pd.DataFrame, cfg: DemoConfig) -> pd.DataFrame:
     slope, intercept = cfg.scale_slope, cfg.scale_intercept
     metas = []
     for r in bank.itertuples(index=False):
-        meta: dict = {"tags": ["practice"], "difficulty_label": "hard" if r.b > 0.5 else "easy" if r.b < -0.5 else "medium"}
+        meta: dict = {
+            "tags": ["practice"],
+            "difficulty_label": "hard" if r.b > 0.5 else "easy" if r.b < -0.5 else "medium",
+        }
         if r.is_anchor:
             a_ref, b_ref = r.a / slope, slope * r.b + intercept
             meta["tags"] = ["anchor", "practice"]
@@ -221,13 +266,29 @@ def _epoch(ts) -> np.ndarray:
     return pd.DatetimeIndex(ts).as_unit("s").asi8.astype(np.int64)
 
 
-def _moodle_rows(cfg, rng, students, mbank, sess_student, sess_time, sess_end, is_quiz, sess_topic,
-                 ans_sess, ans_quiz, row, correct, ans_time) -> dict[str, pd.DataFrame]:
+def _moodle_rows(
+    cfg,
+    rng,
+    students,
+    mbank,
+    sess_student,
+    sess_time,
+    sess_end,
+    is_quiz,
+    sess_topic,
+    ans_sess,
+    ans_quiz,
+    row,
+    correct,
+    ans_time,
+) -> dict[str, pd.DataFrame]:
     n_sessions = len(sess_student)
     users = students["user_id"].to_numpy()
     course = 1 + (sess_topic % cfg.courses)
     quiz_ids = np.arange(1, len(mbank["topic"].unique()) + 1)
-    quiz = pd.DataFrame({"id": quiz_ids, "course": 1 + ((quiz_ids - 1) % cfg.courses), "name": [f"Quiz {q}" for q in quiz_ids]})
+    quiz = pd.DataFrame(
+        {"id": quiz_ids, "course": 1 + ((quiz_ids - 1) % cfg.courses), "name": [f"Quiz {q}" for q in quiz_ids]}
+    )
     question = pd.DataFrame(
         {
             "id": mbank["question_id"].to_numpy(),
@@ -244,20 +305,43 @@ def _moodle_rows(cfg, rng, students, mbank, sess_student, sess_time, sess_end, i
     logs = []
 
     def add(mask, name, component, action, target, objecttable, objectid, crud, edulevel, t):
-        logs.append(pd.DataFrame({
-            "eventname": name, "component": component, "action": action, "target": target,
-            "objecttable": objecttable, "objectid": objectid, "crud": crud, "edulevel": edulevel,
-            "userid": users[sess_student[mask]], "courseid": np.where(name == "\\core\\event\\user_loggedin", 0, course[mask]),
-            "anonymous": 0, "timecreated": t, "origin": "web",
-        }))
+        logs.append(
+            pd.DataFrame(
+                {
+                    "eventname": name,
+                    "component": component,
+                    "action": action,
+                    "target": target,
+                    "objecttable": objecttable,
+                    "objectid": objectid,
+                    "crud": crud,
+                    "edulevel": edulevel,
+                    "userid": users[sess_student[mask]],
+                    "courseid": np.where(name == "\\core\\event\\user_loggedin", 0, course[mask]),
+                    "anonymous": 0,
+                    "timecreated": t,
+                    "origin": "web",
+                }
+            )
+        )
 
     every = np.ones(n_sessions, bool)
     add(every, "\\core\\event\\user_loggedin", "core", "loggedin", "user", "user", users[sess_student], "r", 0, t0 - 30)
     add(every, "\\core\\event\\course_viewed", "core", "viewed", "course", None, None, "r", 2, t0 + 10)
     for k in range(3):
         vmask = n_views > k
-        add(vmask, "\\mod_page\\event\\course_module_viewed", "mod_page", "viewed", "course_module", "page",
-            100 + sess_topic[vmask], "r", 2, t0[vmask] + 20 + 20 * k)
+        add(
+            vmask,
+            "\\mod_page\\event\\course_module_viewed",
+            "mod_page",
+            "viewed",
+            "course_module",
+            "page",
+            100 + sess_topic[vmask],
+            "r",
+            2,
+            t0[vmask] + 20 + 20 * k,
+        )
 
     # quiz attempts: one per quiz session
     q_sess = np.nonzero(is_quiz)[0]
@@ -277,8 +361,30 @@ def _moodle_rows(cfg, rng, students, mbank, sess_student, sess_time, sess_end, i
             "sumgrades": 0.0,
         }
     )
-    add(is_quiz, "\\mod_quiz\\event\\attempt_started", "mod_quiz", "started", "attempt", "quiz_attempts", qa_ids, "c", 2, t0[q_sess] + 60)
-    add(is_quiz, "\\mod_quiz\\event\\attempt_submitted", "mod_quiz", "submitted", "attempt", "quiz_attempts", qa_ids, "u", 2, t_end[q_sess] + 5)
+    add(
+        is_quiz,
+        "\\mod_quiz\\event\\attempt_started",
+        "mod_quiz",
+        "started",
+        "attempt",
+        "quiz_attempts",
+        qa_ids,
+        "c",
+        2,
+        t0[q_sess] + 60,
+    )
+    add(
+        is_quiz,
+        "\\mod_quiz\\event\\attempt_submitted",
+        "mod_quiz",
+        "submitted",
+        "attempt",
+        "quiz_attempts",
+        qa_ids,
+        "u",
+        2,
+        t_end[q_sess] + 5,
+    )
     log = pd.concat(logs, ignore_index=True).sort_values("timecreated", kind="stable").reset_index(drop=True)
     log.insert(0, "id", np.arange(1, len(log) + 1, dtype=np.int64))
 
@@ -310,7 +416,9 @@ def _moodle_rows(cfg, rng, students, mbank, sess_student, sess_time, sess_end, i
         {
             "questionattemptid": np.repeat(qatt_ids, 3),
             "sequencenumber": np.tile([0, 1, 2], n_q),
-            "state": np.column_stack([np.full(n_q, "todo"), np.full(n_q, "complete"), np.where(ok, "gradedright", "gradedwrong")]).ravel(),
+            "state": np.column_stack(
+                [np.full(n_q, "todo"), np.full(n_q, "complete"), np.where(ok, "gradedright", "gradedwrong")]
+            ).ravel(),
             "fraction": np.column_stack([np.full(n_q, np.nan), np.full(n_q, np.nan), ok.astype(float)]).ravel(),
             "timecreated": np.column_stack([quiz_attempts["timestart"].to_numpy()[owner], t_answer, finish]).ravel(),
             "userid": np.repeat(quiz_attempts["userid"].to_numpy()[owner], 3),
@@ -323,7 +431,12 @@ def _moodle_rows(cfg, rng, students, mbank, sess_student, sess_time, sess_end, i
     last = log.groupby(["userid", "courseid"], as_index=False)["timecreated"].max()
     last = last[last.courseid > 0]
     lastaccess = pd.DataFrame(
-        {"id": np.arange(1, len(last) + 1), "userid": last.userid, "courseid": last.courseid, "timeaccess": last.timecreated}
+        {
+            "id": np.arange(1, len(last) + 1),
+            "userid": last.userid,
+            "courseid": last.courseid,
+            "timeaccess": last.timecreated,
+        }
     )
     return {
         "logstore_standard_log": log,

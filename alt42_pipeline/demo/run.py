@@ -62,7 +62,9 @@ def _batches(defs: dg.Definitions):
     return batches
 
 
-def materialize_all(defs: dg.Definitions, first: dt.date, last: dt.date, instance: dg.DagsterInstance, result: DemoRun) -> None:
+def materialize_all(
+    defs: dg.Definitions, first: dt.date, last: dt.date, instance: dg.DagsterInstance, result: DemoRun
+) -> None:
     from ..defs import shared as partitions
     from ..spine import week_start
 
@@ -86,14 +88,21 @@ def materialize_all(defs: dg.Definitions, first: dt.date, last: dt.date, instanc
         started = time.perf_counter()
         selection = dg.AssetSelection.assets(*keys)
         run = dg.materialize(
-            assets, selection=selection, resources=resources, instance=instance,
-            partition_key=partition_key, tags=tags, raise_on_error=False,
+            assets,
+            selection=selection,
+            resources=resources,
+            instance=instance,
+            partition_key=partition_key,
+            tags=tags,
+            raise_on_error=False,
             # the console shows warnings only; every event is still in the instance (and the UI)
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
         seconds = time.perf_counter() - started
         result.runs.append((label, [k.to_user_string() for k in keys], run.success, seconds))
-        log.info("%s: %s in %.1f s", ", ".join(k.to_user_string() for k in keys), "ok" if run.success else "FAILED", seconds)
+        log.info(
+            "%s: %s in %.1f s", ", ".join(k.to_user_string() for k in keys), "ok" if run.success else "FAILED", seconds
+        )
 
 
 def run_demo(cfg: DemoConfig, instance: dg.DagsterInstance | None = None) -> DemoRun:

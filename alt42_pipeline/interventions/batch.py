@@ -164,8 +164,20 @@ def student_inputs(date: dt.date, students: pd.DataFrame, weak_topics: pd.DataFr
     weak = _weak_topics_by_user(weak_topics)
     day = date.isoformat()
     columns = [
-        "user_id", "attempts", "correct", "activity_events", "time_on_task_s", "state", "recent_accuracy",
-        "recent_attempts", "active_scenarios", "state_theta", "state_theta_se", "kpis", "theta", "se",
+        "user_id",
+        "attempts",
+        "correct",
+        "activity_events",
+        "time_on_task_s",
+        "state",
+        "recent_accuracy",
+        "recent_attempts",
+        "active_scenarios",
+        "state_theta",
+        "state_theta_se",
+        "kpis",
+        "theta",
+        "se",
     ]
     rows = zip(*(students[c].tolist() for c in columns))
     out = []
@@ -184,7 +196,9 @@ def student_inputs(date: dt.date, students: pd.DataFrame, weak_topics: pd.DataFr
                     "activity_events": int(act),
                     "time_on_task_s": round(float(secs), 1),
                 },
-                "state": None if _missing(st) else {
+                "state": None
+                if _missing(st)
+                else {
                     "state": st,
                     "recent_accuracy": _num(r_acc),
                     "recent_attempts": None if _missing(r_att) else int(r_att),
@@ -233,7 +247,8 @@ def recommend(
         except Exception as exc:  # noqa: BLE001 - every student of the chunk is recorded as failed
             got = [exc] * len(part)
         results.extend(
-            r if isinstance(r, (Recommendation, Exception))
+            r
+            if isinstance(r, (Recommendation, Exception))
             else TypeError(f"recommender returned {type(r).__name__}, not a Recommendation")
             for r in got
         )

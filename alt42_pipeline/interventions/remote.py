@@ -53,8 +53,13 @@ class RemoteRecommender:
         self.url = url
         self.version = "unknown"
         self._http = JsonClient(
-            "recommender", token=token, timeout_s=timeout_s, attempts=attempts,
-            backoff_s=backoff_s, transport=transport, sleep=sleep,
+            "recommender",
+            token=token,
+            timeout_s=timeout_s,
+            attempts=attempts,
+            backoff_s=backoff_s,
+            transport=transport,
+            sleep=sleep,
         )
 
     def __repr__(self) -> str:
@@ -108,8 +113,13 @@ def _result(user_id: Any, entry: dict[str, Any] | None) -> Recommendation | Exce
     if "error" in entry:
         return RecommenderResponseError(f"recommender error for student {user_id}: {entry['error']}")
     code, message, priority = entry.get("code"), entry.get("message"), entry.get("priority")
-    if not (isinstance(code, str) and code and isinstance(message, str)
-            and isinstance(priority, int) and not isinstance(priority, bool)):
+    if not (
+        isinstance(code, str)
+        and code
+        and isinstance(message, str)
+        and isinstance(priority, int)
+        and not isinstance(priority, bool)
+    ):
         return RecommenderResponseError(
             f"recommendation for student {user_id} needs a code, a message and an integer priority"
         )

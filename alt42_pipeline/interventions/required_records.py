@@ -46,8 +46,7 @@ def parse_required_records(spec: str) -> tuple[VerbGroup, ...]:
         verbs = frozenset(v.strip() for v in verbs_text.strip().lstrip("!").split(",") if v.strip())
         if not sep or not _NAME.match(name) or not verbs:
             raise ValueError(
-                f"required records group {part!r} is not 'name:verb,verb' or 'name:!verb,verb' "
-                f"(in {spec!r})"
+                f"required records group {part!r} is not 'name:verb,verb' or 'name:!verb,verb' (in {spec!r})"
             )
         if name in {g.name for g in groups}:
             raise ValueError(f"required records group {name!r} appears twice (in {spec!r})")

@@ -81,9 +81,9 @@ class CalibrationResult:
 @dataclass
 class _Layout:
     model: str
-    free: np.ndarray          # items estimated
-    common_slope: bool        # one slope shared by the free items
-    slope_fixed_one: bool     # rasch with anchors: a = 1 everywhere
+    free: np.ndarray  # items estimated
+    common_slope: bool  # one slope shared by the free items
+    slope_fixed_one: bool  # rasch with anchors: a = 1 everywhere
     has_c: bool
     free_mean: bool
     free_sd: bool
@@ -114,12 +114,12 @@ class _Layout:
             a[f] = x[pos]
             pos += 1
         elif not self.slope_fixed_one:
-            a[f] = x[pos:pos + k]
+            a[f] = x[pos : pos + k]
             pos += k
-        d[f] = x[pos:pos + k]
+        d[f] = x[pos : pos + k]
         pos += k
         if self.has_c:
-            g[f] = x[pos:pos + k]
+            g[f] = x[pos : pos + k]
             pos += k
         if self.free_mean:
             mean = float(x[pos])
@@ -140,13 +140,9 @@ def _check_fixed(fixed: pd.DataFrame, model: str) -> pd.DataFrame:
         raise type(exc)(f"fixed: {exc}") from None
     out = pd.DataFrame({"a": a, "d": d, "c": c}, index=fixed.index)
     if model == "rasch" and not np.allclose(out["a"], 1.0):
-        raise ValueError(
-            f"rasch anchors must have a = 1; items {_fmt(out.index[~np.isclose(out['a'], 1.0)])} do not"
-        )
+        raise ValueError(f"rasch anchors must have a = 1; items {_fmt(out.index[~np.isclose(out['a'], 1.0)])} do not")
     if model != "3pl" and (out["c"] != 0).any():
-        raise ValueError(
-            f"anchors with c > 0 need model='3pl'; items {_fmt(out.index[out['c'] != 0])}"
-        )
+        raise ValueError(f"anchors with c > 0 need model='3pl'; items {_fmt(out.index[out['c'] != 0])}")
     return out
 
 
@@ -215,8 +211,10 @@ def calibrate(
     priors = ms.Priors(a_lognormal=a_prior, c_beta=c_prior)
 
     data, excluded = prepare_responses(
-        responses, min_item_responses=min_item_responses,
-        check_degenerate_items=True, on_invalid=on_invalid,
+        responses,
+        min_item_responses=min_item_responses,
+        check_degenerate_items=True,
+        on_invalid=on_invalid,
     )
     J = data.n_items
     items_index = data.item_ids
@@ -245,7 +243,7 @@ def calibrate(
             g[pos] = logit(np.clip(fx["c"].to_numpy()[sel], 1e-6, 1 - 1e-6))
     if start is not None:
         pos = items_index.get_indexer(start.index)
-        sel = (pos >= 0)
+        sel = pos >= 0
         pos = pos[sel]
         keep = ~is_fixed[pos]
         pos, rows = pos[keep], np.flatnonzero(sel)[keep]
@@ -362,9 +360,7 @@ def calibrate(
     se_method = None
     cov = None
     if se:
-        ses, se_method, cov = item_standard_errors(
-            data, layout, a, d, g, mean, sd, z, logw, priors, items_index
-        )
+        ses, se_method, cov = item_standard_errors(data, layout, a, d, g, mean, sd, z, logw, priors, items_index)
 
     if layout.model == "rasch" and layout.common_slope:
         a_out = np.ones(J)
@@ -390,15 +386,34 @@ def calibrate(
     logger.info(
         "calibrated %s: %d items (%d fixed), %d users, %d responses; loglik %.4f, "
         "%d EM iterations, converged=%s, %.3f s",
-        model, J, int(is_fixed.sum()), data.n_users, data.n_responses, loglik, it,
-        converged, elapsed,
+        model,
+        J,
+        int(is_fixed.sum()),
+        data.n_users,
+        data.n_responses,
+        loglik,
+        it,
+        converged,
+        elapsed,
     )
     return CalibrationResult(
-        items=out, model=model, loglik=loglik, aic=aic, bic=bic, converged=converged,
-        iterations=it, n_users=data.n_users, n_responses=data.n_responses,
-        n_parameters=n_par, latent_mean=latent_mean, latent_sd=latent_sd,
-        se_method=se_method, excluded=excluded, elapsed=elapsed,
-        loglik_history=history, covariance=cov,
+        items=out,
+        model=model,
+        loglik=loglik,
+        aic=aic,
+        bic=bic,
+        converged=converged,
+        iterations=it,
+        n_users=data.n_users,
+        n_responses=data.n_responses,
+        n_parameters=n_par,
+        latent_mean=latent_mean,
+        latent_sd=latent_sd,
+        se_method=se_method,
+        excluded=excluded,
+        elapsed=elapsed,
+        loglik_history=history,
+        covariance=cov,
     )
 
 

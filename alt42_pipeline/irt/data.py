@@ -158,9 +158,7 @@ def _binary_correct(responses: pd.DataFrame) -> np.ndarray:
         try:
             col = pd.to_numeric(col)
         except (TypeError, ValueError) as exc:
-            raise ValueError(
-                "column 'correct' must be 0/1 (or boolean); got non-numeric values"
-            ) from exc
+            raise ValueError("column 'correct' must be 0/1 (or boolean); got non-numeric values") from exc
     values = col.to_numpy(dtype=np.float64, na_value=np.nan)
     bad = ~((values == 0.0) | (values == 1.0))
     if bad.any():
@@ -179,8 +177,7 @@ def check_columns(responses: pd.DataFrame) -> None:
     missing = [c for c in REQUIRED_COLUMNS if c not in responses.columns]
     if missing:
         raise ValueError(
-            f"responses lack columns {missing}; expected long format with "
-            f"columns {list(REQUIRED_COLUMNS)}"
+            f"responses lack columns {missing}; expected long format with columns {list(REQUIRED_COLUMNS)}"
         )
     for c in ("user_id", "item_id"):
         nulls = responses[c].isna()
@@ -233,8 +230,7 @@ def prepare_responses(
         unknown = item_codes < 0
         if unknown.any():
             raise ValueError(
-                "responses on items without parameters: "
-                f"{_fmt(pd.unique(responses['item_id'].to_numpy()[unknown]))}"
+                f"responses on items without parameters: {_fmt(pd.unique(responses['item_id'].to_numpy()[unknown]))}"
             )
     else:
         item_codes, items = _encode(responses["item_id"], "item_id")
@@ -244,21 +240,28 @@ def prepare_responses(
     item_correct = np.bincount(item_codes, weights=correct, minlength=n_items).astype(np.int64)
 
     excluded = pd.DataFrame(
-        {"item_id": pd.Series([], dtype=object), "reason": pd.Series([], dtype=object),
-         "n": pd.Series([], dtype=np.int64), "n_correct": pd.Series([], dtype=np.int64)}
+        {
+            "item_id": pd.Series([], dtype=object),
+            "reason": pd.Series([], dtype=object),
+            "n": pd.Series([], dtype=np.int64),
+            "n_correct": pd.Series([], dtype=np.int64),
+        }
     )
     if item_ids is None:
         reasons = exclusion_reasons(item_n, item_correct, min_item_responses, degenerate=check_degenerate_items)
         bad = reasons != ""
         if bad.any():
             table = pd.DataFrame(
-                {"item_id": items[bad], "reason": reasons[bad],
-                 "n": item_n[bad].astype(np.int64), "n_correct": item_correct[bad]}
+                {
+                    "item_id": items[bad],
+                    "reason": reasons[bad],
+                    "n": item_n[bad].astype(np.int64),
+                    "n_correct": item_correct[bad],
+                }
             )
             if on_invalid == "raise":
                 lines = "; ".join(
-                    f"{r}: {_fmt(table.loc[table['reason'] == r, 'item_id'])}"
-                    for r in pd.unique(table["reason"])
+                    f"{r}: {_fmt(table.loc[table['reason'] == r, 'item_id'])}" for r in pd.unique(table["reason"])
                 )
                 raise ValueError(
                     f"{int(bad.sum())} items cannot be calibrated ({lines}). "
@@ -275,17 +278,14 @@ def prepare_responses(
             data, _ = prepare_responses(responses.loc[keep_rows], on_invalid="raise")
             return data, table.reset_index(drop=True)
 
-    offsets, codes = _csr_by_user(
-        user_codes, item_codes, correct, len(users)
-    )
+    offsets, codes = _csr_by_user(user_codes, item_codes, correct, len(users))
     if sort_within_users:
         _sort_within_users(offsets, codes)
     dups, n_dups = _first_duplicates(offsets, codes, n_items, _MAX_LISTED)
     if n_dups:
         pairs = [(users[u], items[j]) for u, j in dups]
         raise ValueError(
-            f"{n_dups} duplicate (user_id, item_id) responses, e.g. {_fmt(pairs)}; "
-            "keep one response per user and item"
+            f"{n_dups} duplicate (user_id, item_id) responses, e.g. {_fmt(pairs)}; keep one response per user and item"
         )
     data = ResponseData(
         user_ids=users,

@@ -60,10 +60,14 @@ class EStep:
         # slowed by other work on the machine does not hold the others up.
         with numba.parallel_chunksize(1):
             kernels.estep(
-                self.data.offsets, self.data.codes,
+                self.data.offsets,
+                self.data.codes,
                 np.ascontiguousarray(logtab, dtype=np.float32),
                 np.ascontiguousarray(logprior, dtype=np.float32),
-                self.bounds, self.acc, self.node_tot, self.chunk_ll,
+                self.bounds,
+                self.acc,
+                self.node_tot,
+                self.chunk_ll,
             )
         acc = self.acc[:threads].sum(axis=0) if threads > 1 else self.acc[0]
         r = acc[1::2]

@@ -34,8 +34,14 @@ def _summed_score_likelihood(P: np.ndarray) -> np.ndarray:
     return L
 
 
-def item_fit(responses: pd.DataFrame, items: pd.DataFrame, *, quadpts: int = 61,
-             min_expected: float = 1.0, n_parameters: int | None = None) -> pd.DataFrame:
+def item_fit(
+    responses: pd.DataFrame,
+    items: pd.DataFrame,
+    *,
+    quadpts: int = 61,
+    min_expected: float = 1.0,
+    n_parameters: int | None = None,
+) -> pd.DataFrame:
     """Orlando & Thissen's (2000) S-X2 item-fit statistic.
 
     For each item, persons are grouped by their summed score on all items;
@@ -68,12 +74,12 @@ def item_fit(responses: pd.DataFrame, items: pd.DataFrame, *, quadpts: int = 61,
     theta = mu + sd * z
     w = np.exp(logw)
     P = response(theta[None, :], a[:, None], d[:, None], c[:, None])
-    f_all = _summed_score_likelihood(P) @ w                      # (J+1,)
+    f_all = _summed_score_likelihood(P) @ w  # (J+1,)
     if n_parameters is None:
         n_parameters = (3 if np.any(c > 0) else 2) if np.ptp(a) > 1e-12 else 1
     out = []
     for j in range(J):
-        Lm = _summed_score_likelihood(np.delete(P, j, axis=0))      # scores 0..J-1
+        Lm = _summed_score_likelihood(np.delete(P, j, axis=0))  # scores 0..J-1
         # expected P(correct on j | total score s) for s = 1..J-1
         s = np.arange(1, J)
         num = (Lm[s - 1] * P[j][None, :]) @ w
@@ -96,8 +102,10 @@ def _collapse(N, observed, E, min_expected):
     correct and incorrect counts reach ``min_expected``; returns a list of
     ``(n, observed correct, expected proportion)``."""
     cells = [[n, o, n * e] for n, o, e in zip(N, observed, E) if n > 0]
+
     def small(cell):
         return cell[2] < min_expected or cell[0] - cell[2] < min_expected
+
     for _ in range(2):
         # left tail
         while len(cells) > 1 and small(cells[0]):

@@ -145,8 +145,9 @@ def _theta_objective(lo, hi, codes, a, d, c, theta, prior_mean, prior_prec):
 
 
 @njit(parallel=True, cache=True)
-def newton_theta(offsets, codes, a, d, c, start, prior_mean, prior_prec, bound,
-                 max_iter, tol, out_theta, out_se, out_iter):
+def newton_theta(
+    offsets, codes, a, d, c, start, prior_mean, prior_prec, bound, max_iter, tol, out_theta, out_se, out_iter
+):
     """MAP (``prior_prec > 0``) or ML (``prior_prec == 0``) ability per person
     by Fisher scoring with step halving, theta kept within ``[-bound, bound]``.
     SE is ``1 / sqrt(information)`` at the estimate (test information plus
@@ -168,8 +169,7 @@ def newton_theta(offsets, codes, a, d, c, start, prior_mean, prior_prec, bound,
             accepted = False
             for _ in range(30):
                 cand = min(max(th + step, -bound), bound)
-                f2, g2, info2 = _theta_objective(lo, hi, codes, a, d, c, cand,
-                                                 prior_mean, prior_prec)
+                f2, g2, info2 = _theta_objective(lo, hi, codes, a, d, c, cand, prior_mean, prior_prec)
                 if f2 >= f - 1e-12:
                     accepted = True
                     break
@@ -186,8 +186,7 @@ def newton_theta(offsets, codes, a, d, c, start, prior_mean, prior_prec, bound,
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def louis_accumulate(offsets, codes, logtab, logprior, dlog, bounds, n_par, slot,
-                     out, diag_only):
+def louis_accumulate(offsets, codes, logtab, logprior, dlog, bounds, n_par, slot, out, diag_only):
     """Per-person posterior covariance of the complete-data score, summed.
 
     For person p with posterior weights ``w_q`` and, per answered item j,
@@ -247,8 +246,7 @@ def louis_accumulate(offsets, codes, logtab, logprior, dlog, bounds, n_par, slot
 
 
 @njit(cache=True)
-def _item_state(r, n, theta, a, d, g, has_c, a_prior, a_mu, a_sd, c_prior, c_al, c_be,
-                grad, info):
+def _item_state(r, n, theta, a, d, g, has_c, a_prior, a_mu, a_sd, c_prior, c_al, c_be, grad, info):
     """Expected complete-data log-posterior of one item, its gradient and
     Fisher information in (a, d, logit c); grad/info are filled in place."""
     for i in range(3):
@@ -319,8 +317,7 @@ def _solve_small(A, b, m):
 
 
 @njit(cache=True)
-def mstep_items(r, n, theta, x, free_idx, cols, has_c, a_prior, a_mu, a_sd,
-                c_prior, c_al, c_be, max_iter, tol):
+def mstep_items(r, n, theta, x, free_idx, cols, has_c, a_prior, a_mu, a_sd, c_prior, c_al, c_be, max_iter, tol):
     """Per-item Fisher scoring with step halving; ``x`` (items x 3: a, d,
     logit c) is updated in place for the items in ``free_idx`` and the
     parameter columns in ``cols``.  Serial: the tables are items x nodes,
@@ -336,8 +333,9 @@ def mstep_items(r, n, theta, x, free_idx, cols, has_c, a_prior, a_mu, a_sd,
         j = free_idx[ii]
         for i in range(3):
             cur[i] = x[j, i]
-        f = _item_state(r[j], n[j], theta, cur[0], cur[1], cur[2], has_c, a_prior, a_mu,
-                        a_sd, c_prior, c_al, c_be, grad, info)
+        f = _item_state(
+            r[j], n[j], theta, cur[0], cur[1], cur[2], has_c, a_prior, a_mu, a_sd, c_prior, c_al, c_be, grad, info
+        )
         for _it in range(max_iter):
             for i in range(m):
                 rhs[i] = grad[cols[i]]
@@ -358,8 +356,23 @@ def mstep_items(r, n, theta, x, free_idx, cols, has_c, a_prior, a_mu, a_sd,
                     cand[i] = cur[i]
                 for i in range(m):
                     cand[cols[i]] += scale * rhs[i]
-                f2 = _item_state(r[j], n[j], theta, cand[0], cand[1], cand[2], has_c,
-                                 a_prior, a_mu, a_sd, c_prior, c_al, c_be, grad, info)
+                f2 = _item_state(
+                    r[j],
+                    n[j],
+                    theta,
+                    cand[0],
+                    cand[1],
+                    cand[2],
+                    has_c,
+                    a_prior,
+                    a_mu,
+                    a_sd,
+                    c_prior,
+                    c_al,
+                    c_be,
+                    grad,
+                    info,
+                )
                 if f2 > -np.inf and f2 >= f - 1e-10 * max(1.0, abs(f)):
                     accepted = True
                     break

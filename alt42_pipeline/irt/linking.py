@@ -57,9 +57,7 @@ def link(
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     common = new_items.index.intersection(reference_items.index)
     if len(common) < min_anchors:
-        raise ValueError(
-            f"linking needs at least {min_anchors} common items, found {len(common)}: {_fmt(common)}"
-        )
+        raise ValueError(f"linking needs at least {min_anchors} common items, found {len(common)}: {_fmt(common)}")
     an, dn, cn = item_arrays(new_items.loc[common])
     ar, dr, cr = item_arrays(reference_items.loc[common])
     for name, arr in (("new_items", an), ("reference_items", ar)):
@@ -91,15 +89,18 @@ def link(
                 return float(wts @ ((p_ref - p_new) ** 2).sum(axis=1))
             return float(wts @ (p_ref.sum(axis=1) - p_new.sum(axis=1)) ** 2)
 
-        res = minimize(crit, np.array([slope, intercept]), method="Nelder-Mead",
-                       options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 4000})
+        res = minimize(
+            crit,
+            np.array([slope, intercept]),
+            method="Nelder-Mead",
+            options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 4000},
+        )
         res = minimize(crit, res.x, method="BFGS", options={"gtol": 1e-12})
         slope, intercept = float(res.x[0]), float(res.x[1])
     return LinkingConstants(slope=slope, intercept=intercept, method=method, n_anchors=len(common))
 
 
-def rescale(items: pd.DataFrame | None, abilities: pd.DataFrame | None,
-            constants: LinkingConstants):
+def rescale(items: pd.DataFrame | None, abilities: pd.DataFrame | None, constants: LinkingConstants):
     """Put item parameters and abilities on the reference scale.
 
     Items: ``a / slope``, ``b * slope + intercept``, ``d = -a* b*``; ``c``

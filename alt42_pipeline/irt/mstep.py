@@ -130,11 +130,19 @@ def mstep_items(r, n, theta, a, d, g, free, free_cols, priors, max_iter=25, tol=
     ap = priors.a_lognormal
     cp = priors.c_beta
     kernels.mstep_items(
-        np.ascontiguousarray(r), np.ascontiguousarray(n), theta, x,
-        np.flatnonzero(free).astype(np.int64), np.asarray(free_cols, dtype=np.int64), bool(has_c),
-        ap is not None, *(float(v) for v in (ap if ap is not None else (0.0, 1.0))),
-        cp is not None, *(float(v) for v in (cp if cp is not None else (1.0, 1.0))),
-        int(max_iter), float(tol),
+        np.ascontiguousarray(r),
+        np.ascontiguousarray(n),
+        theta,
+        x,
+        np.flatnonzero(free).astype(np.int64),
+        np.asarray(free_cols, dtype=np.int64),
+        bool(has_c),
+        ap is not None,
+        *(float(v) for v in (ap if ap is not None else (0.0, 1.0))),
+        cp is not None,
+        *(float(v) for v in (cp if cp is not None else (1.0, 1.0))),
+        int(max_iter),
+        float(tol),
     )
     return x[:, 0].copy(), x[:, 1].copy(), (x[:, 2].copy() if has_c else None)
 
@@ -210,20 +218,19 @@ def mstep_common_slope(r, n, theta, a, d, free, priors, max_iter=25, tol=1e-8):
     dd = d[idx].copy()
 
     def total(aval, dvals):
-        return _objective(rr, nn, theta, np.full(idx.size, aval), dvals, None, priors).sum() \
+        return (
+            _objective(rr, nn, theta, np.full(idx.size, aval), dvals, None, priors).sum()
             - (idx.size - 1) * _log_prior(np.array([aval]), None, priors)[0]
+        )
 
     f = total(aa, dd)
     for _ in range(max_iter):
-        grad, info = gradient_information(
-            rr, nn, theta, np.full(idx.size, aa), dd, None, Priors()
-        )
+        grad, info = gradient_information(rr, nn, theta, np.full(idx.size, aa), dd, None, Priors())
         g_a = grad[:, 0].sum()
         i_aa = info[:, 0, 0].sum()
         if priors.a_lognormal is not None:
             pg, pi = gradient_information(
-                np.zeros((1, theta.size)), np.zeros((1, theta.size)), theta,
-                np.array([aa]), np.zeros(1), None, priors
+                np.zeros((1, theta.size)), np.zeros((1, theta.size)), theta, np.array([aa]), np.zeros(1), None, priors
             )
             g_a += pg[0, 0]
             i_aa += pi[0, 0, 0]

@@ -76,8 +76,18 @@ def score(
     n_right = np.empty(nu, dtype=np.int64)
     bounds = kernels.chunk_bounds(offsets, 16 * numba.get_num_threads())
     with numba.parallel_chunksize(1):
-        kernels.eap(offsets, codes, logtab.astype(np.float32), logw.astype(np.float32),
-                    theta_nodes, bounds, mean, post_sd, ll, n_right)
+        kernels.eap(
+            offsets,
+            codes,
+            logtab.astype(np.float32),
+            logw.astype(np.float32),
+            theta_nodes,
+            bounds,
+            mean,
+            post_sd,
+            ll,
+            n_right,
+        )
     n_ans = np.diff(offsets)
     flag = np.full(nu, "", dtype=object)
     if method == "eap":
@@ -88,8 +98,7 @@ def score(
         se = np.empty(nu)
         iters = np.empty(nu, dtype=np.int64)
         with numba.parallel_chunksize(64):
-            kernels.newton_theta(offsets, codes, a, d, c, mean, mu, prec, float(bound),
-                                 max_iter, tol, theta, se, iters)
+            kernels.newton_theta(offsets, codes, a, d, c, mean, mu, prec, float(bound), max_iter, tol, theta, se, iters)
         if method == "ml":
             perfect = n_right == n_ans
             zero = n_right == 0
@@ -101,14 +110,20 @@ def score(
             at_bound = (np.abs(theta) >= bound - 1e-9) & ~(perfect | zero)
             flag[at_bound] = "at_bound"
             if (perfect | zero).any():
-                logger.info("ML scoring: %d perfect and %d zero scores set to +/-%g (flagged)",
-                            int(perfect.sum()), int(zero.sum()), bound)
-    out = pd.DataFrame({
-        "user_id": data.user_ids.to_numpy(),
-        "theta": theta,
-        "se": se,
-        "n": n_ans,
-        "flag": flag,
-    })
+                logger.info(
+                    "ML scoring: %d perfect and %d zero scores set to +/-%g (flagged)",
+                    int(perfect.sum()),
+                    int(zero.sum()),
+                    bound,
+                )
+    out = pd.DataFrame(
+        {
+            "user_id": data.user_ids.to_numpy(),
+            "theta": theta,
+            "se": se,
+            "n": n_ans,
+            "flag": flag,
+        }
+    )
     logger.info("scored %d users (%s) in %.3f s", nu, method, time.perf_counter() - t0)
     return out

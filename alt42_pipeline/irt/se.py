@@ -45,8 +45,7 @@ def _raw_gradient(r, n, z, x, has_c, priors):
     return grad
 
 
-def item_standard_errors(data, layout, a, d, g, mean, sd, z, logw, priors, items_index,
-                         max_dense: int | None = None):
+def item_standard_errors(data, layout, a, d, g, mean, sd, z, logw, priors, items_index, max_dense: int | None = None):
     """``(se columns, method, covariance DataFrame or None)``; see module docstring."""
     if max_dense is None:
         max_dense = MAX_DENSE
@@ -97,15 +96,16 @@ def item_standard_errors(data, layout, a, d, g, mean, sd, z, logw, priors, items
     else:
         out = np.zeros((nch, n_raw, k))
     with numba.parallel_chunksize(1):
-        kernels.louis_accumulate(data.offsets, data.codes, logtab, logw,
-                                 np.ascontiguousarray(dlog), bounds, k, slot, out, not dense)
+        kernels.louis_accumulate(
+            data.offsets, data.codes, logtab, logw, np.ascontiguousarray(dlog), bounds, k, slot, out, not dense
+        )
     B = out.sum(axis=0)
 
     if dense:
         B = B + B.T - np.diag(np.diag(B))
         info = -B
         for i in range(fidx.size):
-            info[i * k:(i + 1) * k, i * k:(i + 1) * k] += A[i]
+            info[i * k : (i + 1) * k, i * k : (i + 1) * k] += A[i]
         # Map raw item parameters to the free parameters.
         if layout.common_slope:
             M = np.zeros((n_raw, 1 + fidx.size))

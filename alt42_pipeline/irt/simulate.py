@@ -88,7 +88,9 @@ def simulate_responses(
             raise ValueError("random design needs 0 < items_per_user <= number of items")
         u, j, draws = _random_design(n_users, a.size, int(items_per_user), int(seed) % (2**31))
         x = (draws < response(theta[u], a[j], d[j], c[j])).astype(np.int8)
-        df = pd.DataFrame({"user_id": u, "item_id": ids[j] if not isinstance(items.index, pd.RangeIndex) else j, "correct": x})
+        df = pd.DataFrame(
+            {"user_id": u, "item_id": ids[j] if not isinstance(items.index, pd.RangeIndex) else j, "correct": x}
+        )
         return df, thetas
     p = response(theta[:, None], a, d, c)
     x = (rng.random(p.shape) < p).astype(np.int8)

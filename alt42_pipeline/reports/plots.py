@@ -53,7 +53,10 @@ def wright_map(items: pd.DataFrame, abilities: pd.DataFrame, title: str = "Wrigh
     fig, (left, right) = plt.subplots(1, 2, sharey=True, figsize=(6, 4), gridspec_kw={"width_ratios": [3, 2]})
     theta = abilities["theta"].dropna().to_numpy()
     b = items["b"].dropna().to_numpy()
-    lo, hi = float(min(theta.min(initial=0), b.min(initial=0))) - 0.5, float(max(theta.max(initial=0), b.max(initial=0))) + 0.5
+    lo, hi = (
+        float(min(theta.min(initial=0), b.min(initial=0))) - 0.5,
+        float(max(theta.max(initial=0), b.max(initial=0))) + 0.5,
+    )
     bins = np.linspace(lo, hi, 40)
     left.hist(theta, bins=bins, orientation="horizontal", color="#1f77b4")
     left.invert_xaxis()

@@ -35,7 +35,9 @@ class Status:
     failed_runs: list[dict] | None  # job, run_id, partition, at; None: the Dagster instance was not consulted
 
 
-def gather(wh: Warehouse, now: dt.datetime, failed_runs: list[dict] | None = None, window: dt.timedelta = 7 * DAY) -> Status:
+def gather(
+    wh: Warehouse, now: dt.datetime, failed_runs: list[dict] | None = None, window: dt.timedelta = 7 * DAY
+) -> Status:
     """Everything the status screen shows, as of ``now`` (naive UTC)."""
     states = tables.read(wh, tables.STATES)
     beats = tables.read(wh, tables.HEARTBEATS, now - DAY, None)
@@ -71,17 +73,23 @@ def _fitted_since(wh: Warehouse, since: dt.datetime) -> dict[str, int]:
 
 # -- text ---------------------------------------------------------------------------------
 
+
 def format_status(s: Status) -> str:
-    lines = [f"ALT42 status at {s.checked_at:%Y-%m-%d %H:%M} UTC  (warehouse {s.warehouse})", "",
-             f"{'table':28s} {'rows':>10s}  {'latest':16s}  {'age':>8s}  column"]
+    lines = [
+        f"ALT42 status at {s.checked_at:%Y-%m-%d %H:%M} UTC  (warehouse {s.warehouse})",
+        "",
+        f"{'table':28s} {'rows':>10s}  {'latest':16s}  {'age':>8s}  column",
+    ]
     for row in s.tables.itertuples(index=False):
         latest = "" if pd.isna(row.latest) else f"{row.latest:%Y-%m-%d %H:%M}"
         age = "" if pd.isna(row.latest) else _age(s.checked_at - row.latest.to_pydatetime())
         lines.append(f"{row.table:28s} {row.rows:>10,d}  {latest:16s}  {age:>8s}  {row.column}")
 
     lines += ["", _calibration_text(s)]
-    lines.append(f"  fitted in the last 24 h: {s.fitted_last_day['items']} items, {s.fitted_last_day['users']} users; "
-                 f"anchors in the catalogue: {s.fitted_last_day['anchors']}")
+    lines.append(
+        f"  fitted in the last 24 h: {s.fitted_last_day['items']} items, {s.fitted_last_day['users']} users; "
+        f"anchors in the catalogue: {s.fitted_last_day['anchors']}"
+    )
 
     lines += ["", _heartbeat_text(s)]
     counts = ", ".join(f"{r.state} {r.students}" for r in s.states.itertuples(index=False)) or "no students yet"
@@ -91,7 +99,9 @@ def format_status(s: Status) -> str:
     lines += ["", f"Recent failures (last {days}):"]
     rejected = ", ".join(f"{r.reason} {r.rows}" for r in s.rejects.itertuples(index=False))
     lines.append(f"  quarantined source rows: {int(s.rejects['rows'].sum())}" + (f" ({rejected})" if rejected else ""))
-    lines.append(f"  intervention errors: {s.intervention_errors}; inactivity alerts in the last 24 h: {s.inactivity_last_day}")
+    lines.append(
+        f"  intervention errors: {s.intervention_errors}; inactivity alerts in the last 24 h: {s.inactivity_last_day}"
+    )
     if s.failed_runs is None:
         lines.append("  failed runs: Dagster instance not consulted (set DAGSTER_HOME)")
     else:
@@ -108,9 +118,11 @@ def _calibration_text(s: Status) -> str:
         return "Last calibration: none yet"
     spec = cal.get("model_spec") or {}
     at = pd.Timestamp(cal["at"]).to_pydatetime()
-    return (f"Last calibration: {cal['calibration_id']} ({cal['backend']}) at {at:%Y-%m-%d %H:%M} UTC, "
-            f"{_age(s.checked_at - at)} ago; {spec.get('items', '?')} items, {spec.get('users', '?')} users, "
-            f"converged {spec.get('converged', '?')}\n  linking constants: {tables.linking_text(spec.get('linking_constants'))}")
+    return (
+        f"Last calibration: {cal['calibration_id']} ({cal['backend']}) at {at:%Y-%m-%d %H:%M} UTC, "
+        f"{_age(s.checked_at - at)} ago; {spec.get('items', '?')} items, {spec.get('users', '?')} users, "
+        f"converged {spec.get('converged', '?')}\n  linking constants: {tables.linking_text(spec.get('linking_constants'))}"
+    )
 
 
 def _heartbeat_text(s: Status) -> str:
@@ -119,8 +131,10 @@ def _heartbeat_text(s: Status) -> str:
     hb = s.heartbeat
     at = pd.Timestamp(hb["at"]).to_pydatetime()
     outcome = {True: "ok", False: "FAILED"}.get(None if pd.isna(hb["success"]) else bool(hb["success"]), "?")
-    text = (f"Last heartbeat: {at:%Y-%m-%d %H:%M} UTC ({_age(s.checked_at - at)} ago) {outcome}, "
-            f"{hb['students_processed']} students, errors {hb['errors']}, {hb['duration_ms']} ms")
+    text = (
+        f"Last heartbeat: {at:%Y-%m-%d %H:%M} UTC ({_age(s.checked_at - at)} ago) {outcome}, "
+        f"{hb['students_processed']} students, errors {hb['errors']}, {hb['duration_ms']} ms"
+    )
     day = s.heartbeats_last_day
     if len(day):
         text += f"\n  last 24 h: {int(day['runs'].iloc[0])} runs, {int(day['failed'].iloc[0])} failed, {int(day['errors'].iloc[0])} errors"

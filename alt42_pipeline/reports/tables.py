@@ -23,25 +23,60 @@ class Source:
     time: str | None = None  # the canonical column that orders rows in time
 
 
-STATES = Source("student_state_cache", {"user_id": "user_id", "state": "state", "since": "since",
-                                         "theta": "theta", "updated_at": "updated_at"}, time="updated_at")
-STATE_CHANGES = Source("state_change_log", {"user_id": "user_id", "from_state": "from_state", "to_state": "to_state",
-                                             "reason": "reason", "at": "changed_at"}, time="at")
-HEARTBEATS = Source("heartbeat_log", {"at": "timestamp", "success": "success", "students_processed": "students_processed",
-                                       "errors": "errors", "duration_ms": "duration_ms"}, time="at")
-INACTIVITY = Source("inactivity_alerts", {"user_id": "user_id", "threshold": "threshold_days",
-                                           "last_activity_at": "last_activity_at", "at": "detected_at"}, time="at")
-INTERVENTION_ERRORS = Source("intervention_errors", {"user_id": "user_id", "error": "message", "at": "created_at"}, time="at")
+STATES = Source(
+    "student_state_cache",
+    {"user_id": "user_id", "state": "state", "since": "since", "theta": "theta", "updated_at": "updated_at"},
+    time="updated_at",
+)
+STATE_CHANGES = Source(
+    "state_change_log",
+    {"user_id": "user_id", "from_state": "from_state", "to_state": "to_state", "reason": "reason", "at": "changed_at"},
+    time="at",
+)
+HEARTBEATS = Source(
+    "heartbeat_log",
+    {
+        "at": "timestamp",
+        "success": "success",
+        "students_processed": "students_processed",
+        "errors": "errors",
+        "duration_ms": "duration_ms",
+    },
+    time="at",
+)
+INACTIVITY = Source(
+    "inactivity_alerts",
+    {"user_id": "user_id", "threshold": "threshold_days", "last_activity_at": "last_activity_at", "at": "detected_at"},
+    time="at",
+)
+INTERVENTION_ERRORS = Source(
+    "intervention_errors", {"user_id": "user_id", "error": "message", "at": "created_at"}, time="at"
+)
 REJECTS = Source("rejected_events", {"reason": "reason", "source": "source", "at": "rejected_at"}, time="at")
-CALIBRATIONS = Source("mirt_fit_meta", {"calibration_id": "calibration_id", "backend": "backend",
-                                         "model_spec": "model_spec", "at": "fitted_at"}, time="at")
+CALIBRATIONS = Source(
+    "mirt_fit_meta",
+    {"calibration_id": "calibration_id", "backend": "backend", "model_spec": "model_spec", "at": "fitted_at"},
+    time="at",
+)
 
 #: Columns that say when a row was written, most telling first (freshness of a table).
-FRESHNESS_COLUMNS = ("updated_at", "computed_at", "fitted_at", "rejected_at", "detected_at", "created_at",
-                     "timestamp", "changed_at", "evaluated_at", "occurred_at")
+FRESHNESS_COLUMNS = (
+    "updated_at",
+    "computed_at",
+    "fitted_at",
+    "rejected_at",
+    "detected_at",
+    "created_at",
+    "timestamp",
+    "changed_at",
+    "evaluated_at",
+    "occurred_at",
+)
 
 
-def read(wh: Warehouse, source: Source, start: dt.datetime | None = None, end: dt.datetime | None = None) -> pd.DataFrame:
+def read(
+    wh: Warehouse, source: Source, start: dt.datetime | None = None, end: dt.datetime | None = None
+) -> pd.DataFrame:
     """Rows of ``source`` (with ``start <= time < end`` when given), canonical column names."""
     return _read(wh, source, start, end)
 
@@ -84,13 +119,19 @@ def heartbeat_summary(heartbeats: pd.DataFrame) -> pd.DataFrame:
     if heartbeats.empty:
         return pd.DataFrame()
     failed = ~heartbeats["success"].astype("boolean").fillna(True)  # unknown outcome: not counted as failed
-    return pd.DataFrame([{
-        "runs": len(heartbeats),
-        "failed": int(failed.sum()),
-        "students_processed": int(pd.to_numeric(heartbeats["students_processed"]).fillna(0).sum()),
-        "errors": int(sum(_error_count(v) for v in heartbeats["errors"])),
-        "mean_duration_ms": round(float(pd.to_numeric(heartbeats["duration_ms"]).mean()), 1) if heartbeats["duration_ms"].notna().any() else None,
-    }])
+    return pd.DataFrame(
+        [
+            {
+                "runs": len(heartbeats),
+                "failed": int(failed.sum()),
+                "students_processed": int(pd.to_numeric(heartbeats["students_processed"]).fillna(0).sum()),
+                "errors": int(sum(_error_count(v) for v in heartbeats["errors"])),
+                "mean_duration_ms": round(float(pd.to_numeric(heartbeats["duration_ms"]).mean()), 1)
+                if heartbeats["duration_ms"].notna().any()
+                else None,
+            }
+        ]
+    )
 
 
 def _error_count(value) -> int:

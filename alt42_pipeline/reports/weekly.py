@@ -29,7 +29,9 @@ TREND_WEEKS = 8
 class WeeklyReport:
     week_start: dt.date
     generated_at: dt.datetime
-    kpi_trend: pd.DataFrame  # per week: students, attempts, accuracy, first_attempt_accuracy, active_days, time_on_task_min
+    kpi_trend: (
+        pd.DataFrame
+    )  # per week: students, attempts, accuracy, first_attempt_accuracy, active_days, time_on_task_min
     states: pd.DataFrame  # state, students
     transitions: pd.DataFrame  # from_state, to_state, changes in the week
     inactivity: pd.DataFrame  # the week's alerts
@@ -76,6 +78,7 @@ class WeeklyReport:
 
 # -- gather -------------------------------------------------------------------------------
 
+
 def gather(wh: Warehouse, week_start: dt.date, now: dt.datetime) -> WeeklyReport:
     """Everything the report of the week starting ``week_start`` (a Monday) shows."""
     if week_start.weekday() != 0:
@@ -110,25 +113,37 @@ def kpi_trend(wh: Warehouse, week_start: dt.date, weeks: int = TREND_WEEKS) -> p
     """Platform-wide KPIs of the ``weeks`` weeks up to ``week_start`` (weeks with no rows left out)."""
     mondays = [week_start - dt.timedelta(days=7 * i) for i in range(weeks - 1, -1, -1)]
     rows = wh.read("weekly_kpi", {"week_start": mondays}, columns=["user_id", "week_start", "kpis"])
-    columns = ["week_start", "students", "attempts", "accuracy", "first_attempt_accuracy", "active_days", "time_on_task_min"]
+    columns = [
+        "week_start",
+        "students",
+        "attempts",
+        "accuracy",
+        "first_attempt_accuracy",
+        "active_days",
+        "time_on_task_min",
+    ]
     if rows.empty:
         return pd.DataFrame(columns=columns)
     k = pd.json_normalize(rows["kpis"].tolist()).apply(pd.to_numeric, errors="coerce")
     k["week_start"] = [pd.Timestamp(w).date() for w in rows["week_start"]]
     k["correct"] = k["accuracy"].fillna(0) * k["attempts"]
     g = k.groupby("week_start")
-    out = pd.DataFrame({
-        "students": g.size(),
-        "attempts": g["attempts"].sum(),
-        "accuracy": g["correct"].sum() / g["attempts"].sum().replace(0, np.nan),
-        "first_attempt_accuracy": g["first_attempt_accuracy"].mean(),
-        "active_days": g["active_days"].mean(),
-        "time_on_task_min": g["time_on_task_s"].mean() / 60,
-    }).reset_index()
+    out = pd.DataFrame(
+        {
+            "students": g.size(),
+            "attempts": g["attempts"].sum(),
+            "accuracy": g["correct"].sum() / g["attempts"].sum().replace(0, np.nan),
+            "first_attempt_accuracy": g["first_attempt_accuracy"].mean(),
+            "active_days": g["active_days"].mean(),
+            "time_on_task_min": g["time_on_task_s"].mean() / 60,
+        }
+    ).reset_index()
     return out[columns]
 
 
-def ability_growth(wh: Warehouse, items: pd.DataFrame, week_start: dt.date, week_responses: pd.DataFrame) -> pd.DataFrame:
+def ability_growth(
+    wh: Warehouse, items: pd.DataFrame, week_start: dt.date, week_responses: pd.DataFrame
+) -> pd.DataFrame:
     """Ability of each student from this week's first answers against the previous week's,
     both scored (EAP) with the current item parameters, for students who answered in both."""
     columns = ["user_id", "theta_before", "theta_after", "growth"]
@@ -138,7 +153,9 @@ def ability_growth(wh: Warehouse, items: pd.DataFrame, week_start: dt.date, week
     scored = []
     for responses in (before, week_responses):
         known = responses[responses["item_id"].isin(items.index)]
-        scored.append(irt.score(known, items)[["user_id", "theta"]] if len(known) else pd.DataFrame(columns=["user_id", "theta"]))
+        scored.append(
+            irt.score(known, items)[["user_id", "theta"]] if len(known) else pd.DataFrame(columns=["user_id", "theta"])
+        )
     both = scored[0].merge(scored[1], on="user_id", suffixes=("_before", "_after"))
     both["growth"] = both["theta_after"] - both["theta_before"]
     return both[columns].reset_index(drop=True)
@@ -172,19 +189,28 @@ def _round(value) -> float | str:
 
 # -- plots --------------------------------------------------------------------------------
 
+
 def figures(report: WeeklyReport) -> dict[str, bytes]:
     """The report's plots (PNG) by section name; sections without data have none."""
     out: dict[str, bytes] = {}
     trend = report.kpi_trend
     if len(trend):
         out["KPI trends"] = _trend_chart(trend)
-        out["Active students"] = plots.bar_chart(_week_labels(trend), trend["students"].tolist(), "Active students per week")
+        out["Active students"] = plots.bar_chart(
+            _week_labels(trend), trend["students"].tolist(), "Active students per week"
+        )
     if len(report.states):
-        out["Students by state"] = plots.bar_chart(report.states["state"].astype(str).tolist(), report.states["students"].tolist(), "Students by state")
+        out["Students by state"] = plots.bar_chart(
+            report.states["state"].astype(str).tolist(), report.states["students"].tolist(), "Students by state"
+        )
     if len(report.abilities):
-        out["Abilities"] = plots.histogram(report.abilities["theta"].dropna().to_numpy(), "Current abilities (reference scale)", "θ")
+        out["Abilities"] = plots.histogram(
+            report.abilities["theta"].dropna().to_numpy(), "Current abilities (reference scale)", "θ"
+        )
     if len(report.growth):
-        out["Ability growth"] = plots.histogram(report.growth["growth"].to_numpy(), "Ability growth: this week against the previous", "Δθ")
+        out["Ability growth"] = plots.histogram(
+            report.growth["growth"].to_numpy(), "Ability growth: this week against the previous", "Δθ"
+        )
     if len(report.items) and len(report.abilities):
         out["Wright map"] = plots.wright_map(report.items, report.abilities)
     if len(report.drift):
@@ -201,8 +227,13 @@ def _week_labels(trend: pd.DataFrame) -> list[str]:
 
 
 def _trend_chart(trend: pd.DataFrame) -> bytes:
-    return plots.line_chart(trend.assign(week=_week_labels(trend)), "week", ["accuracy", "first_attempt_accuracy"],
-                            "Accuracy per week", "share correct")
+    return plots.line_chart(
+        trend.assign(week=_week_labels(trend)),
+        "week",
+        ["accuracy", "first_attempt_accuracy"],
+        "Accuracy per week",
+        "share correct",
+    )
 
 
 def kpi_trend_markdown(wh: Warehouse, week_start: dt.date) -> str | None:
@@ -219,6 +250,7 @@ def _flagged_items(report: WeeklyReport) -> list[str]:
 
 # -- render -------------------------------------------------------------------------------
 
+
 def _sections(report: WeeklyReport) -> list[tuple[str, list[tuple[str, pd.DataFrame | str]], list[str]]]:
     """(section, [(caption, table or text)], [figure names]) in report order: the one outline
     that both renderings follow."""
@@ -227,32 +259,58 @@ def _sections(report: WeeklyReport) -> list[tuple[str, list[tuple[str, pd.DataFr
     calibration_text = (
         f"Current calibration {cal['calibration_id']} ({cal['backend']}) fitted {cal['at']:%Y-%m-%d %H:%M} UTC; "
         f"linking constants {tables.linking_text(spec.get('linking_constants'))}; converged: {spec.get('converged')}."
-        if cal else "No calibration yet."
+        if cal
+        else "No calibration yet."
     )
     misfits = report.misfit[report.misfit["misfit"].astype(bool)] if len(report.misfit) else report.misfit
     drifted = report.drift[report.drift["drifted"].astype(bool)] if len(report.drift) else report.drift
     return [
         ("KPI trends", [("Platform KPIs per week", report.kpi_trend.round(3))], ["KPI trends", "Active students"]),
-        ("Students by state", [
-            ("Current state of each student", report.states),
-            ("State changes this week", report.transitions),
-        ], ["Students by state"]),
+        (
+            "Students by state",
+            [
+                ("Current state of each student", report.states),
+                ("State changes this week", report.transitions),
+            ],
+            ["Students by state"],
+        ),
         ("Inactivity alerts", [("Alerts raised this week", report.inactivity)], []),
-        ("Abilities", [
-            ("Current abilities", _describe(report.abilities, ["theta", "se"])),
-            ("Growth (students who answered this week and the previous)", _describe(report.growth, ["theta_before", "theta_after", "growth"])),
-        ], ["Abilities", "Ability growth", "Wright map"]),
-        ("Item health", [
-            ("Calibration", calibration_text),
-            (f"Drifted anchors ({len(drifted)} of {len(report.drift)})", drifted.round(3).reset_index(names="item_id")),
-            (f"Misfitting items this week ({len(misfits)} of {len(report.misfit)} answered; infit outside "
-             f"{health.MISFIT_RANGE}, n >= {health.MISFIT_MIN_RESPONSES})", misfits.round(3).reset_index(names="item_id")),
-        ], ["Anchor drift", "Flagged items"]),
-        ("Errors of the week", [
-            ("Quarantined source rows (rejected_events)", report.rejects),
-            ("Heartbeat runs", tables.heartbeat_summary(report.heartbeats)),
-            ("Intervention errors", report.intervention_errors),
-        ], []),
+        (
+            "Abilities",
+            [
+                ("Current abilities", _describe(report.abilities, ["theta", "se"])),
+                (
+                    "Growth (students who answered this week and the previous)",
+                    _describe(report.growth, ["theta_before", "theta_after", "growth"]),
+                ),
+            ],
+            ["Abilities", "Ability growth", "Wright map"],
+        ),
+        (
+            "Item health",
+            [
+                ("Calibration", calibration_text),
+                (
+                    f"Drifted anchors ({len(drifted)} of {len(report.drift)})",
+                    drifted.round(3).reset_index(names="item_id"),
+                ),
+                (
+                    f"Misfitting items this week ({len(misfits)} of {len(report.misfit)} answered; infit outside "
+                    f"{health.MISFIT_RANGE}, n >= {health.MISFIT_MIN_RESPONSES})",
+                    misfits.round(3).reset_index(names="item_id"),
+                ),
+            ],
+            ["Anchor drift", "Flagged items"],
+        ),
+        (
+            "Errors of the week",
+            [
+                ("Quarantined source rows (rejected_events)", report.rejects),
+                ("Heartbeat runs", tables.heartbeat_summary(report.heartbeats)),
+                ("Intervention errors", report.intervention_errors),
+            ],
+            [],
+        ),
     ]
 
 
@@ -265,9 +323,11 @@ def _describe(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 def render_html(report: WeeklyReport, figs: dict[str, bytes] | None = None) -> str:
     """One self-contained HTML page: inline CSS, plots as base64 PNGs."""
     figs = figures(report) if figs is None else figs
-    body = [f"<h1>{html.escape(report.title)}</h1>",
-            f"<p class=meta>Generated {report.generated_at:%Y-%m-%d %H:%M} UTC.</p>",
-            _html_numbers(report.numbers())]
+    body = [
+        f"<h1>{html.escape(report.title)}</h1>",
+        f"<p class=meta>Generated {report.generated_at:%Y-%m-%d %H:%M} UTC.</p>",
+        _html_numbers(report.numbers()),
+    ]
     for section, parts, fig_names in _sections(report):
         body.append(f"<section><h2>{html.escape(section)}</h2>")
         for caption, content in parts:
@@ -280,14 +340,19 @@ def render_html(report: WeeklyReport, figs: dict[str, bytes] | None = None) -> s
                 body.append(content.head(50).to_html(index=False, border=0, na_rep=""))
         for name in fig_names:
             if name in figs:
-                body.append(f'<figure><img alt="{html.escape(name)}" src="{plots.png_base64(figs[name])}">'
-                            f"<figcaption>{html.escape(name)}</figcaption></figure>")
+                body.append(
+                    f'<figure><img alt="{html.escape(name)}" src="{plots.png_base64(figs[name])}">'
+                    f"<figcaption>{html.escape(name)}</figcaption></figure>"
+                )
         body.append("</section>")
     return _PAGE.format(title=html.escape(report.title), body="\n".join(body))
 
 
 def _html_numbers(numbers: dict) -> str:
-    cells = "".join(f"<div><b>{html.escape(str(v))}</b><span>{html.escape(k.replace('_', ' '))}</span></div>" for k, v in numbers.items())
+    cells = "".join(
+        f"<div><b>{html.escape(str(v))}</b><span>{html.escape(k.replace('_', ' '))}</span></div>"
+        for k, v in numbers.items()
+    )
     return f"<div class=numbers>{cells}</div>"
 
 

@@ -26,7 +26,9 @@ def read_frame(engine: sa.Engine, sql: str, params: Mapping[str, Any] | None = N
 
 def _copy_frame(engine: sa.Engine, sql: str, params: dict[str, Any]) -> pd.DataFrame:
     # psycopg2 binds %(name)s; the text() style :name is translated once here.
-    compiled = sa.text(sql).bindparams(**params).compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
+    compiled = (
+        sa.text(sql).bindparams(**params).compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
+    )
     raw = engine.raw_connection()
     try:
         buf = copy_out(raw, str(compiled), compiled.params)

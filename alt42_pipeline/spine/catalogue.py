@@ -28,12 +28,17 @@ def _reference(meta: dict) -> tuple[float | None, float | None, float | None, fl
         d = d_from_b(a, float(b))
     if a and b is None and d is not None:
         b = b_from_d(a, float(d))
-    return a, (float(d) if d is not None else None), (float(b) if b is not None else None), (
-        float(c) if c is not None else None
+    return (
+        a,
+        (float(d) if d is not None else None),
+        (float(b) if b is not None else None),
+        (float(c) if c is not None else None),
     )
 
 
-def build_catalogue(asmt_questions: pd.DataFrame, moodle_questions: pd.DataFrame, now: dt.datetime) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+def build_catalogue(
+    asmt_questions: pd.DataFrame, moodle_questions: pd.DataFrame, now: dt.datetime
+) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """Catalogue rows plus the problems found (bad meta JSON, anchors without parameters)."""
     problems: dict[str, list[str]] = {"unparseable_meta": [], "anchor_without_reference": []}
     rows = []

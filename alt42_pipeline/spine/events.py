@@ -33,8 +33,18 @@ import numpy as np
 import pandas as pd
 
 EVENT_COLUMNS = [
-    "event_id", "user_id", "verb", "object_id", "question_id", "topic_id",
-    "success", "score", "duration_s", "occurred_at", "event_date", "source",
+    "event_id",
+    "user_id",
+    "verb",
+    "object_id",
+    "question_id",
+    "topic_id",
+    "success",
+    "score",
+    "duration_s",
+    "occurred_at",
+    "event_date",
+    "source",
 ]
 REJECT_COLUMNS = ["event_date", "source", "source_ref", "reason", "detail", "raw"]
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
@@ -191,15 +201,35 @@ def canonicalize(
     is_answer = c["verb"] == ANSWERED
     start, end = window
     flag(c["user_id"].isna() | (c["user_id"] <= 0), "missing_user", "no user id (NULL, 0 or anonymous)")
-    flag(c["occurred_at"].isna(), "unparseable_time", lambda r: "time " + r["_raw_time"].astype("string").fillna("NULL") + " is not a time")
-    flag(c["occurred_at"] > now + FUTURE_TOLERANCE, "future_time", lambda r: "time " + r["occurred_at"].astype("string") + " is in the future")
+    flag(
+        c["occurred_at"].isna(),
+        "unparseable_time",
+        lambda r: "time " + r["_raw_time"].astype("string").fillna("NULL") + " is not a time",
+    )
+    flag(
+        c["occurred_at"] > now + FUTURE_TOLERANCE,
+        "future_time",
+        lambda r: "time " + r["occurred_at"].astype("string") + " is in the future",
+    )
     flag((c["occurred_at"] < start) | (c["occurred_at"] >= end), "outside_window", f"time outside [{start}, {end})")
-    flag(is_answer & ~c["question_id"].isin(pd.Index(known_questions)), "unknown_question", lambda r: "question " + r["question_id"].fillna("NULL") + " is not in the catalogue")
+    flag(
+        is_answer & ~c["question_id"].isin(pd.Index(known_questions)),
+        "unknown_question",
+        lambda r: "question " + r["question_id"].fillna("NULL") + " is not in the catalogue",
+    )
     flag(is_answer & ~c["_graded"].astype(bool), "ungraded", "last step of the question attempt is not graded")
     flag(is_answer & c["score"].isna(), "invalid_score", "score/correct is missing or not a number")
-    flag(is_answer & ((c["score"] < 0) | (c["score"] > 1)), "score_out_of_range", lambda r: "score " + r["score"].astype("string") + " is outside [0, 1]")
+    flag(
+        is_answer & ((c["score"] < 0) | (c["score"] > 1)),
+        "score_out_of_range",
+        lambda r: "score " + r["score"].astype("string") + " is outside [0, 1]",
+    )
     # Later copies of an id are duplicates; the first copy is the record (kept or rejected).
-    flag(c["event_id"].duplicated(keep="first"), "duplicate_event_id", lambda r: "event id " + r["event_id"] + " seen earlier in this window")
+    flag(
+        c["event_id"].duplicated(keep="first"),
+        "duplicate_event_id",
+        lambda r: "event id " + r["event_id"] + " seen earlier in this window",
+    )
 
     good = c[reason.isna()]
     events = good.assign(

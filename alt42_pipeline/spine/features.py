@@ -10,8 +10,15 @@ from .events import ANSWERED
 from .timing import capped_gaps
 
 FEATURE_COLUMNS = [
-    "user_id", "topic_id", "date", "attempts", "correct", "accuracy",
-    "mean_response_time_s", "time_on_task_s", "computed_at",
+    "user_id",
+    "topic_id",
+    "date",
+    "attempts",
+    "correct",
+    "accuracy",
+    "mean_response_time_s",
+    "time_on_task_s",
+    "computed_at",
 ]
 
 

@@ -90,16 +90,26 @@ def canonical_day(wh: Warehouse, sources: Sources, day: dt.date, now: dt.datetim
     if sources.assessment is not None:
         attempts = sources.attempts(*window)
         topics = catalogue.loc[catalogue.source == "assessment"].set_index("question_id")["topic_id"]
-        parts.append(ev.canonicalize(ev.map_assessment(attempts, topics), attempts, known_questions=known, window=window, now=now))
+        parts.append(
+            ev.canonicalize(
+                ev.map_assessment(attempts, topics), attempts, known_questions=known, window=window, now=now
+            )
+        )
         read += len(attempts)
     if sources.moodle is not None:
         logs = sources.moodle_log(*window)
         parts.append(ev.canonicalize(ev.map_moodle_log(logs), logs, known_questions=known, window=window, now=now))
         answers = sources.moodle_answers(*window)
-        parts.append(ev.canonicalize(ev.map_moodle_answers(answers), answers, known_questions=known, window=window, now=now))
+        parts.append(
+            ev.canonicalize(ev.map_moodle_answers(answers), answers, known_questions=known, window=window, now=now)
+        )
         read += len(logs) + len(answers)
-    events = pd.concat([p.events for p in parts], ignore_index=True) if parts else pd.DataFrame(columns=ev.EVENT_COLUMNS)
-    rejected = pd.concat([p.rejected for p in parts], ignore_index=True) if parts else pd.DataFrame(columns=ev.REJECT_COLUMNS)
+    events = (
+        pd.concat([p.events for p in parts], ignore_index=True) if parts else pd.DataFrame(columns=ev.EVENT_COLUMNS)
+    )
+    rejected = (
+        pd.concat([p.rejected for p in parts], ignore_index=True) if parts else pd.DataFrame(columns=ev.REJECT_COLUMNS)
+    )
     return ev.Canonical(events=events, rejected=rejected), read
 
 
@@ -121,7 +131,14 @@ def ingest_day(wh: Warehouse, sources: Sources, day: dt.date, now: dt.datetime) 
         reject_reasons=canonical.reject_counts,
         read_rows=read,
     )
-    log.info("%s: %s source rows -> %s events, %s rejected %s", day, read, result.events, result.rejected, result.reject_reasons)
+    log.info(
+        "%s: %s source rows -> %s events, %s rejected %s",
+        day,
+        read,
+        result.events,
+        result.rejected,
+        result.reject_reasons,
+    )
     return result
 
 

@@ -33,8 +33,14 @@ from .events import ANSWERED
 from .timing import capped_gaps
 
 KPI_NAMES = [
-    "attempts", "accuracy", "first_attempt_accuracy", "active_days", "time_on_task_s",
-    "longest_streak_days", "topics_attempted", "topic_coverage",
+    "attempts",
+    "accuracy",
+    "first_attempt_accuracy",
+    "active_days",
+    "time_on_task_s",
+    "longest_streak_days",
+    "topics_attempted",
+    "topic_coverage",
 ]
 
 
@@ -74,15 +80,13 @@ def weekly_kpis(events: pd.DataFrame, week: dt.date, n_topics: int) -> pd.DataFr
     k["topic_coverage"] = k["topics_attempted"] / n_topics if n_topics else np.nan
     k["time_on_task_s"] = k["time_on_task_s"].round(3)
     k = k[KPI_NAMES].astype(object).where(k[KPI_NAMES].notna(), None)
-    records = [
-        {name: _plain(v) for name, v in zip(KPI_NAMES, row)} for row in k.itertuples(index=False, name=None)
-    ]
+    records = [{name: _plain(v) for name, v in zip(KPI_NAMES, row)} for row in k.itertuples(index=False, name=None)]
     return pd.DataFrame({"user_id": users.to_numpy(), "week_start": week, "kpis": records})
 
 
 def _longest_streak(days: pd.DataFrame) -> pd.Series:
     d = days.sort_values(["user_id", "_day"])
-    ordinal = (d["_day"].to_numpy().astype("datetime64[D]").astype(np.int64))
+    ordinal = d["_day"].to_numpy().astype("datetime64[D]").astype(np.int64)
     user = d["user_id"].to_numpy()
     new_run = np.r_[True, (user[1:] != user[:-1]) | (np.diff(ordinal) != 1)]
     run_id = np.cumsum(new_run)

@@ -57,7 +57,11 @@ def assess(
     reference = last_success or cursor.watching_since
     stale = now - reference >= stale_after
     minutes = int((now - reference).total_seconds() // 60)
-    seen = f"last successful heartbeat at {last_success:%Y-%m-%d %H:%M} UTC" if last_success else "no successful heartbeat recorded"
+    seen = (
+        f"last successful heartbeat at {last_success:%Y-%m-%d %H:%M} UTC"
+        if last_success
+        else "no successful heartbeat recorded"
+    )
     if stale and cursor.incident_since is None:
         incident = HealthCursor(cursor.watching_since, now)
         return Assessment(ALERT, f"heartbeat stale for {minutes} min ({seen})", incident)
@@ -65,7 +69,9 @@ def assess(
         return Assessment(STILL_STALE, f"heartbeat still stale for {minutes} min ({seen})", cursor)
     if cursor.incident_since is not None:
         cleared = HealthCursor(cursor.watching_since, None)
-        return Assessment(RECOVERED, f"heartbeat recovered ({seen}); stale since {cursor.incident_since:%H:%M} UTC", cleared)
+        return Assessment(
+            RECOVERED, f"heartbeat recovered ({seen}); stale since {cursor.incident_since:%H:%M} UTC", cleared
+        )
     return Assessment(OK, f"heartbeat healthy ({seen})", cursor)
 
 

@@ -148,7 +148,9 @@ def run_heartbeat(
     return summary
 
 
-def _refresh(tx: Transaction, rules: RuleSet, config: HeartbeatConfig, now: dt.datetime, summary: HeartbeatSummary) -> None:
+def _refresh(
+    tx: Transaction, rules: RuleSet, config: HeartbeatConfig, now: dt.datetime, summary: HeartbeatSummary
+) -> None:
     window = dt.timedelta(days=config.window_days)
     previous = queries.previous_cache(tx)
     latest = queries.latest_heartbeat(tx)

@@ -48,9 +48,7 @@ def classify(days_since_activity: np.ndarray, at_risk: np.ndarray, thresholds: T
     ).astype(object)
 
 
-def entered_at(
-    states: np.ndarray, last_activity_at: pd.Series, now: dt.datetime, thresholds: Thresholds
-) -> pd.Series:
+def entered_at(states: np.ndarray, last_activity_at: pd.Series, now: dt.datetime, thresholds: Thresholds) -> pd.Series:
     """When each student entered ``states`` if it is new: the threshold crossing for the
     time-based states (exact even when a heartbeat ran late), ``now`` for the others."""
     last = pd.to_datetime(pd.Series(last_activity_at).reset_index(drop=True))

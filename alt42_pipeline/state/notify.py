@@ -33,8 +33,12 @@ def post_json(
     """POST ``payload`` to ``url``; retry transport errors and retryable statuses with
     exponential backoff; raise :class:`NotificationError` when it still fails."""
     with JsonClient(
-        "alert webhook", timeout_s=timeout_s, attempts=attempts, backoff_s=backoff_s,
-        client=client, sleep=sleep or _sleep,
+        "alert webhook",
+        timeout_s=timeout_s,
+        attempts=attempts,
+        backoff_s=backoff_s,
+        client=client,
+        sleep=sleep or _sleep,
     ) as http:
         try:
             return http.request("POST", url, json=payload)

@@ -59,7 +59,9 @@ def latest_heartbeat(db: Warehouse | Transaction) -> LatestHeartbeat | None:
     if frame.empty:
         return None
     row = frame.iloc[0]
-    return LatestHeartbeat(row.heartbeat_id, pd.Timestamp(row.timestamp).to_pydatetime(), int(row.errors), row.details or {})
+    return LatestHeartbeat(
+        row.heartbeat_id, pd.Timestamp(row.timestamp).to_pydatetime(), int(row.errors), row.details or {}
+    )
 
 
 def previous_cache(tx: Transaction) -> pd.DataFrame:
@@ -160,11 +162,15 @@ def consumed_by_student(events: pd.DataFrame) -> pd.DataFrame:
 def expired_students(tx: Transaction, left_after: dt.datetime, left_until: dt.datetime) -> set[int]:
     """Students with events that left the recent window in ``(left_after, left_until]``."""
     e = tx.table("events")
-    stmt = sa.select(e.c.user_id).distinct().where(
-        e.c.event_date >= left_after.date(),
-        e.c.event_date <= left_until.date(),
-        e.c.occurred_at > left_after,
-        e.c.occurred_at <= left_until,
+    stmt = (
+        sa.select(e.c.user_id)
+        .distinct()
+        .where(
+            e.c.event_date >= left_after.date(),
+            e.c.event_date <= left_until.date(),
+            e.c.occurred_at > left_after,
+            e.c.occurred_at <= left_until,
+        )
     )
     return {int(u) for u in tx.execute(stmt).scalars()}
 

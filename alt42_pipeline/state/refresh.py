@@ -83,10 +83,7 @@ def refresh_state(
     frame = pd.DataFrame(index=known.difference(bad_ids))
     frame.index.name = "user_id"
     frame = (
-        frame.join(previous.add_prefix("prev_"))
-        .join(window)
-        .join(_indexed(obs.consumed))
-        .join(_indexed(obs.abilities))
+        frame.join(previous.add_prefix("prev_")).join(window).join(_indexed(obs.consumed)).join(_indexed(obs.abilities))
     )
     last = pd.concat(
         [_ts(frame["prev_last_activity_at"]), _ts(frame["window_last_at"]), _ts(frame["consumed_last_at"])], axis=1
@@ -267,9 +264,7 @@ def _previous_codes(active: pd.Series, ids: list[str]) -> np.ndarray:
 def _scenario_texts(codes: np.ndarray, ids: list[str]) -> np.ndarray:
     """The JSON list of active scenario ids for each code (one dumps per distinct code)."""
     unique, inverse = np.unique(codes, return_inverse=True)
-    texts = np.array(
-        [json.dumps([r for bit, r in enumerate(ids) if c >> bit & 1]) for c in unique], dtype=object
-    )
+    texts = np.array([json.dumps([r for bit, r in enumerate(ids) if c >> bit & 1]) for c in unique], dtype=object)
     return texts[inverse] if len(codes) else np.array([], dtype=object)
 
 

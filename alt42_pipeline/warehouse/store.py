@@ -96,8 +96,8 @@ class Warehouse:
     def transaction(self) -> Iterator[Transaction]:
         """Writes that commit together or not at all::
 
-            with wh.transaction() as tx:
-                tx.execute(update(...)); tx.insert("t", frame); tx.replace("u", frame, {...})
+        with wh.transaction() as tx:
+            tx.execute(update(...)); tx.insert("t", frame); tx.replace("u", frame, {...})
         """
         self.ensure_schema()
         with self.engine.begin() as conn:
@@ -261,8 +261,12 @@ def copy_read(dbapi_conn, dialect: sa.Dialect, stmt: sa.Select) -> pd.DataFrame:
         buf,
         read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
         convert_options=pacsv.ConvertOptions(
-            column_types=types, true_values=["t"], false_values=["f"],
-            null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
+            column_types=types,
+            true_values=["t"],
+            false_values=["f"],
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
         ),
     )
     frame = table.to_pandas()

@@ -19,13 +19,21 @@ RUN_CONFIG = {"ops": {"irt_calibration": {"config": {"as_of": IRT_DEMO.last_day.
 
 def _materialize(url, selection=(ITEMS, META, ABILITY), backend=None, instance=None):
     resources = {"warehouse": WarehouseResource(url=url), "irt": backend or IrtResource()}
-    return dg.materialize([irt_calibration], selection=list(selection), resources=resources, run_config=RUN_CONFIG,
-                          instance=instance, raise_on_error=False)
+    return dg.materialize(
+        [irt_calibration],
+        selection=list(selection),
+        resources=resources,
+        run_config=RUN_CONFIG,
+        instance=instance,
+        raise_on_error=False,
+    )
 
 
 def _truth(platform) -> pd.DataFrame:
     items = platform.items.copy()
-    items["item_id"] = np.where(items.source == "assessment", items.question_id.astype(str), "mdl:" + items.question_id.astype(str))
+    items["item_id"] = np.where(
+        items.source == "assessment", items.question_id.astype(str), "mdl:" + items.question_id.astype(str)
+    )
     return items.set_index("item_id")
 
 
@@ -71,7 +79,12 @@ def test_rerun_keeps_history_and_moves_current(irt_warehouse_url):
     all_rows = wh.read("mirt_item_params")
     assert all_rows.calibration_id.nunique() == 2
     old_id = first.calibration_id.iloc[0]
-    old = all_rows[all_rows.calibration_id == old_id].drop(columns=["is_current"]).sort_values("item_id").reset_index(drop=True)
+    old = (
+        all_rows[all_rows.calibration_id == old_id]
+        .drop(columns=["is_current"])
+        .sort_values("item_id")
+        .reset_index(drop=True)
+    )
     pd.testing.assert_frame_equal(old, first)
     assert not all_rows[all_rows.calibration_id == old_id].is_current.any()
     assert all_rows[all_rows.calibration_id != old_id].is_current.all()

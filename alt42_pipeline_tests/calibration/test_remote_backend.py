@@ -47,8 +47,16 @@ class _Service(BaseHTTPRequestHandler):
         anchors = pd.DataFrame(req["anchors"]).set_index("item_id")
         constants = irt.link(fit.items, anchors)
         items = [{"item_id": i, "a": r.a, "d": r.d, "se_a": r.se_a, "n": int(r.n)} for i, r in fit.items.iterrows()]
-        self._send(200, {"items": items, "converged": fit.converged, "loglik": fit.loglik, "iterations": fit.iterations,
-                         "linking_constants": {"slope": constants.slope, "intercept": constants.intercept}})
+        self._send(
+            200,
+            {
+                "items": items,
+                "converged": fit.converged,
+                "loglik": fit.loglik,
+                "iterations": fit.iterations,
+                "linking_constants": {"slope": constants.slope, "intercept": constants.intercept},
+            },
+        )
 
 
 @pytest.fixture
@@ -109,12 +117,15 @@ class _TransportResource(IrtResource):
         return IrtServiceClient(self.service_url, self.service_token, transport=transport, backoff=0.0)
 
 
-@pytest.mark.parametrize("kind,message", [
-    ("timeout", "failed after 3 attempts: timeout"),
-    ("5xx", "failed after 3 attempts"),
-    ("malformed", "malformed JSON"),
-    ("wrong_ids", "unknown item ids"),
-])
+@pytest.mark.parametrize(
+    "kind,message",
+    [
+        ("timeout", "failed after 3 attempts: timeout"),
+        ("5xx", "failed after 3 attempts"),
+        ("malformed", "malformed JSON"),
+        ("wrong_ids", "unknown item ids"),
+    ],
+)
 def test_remote_failures_write_nothing(irt_warehouse_url, kind, message):
     backend = _TransportResource(backend="remote", service_url="http://irt.invalid", service_token=TOKEN, kind=kind)
     result = _materialize(irt_warehouse_url, backend=backend)
@@ -126,12 +137,16 @@ def test_remote_failures_write_nothing(irt_warehouse_url, kind, message):
 
 
 def test_remote_with_fallback_uses_the_engine_and_records_why(irt_warehouse_url):
-    backend = _TransportResource(backend="remote-with-fallback", service_url="http://irt.invalid", service_token=TOKEN, kind="5xx")
+    backend = _TransportResource(
+        backend="remote-with-fallback", service_url="http://irt.invalid", service_token=TOKEN, kind="5xx"
+    )
     result = _materialize(irt_warehouse_url, backend=backend)
     assert result.success
     spec = Warehouse(irt_warehouse_url).read("mirt_fit_meta").model_spec.iloc[0]
     assert spec["backend"] == "builtin" and "failed after 3 attempts" in spec["fallback_reason"]
-    meta_md = next(m for m in result.asset_materializations_for_node("irt_calibration") if m.asset_key.path == ["mirt_fit_meta"])
+    meta_md = next(
+        m for m in result.asset_materializations_for_node("irt_calibration") if m.asset_key.path == ["mirt_fit_meta"]
+    )
     assert "failed after 3 attempts" in meta_md.metadata["fallback_reason"].value
 
 
@@ -147,14 +162,17 @@ def test_retry_counts_backoff_and_token_never_logged(caplog):
     assert TOKEN not in caplog.text
 
 
-@pytest.mark.parametrize("body,problem", [
-    ({"items": [{"item_id": "a", "a": -1, "d": 0}]}, "impossible parameters"),
-    ({"items": [{"item_id": "a", "a": 1, "d": float("nan")}]}, "impossible parameters"),
-    ({"items": [{"item_id": "a", "a": 1, "d": 0}, {"item_id": "a", "a": 1, "d": 0}]}, "duplicate"),
-    ({"items": []}, "missing item ids"),
-    ({"nothing": 1}, "no 'items' list"),
-    ({"items": [{"item_id": "a", "a": 1, "d": 0}], "linking_constants": {"slope": 0}}, "invalid linking_constants"),
-])
+@pytest.mark.parametrize(
+    "body,problem",
+    [
+        ({"items": [{"item_id": "a", "a": -1, "d": 0}]}, "impossible parameters"),
+        ({"items": [{"item_id": "a", "a": 1, "d": float("nan")}]}, "impossible parameters"),
+        ({"items": [{"item_id": "a", "a": 1, "d": 0}, {"item_id": "a", "a": 1, "d": 0}]}, "duplicate"),
+        ({"items": []}, "missing item ids"),
+        ({"nothing": 1}, "no 'items' list"),
+        ({"items": [{"item_id": "a", "a": 1, "d": 0}], "linking_constants": {"slope": 0}}, "invalid linking_constants"),
+    ],
+)
 def test_response_validation(body, problem):
     with pytest.raises(IrtServiceError, match=problem):
         validate_calibration(body, {"a"}, "2pl")

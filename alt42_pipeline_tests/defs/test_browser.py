@@ -30,8 +30,14 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "ui"
 CHROMIUM = Path(os.environ.get("ALT42_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 WEEK = "2026-03-02"  # the small demo's week
 UI_TIMEOUT_MS = 30_000  # a shared CI machine can be slow to render
@@ -64,8 +70,10 @@ def _materialize_demo(platform, home: Path, data: Path) -> None:
     write_moodle(platform, make_engine(mdl))
     resources = make_resources(wh, asmt, mdl)
     assets = [questions, events, features_topic_daily, weekly_kpi, weekly_report]
-    days = {"dagster/asset_partition_range_start": SMALL_DEMO.first_day.isoformat(),
-            "dagster/asset_partition_range_end": SMALL_DEMO.last_day.isoformat()}
+    days = {
+        "dagster/asset_partition_range_start": SMALL_DEMO.first_day.isoformat(),
+        "dagster/asset_partition_range_end": SMALL_DEMO.last_day.isoformat(),
+    }
     instance = dg.DagsterInstance.from_config(str(home))
     try:
         for selection, kwargs in [
@@ -73,8 +81,9 @@ def _materialize_demo(platform, home: Path, data: Path) -> None:
             ([events, features_topic_daily], {"tags": days}),
             ([weekly_kpi, weekly_report], {"partition_key": WEEK}),
         ]:
-            result = dg.materialize(assets, selection=dg.AssetSelection.assets(*selection), resources=resources,
-                                    instance=instance, **kwargs)
+            result = dg.materialize(
+                assets, selection=dg.AssetSelection.assets(*selection), resources=resources, instance=instance, **kwargs
+            )
             assert result.success
     finally:
         instance.dispose()
@@ -82,11 +91,18 @@ def _materialize_demo(platform, home: Path, data: Path) -> None:
 
 def _start_webserver(home: Path, data: Path, log: Path, port: int) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not (k.startswith("ALT42_") or k.startswith("DAGSTER_"))}
-    env.update(DAGSTER_HOME=str(home), ALT42_DATA_DIR=str(data),
-               PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p))
+    env.update(
+        DAGSTER_HOME=str(home),
+        ALT42_DATA_DIR=str(data),
+        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p),
+    )
     return subprocess.Popen(
         [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
-        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -151,7 +167,14 @@ def test_asset_graph_and_asset_page_render_our_assets_and_metadata(tmp_path, mon
 
                 # the catalogue: our assets with their descriptions
                 page.goto(f"{base}/assets")
-                for name in ("questions", "events", "features_topic_daily", "weekly_kpi", "mirt_item_params", "weekly_report"):
+                for name in (
+                    "questions",
+                    "events",
+                    "features_topic_daily",
+                    "weekly_kpi",
+                    "mirt_item_params",
+                    "weekly_report",
+                ):
                     expect(page.locator(f'a[href="/assets/{name}"]').first).to_be_visible()
                 expect(page.get_by_text("self-contained HTML file", exact=False).first).to_be_visible()
                 page.screenshot(path=str(ARTIFACTS / "asset_catalog.png"))

@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_every_asset_is_described_owned_grouped_and_kinded():
     graph = defs.resolve_asset_graph()
     keys = [k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable]
-    assert {"events", "questions", "features_topic_daily", "weekly_kpi", "mirt_item_params"} <= {k.to_user_string() for k in keys}
+    assert {"events", "questions", "features_topic_daily", "weekly_kpi", "mirt_item_params"} <= {
+        k.to_user_string() for k in keys
+    }
     for key in keys:
         node = graph.get(key)
         assert node.description, f"{key} has no description"
@@ -40,7 +42,11 @@ def test_dagster_definitions_validate_cli(tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
     proc = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "All code locations passed validation" in proc.stderr + proc.stdout

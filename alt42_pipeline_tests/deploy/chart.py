@@ -56,8 +56,16 @@ def _names(refs: list[dict[str, str]] | None) -> list[str]:
 
 #: The k8sRunLauncher values this module knows how the chart renders.
 _LAUNCHER_KEYS = {
-    "jobNamespace", "loadInclusterConfig", "imagePullPolicy", "envConfigMaps", "envSecrets",
-    "envVars", "volumeMounts", "volumes", "failPodOnRunFailure", "runK8sConfig",
+    "jobNamespace",
+    "loadInclusterConfig",
+    "imagePullPolicy",
+    "envConfigMaps",
+    "envSecrets",
+    "envVars",
+    "volumeMounts",
+    "volumes",
+    "failPodOnRunFailure",
+    "runK8sConfig",
 }
 
 

@@ -83,9 +83,7 @@ def test_no_secret_is_baked_in(parsed):
 
 
 def test_the_secret_check_catches_baked_secrets():
-    bad = instructions(
-        "ENV ALT42_IRT_SERVICE_TOKEN=abc\nARG DB=postgresql://u:p@db/x\nENV A=1 \\\n  PGPASSWORD=x\n"
-    )
+    bad = instructions("ENV ALT42_IRT_SERVICE_TOKEN=abc\nARG DB=postgresql://u:p@db/x\nENV A=1 \\\n  PGPASSWORD=x\n")
     assert len(baked_secrets(bad)) == 3
 
 

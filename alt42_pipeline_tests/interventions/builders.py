@@ -12,7 +12,9 @@ from alt42_pipeline.warehouse import Warehouse
 _ids = itertools.count()
 
 
-def event(user_id: int, day: dt.date, verb: str, success: bool | None = None, topic: str = "t1", duration_s: float = 30.0) -> dict:
+def event(
+    user_id: int, day: dt.date, verb: str, success: bool | None = None, topic: str = "t1", duration_s: float = 30.0
+) -> dict:
     at = dt.datetime.combine(day, dt.time(10, 0))
     return {
         "event_id": f"e{next(_ids)}",
@@ -49,8 +51,14 @@ def write_state(wh: Warehouse, user_id: int, state: str, **extra) -> None:
 
 def write_topic_day(wh: Warehouse, user_id: int, topic: str, day: dt.date, attempts: int, correct: int) -> None:
     row = {
-        "user_id": user_id, "topic_id": topic, "date": day, "attempts": attempts, "correct": correct,
-        "accuracy": correct / attempts, "mean_response_time_s": 20.0, "time_on_task_s": 60.0 * attempts,
+        "user_id": user_id,
+        "topic_id": topic,
+        "date": day,
+        "attempts": attempts,
+        "correct": correct,
+        "accuracy": correct / attempts,
+        "mean_response_time_s": 20.0,
+        "time_on_task_s": 60.0 * attempts,
         "computed_at": dt.datetime(2026, 11, 1),
     }
     wh.append("features_topic_daily", pd.DataFrame([row]))

@@ -31,13 +31,21 @@ def test_only_students_with_every_required_record_are_processed(warehouse):
     _students(warehouse)
     report = run_batch(warehouse, DAY, RuleRecommender(), DEFAULT, run_id="r1")
     assert report.counts == {
-        "students": 5, "processed": 2, "skipped_missing_records": 3, "skipped_duplicate": 0, "failed": 0,
+        "students": 5,
+        "processed": 2,
+        "skipped_missing_records": 3,
+        "skipped_duplicate": 0,
+        "failed": 0,
     }
     stored = warehouse.read("interventions").sort_values("user_id")
     assert stored["user_id"].tolist() == [1, 5]
     assert set(stored["run_id"]) == {"r1"} and set(stored["recommender"]) == {"builtin-rules"}
     assert stored.iloc[0]["details"]["today"] == {
-        "attempts": 3, "correct": 2, "accuracy": 0.6667, "activity_events": 1, "time_on_task_s": 120.0,
+        "attempts": 3,
+        "correct": 2,
+        "accuracy": 0.6667,
+        "activity_events": 1,
+        "time_on_task_s": 120.0,
     }
 
 
@@ -76,7 +84,8 @@ class FailsFor:
 
     def recommend_many(self, students):
         return [
-            ValueError(f"no rule for student {s['user_id']}") if s["user_id"] in self.bad
+            ValueError(f"no rule for student {s['user_id']}")
+            if s["user_id"] in self.bad
             else Recommendation("keep_going", "ok", 3)
             for s in students
         ]
@@ -118,10 +127,21 @@ def test_a_failing_call_fails_only_its_own_chunk(warehouse):
 
 def test_the_recommender_sees_state_kpis_weak_topics_and_ability(warehouse):
     write_events(warehouse, day_of_study(1, DAY, [False] * 6))
-    write_state(warehouse, 1, "active", recent_accuracy=0.4, theta=-0.3, theta_se=0.5, active_scenarios=["low_accuracy"])
+    write_state(
+        warehouse, 1, "active", recent_accuracy=0.4, theta=-0.3, theta_se=0.5, active_scenarios=["low_accuracy"]
+    )
     warehouse.append(
         "weekly_kpi",
-        pd.DataFrame([{"user_id": 1, "week_start": dt.date(2026, 11, 16), "kpis": {"active_days": 3}, "updated_at": dt.datetime(2026, 11, 21)}]),
+        pd.DataFrame(
+            [
+                {
+                    "user_id": 1,
+                    "week_start": dt.date(2026, 11, 16),
+                    "kpis": {"active_days": 3},
+                    "updated_at": dt.datetime(2026, 11, 21),
+                }
+            ]
+        ),
     )
     write_topic_day(warehouse, 1, "fractions", DAY - dt.timedelta(days=3), attempts=6, correct=1)
     write_topic_day(warehouse, 1, "algebra", DAY, attempts=5, correct=2)
@@ -132,7 +152,12 @@ def test_the_recommender_sees_state_kpis_weak_topics_and_ability(warehouse):
     [row] = warehouse.read("interventions").to_dict("records")
     details = row["details"]
     assert details["kpis"] == {"active_days": 3}
-    assert details["state"] == {"state": "active", "recent_accuracy": 0.4, "recent_attempts": 0, "active_scenarios": ["low_accuracy"]}
+    assert details["state"] == {
+        "state": "active",
+        "recent_accuracy": 0.4,
+        "recent_attempts": 0,
+        "active_scenarios": ["low_accuracy"],
+    }
     assert details["ability"] == {"theta": -0.3, "se": 0.5}  # from the state until IRT calibrates
     assert [t["topic_id"] for t in details["weak_topics"]] == ["fractions", "algebra"]
     assert (row["recommendation"], row["priority"]) == ("review_weak_topic", 1)
@@ -144,7 +169,9 @@ def test_calibrated_ability_wins_over_the_state_estimate(warehouse):
     write_state(warehouse, 1, "active", theta=-0.3)
     warehouse.append(
         "mirt_ability",
-        pd.DataFrame([{"user_id": 1, "theta": 1.2, "se": 0.2, "method": "eap", "fitted_at": dt.datetime(2026, 11, 20)}]),
+        pd.DataFrame(
+            [{"user_id": 1, "theta": 1.2, "se": 0.2, "method": "eap", "fitted_at": dt.datetime(2026, 11, 20)}]
+        ),
     )
     run_batch(warehouse, DAY, RuleRecommender(), DEFAULT)
     assert warehouse.read("interventions")["details"][0]["ability"] == {"theta": 1.2, "se": 0.2}
@@ -152,5 +179,11 @@ def test_calibrated_ability_wins_over_the_state_estimate(warehouse):
 
 def test_an_empty_day_writes_nothing(warehouse):
     report = run_batch(warehouse, DAY, RuleRecommender(), DEFAULT)
-    assert report.counts == {"students": 0, "processed": 0, "skipped_missing_records": 0, "skipped_duplicate": 0, "failed": 0}
+    assert report.counts == {
+        "students": 0,
+        "processed": 0,
+        "skipped_missing_records": 0,
+        "skipped_duplicate": 0,
+        "failed": 0,
+    }
     assert warehouse.count("interventions") == 0

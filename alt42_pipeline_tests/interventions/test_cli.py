@@ -76,7 +76,9 @@ def test_batch_status_prints_the_latest_runs_with_their_counts(sqlite_warehouse,
     with dg.instance_for_test() as instance:
         run_batch_status(argparse.Namespace(limit=5), instance=instance)
         assert "no runs yet" in capsys.readouterr().out
-        first = job.execute_in_process(instance=instance, partition_key=day.isoformat(), tags={"alt42/schedule": "nightly"})
+        first = job.execute_in_process(
+            instance=instance, partition_key=day.isoformat(), tags={"alt42/schedule": "nightly"}
+        )
         second = job.execute_in_process(instance=instance, partition_key=day.isoformat())
         assert run_batch_status(argparse.Namespace(limit=5), instance=instance) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -92,7 +94,11 @@ def test_batch_status_prints_the_latest_runs_with_their_counts(sqlite_warehouse,
 def test_python_dash_m_reaches_the_schedules_commands(sqlite_url, tmp_path):
     env = {**os.environ, "ALT42_WAREHOUSE_URL": sqlite_url, "ALT42_DATA_DIR": str(tmp_path)}
     done = subprocess.run(
-        [sys.executable, "-m", "alt42_pipeline", "schedules", "list"], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "alt42_pipeline", "schedules", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert "no schedules" in done.stdout

@@ -69,7 +69,12 @@ def test_the_asset_materializes_a_day_with_counts(sqlite_warehouse, resources, i
     result = dg.materialize([interventions], partition_key=day.isoformat(), resources=resources, instance=instance)
     [materialization] = result.asset_materializations_for_node("interventions")
     meta = {k: v.value for k, v in materialization.metadata.items()}
-    assert (meta["processed"], meta["skipped_missing_records"], meta["skipped_duplicate"], meta["failed"]) == (1, 1, 0, 0)
+    assert (meta["processed"], meta["skipped_missing_records"], meta["skipped_duplicate"], meta["failed"]) == (
+        1,
+        1,
+        0,
+        0,
+    )
     assert meta["recommender"] == "builtin-rules 1"
     stored = sqlite_warehouse.read("interventions")
     assert stored["run_id"].tolist() == [result.run_id]
@@ -83,7 +88,8 @@ class PartlyFailingService(http.server.BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 - http.server's naming
         students = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["students"]
         recs = [
-            {"user_id": s["user_id"], "error": "no model"} if s["user_id"] == 1
+            {"user_id": s["user_id"], "error": "no model"}
+            if s["user_id"] == 1
             else {"user_id": s["user_id"], "code": "keep_going", "message": "ok", "priority": 3}
             for s in students
         ]
@@ -181,7 +187,9 @@ def test_after_downtime_only_the_latest_missed_slot_fires(sqlite_warehouse, reso
 
 def test_changes_and_deactivation_take_effect_at_the_next_tick(sqlite_warehouse, resources, instance):
     weekly = add_schedule(sqlite_warehouse, Schedule(name="weekly", frequency="weekly", hour=6, minute=0))
-    daily = add_schedule(sqlite_warehouse, Schedule(name="daily", frequency="daily", hour=9, minute=0, timezone="Asia/Seoul"))
+    daily = add_schedule(
+        sqlite_warehouse, Schedule(name="daily", frequency="daily", hour=9, minute=0, timezone="Asia/Seoul")
+    )
     # the clock is after the schedules were created (real time), as in production
     clock = Clock(dt.datetime(2030, 1, 6, 1, 0, tzinfo=UTC))  # Sunday 10:00 in Seoul
     sensor = build_db_schedule_sensor(clock)
@@ -201,7 +209,10 @@ def test_changes_and_deactivation_take_effect_at_the_next_tick(sqlite_warehouse,
     clock.now = dt.datetime(2030, 1, 8, 1, 0, tzinfo=UTC)
     requests, cursor = tick(sensor, instance, resources, cursor)
     assert [r.run_key for r in requests] == [f"{daily.id}:2030-01-08T00:00:00+00:00"]
-    assert json.loads(cursor) == {str(daily.id): "2030-01-08T00:00:00+00:00", str(weekly.id): "2030-01-06T00:30:00+00:00"}
+    assert json.loads(cursor) == {
+        str(daily.id): "2030-01-08T00:00:00+00:00",
+        str(weekly.id): "2030-01-06T00:30:00+00:00",
+    }
 
 
 def test_the_job_runs_a_partition_like_a_scheduled_run(sqlite_warehouse, resources, instance):

@@ -13,10 +13,15 @@ def student(attempts=10, correct=7, seconds=1800.0, state=None, weak=(), theta=N
         "user_id": 1,
         "date": "2026-11-21",
         "today": {
-            "attempts": attempts, "correct": correct, "accuracy": correct / attempts if attempts else None,
-            "activity_events": 2, "time_on_task_s": seconds,
+            "attempts": attempts,
+            "correct": correct,
+            "accuracy": correct / attempts if attempts else None,
+            "activity_events": 2,
+            "time_on_task_s": seconds,
         },
-        "state": None if state is None else {"state": state, "recent_accuracy": 0.35, "recent_attempts": 40, "active_scenarios": []},
+        "state": None
+        if state is None
+        else {"state": state, "recent_accuracy": 0.35, "recent_attempts": 40, "active_scenarios": []},
         "kpis": kpis,
         "weak_topics": list(weak),
         "ability": None if theta is None else {"theta": theta, "se": 0.3},
@@ -26,16 +31,19 @@ def student(attempts=10, correct=7, seconds=1800.0, state=None, weak=(), theta=N
 FRACTIONS = {"topic_id": "fractions", "attempts": 8, "accuracy": 0.25}
 
 
-@pytest.mark.parametrize("inputs, code, priority", [
-    (student(state="at_risk", weak=[FRACTIONS]), "tutor_check_in", 1),  # the state comes first
-    (student(correct=3, weak=[FRACTIONS]), "review_weak_topic", 1),  # weak topic and a bad day
-    (student(correct=8, weak=[FRACTIONS]), "review_weak_topic", 2),
-    (student(correct=5), "revisit_basics", 2),
-    (student(attempts=3, correct=3, seconds=300.0, kpis={"active_days": 2}), "practice_more", 2),
-    (student(correct=9, theta=0.8), "increase_challenge", 3),
-    (student(correct=9, theta=-1.0), "keep_going", 3),  # accurate today, but a low ability
-    (student(correct=7), "keep_going", 3),
-])
+@pytest.mark.parametrize(
+    "inputs, code, priority",
+    [
+        (student(state="at_risk", weak=[FRACTIONS]), "tutor_check_in", 1),  # the state comes first
+        (student(correct=3, weak=[FRACTIONS]), "review_weak_topic", 1),  # weak topic and a bad day
+        (student(correct=8, weak=[FRACTIONS]), "review_weak_topic", 2),
+        (student(correct=5), "revisit_basics", 2),
+        (student(attempts=3, correct=3, seconds=300.0, kpis={"active_days": 2}), "practice_more", 2),
+        (student(correct=9, theta=0.8), "increase_challenge", 3),
+        (student(correct=9, theta=-1.0), "keep_going", 3),  # accurate today, but a low ability
+        (student(correct=7), "keep_going", 3),
+    ],
+)
 def test_the_first_matching_rule_decides(inputs, code, priority):
     rec = RuleRecommender().recommend(inputs)
     assert (rec.code, rec.priority) == (code, priority)
@@ -43,7 +51,10 @@ def test_the_first_matching_rule_decides(inputs, code, priority):
 
 def test_messages_name_what_the_rule_saw():
     assert "fractions" in RuleRecommender().recommend(student(weak=[FRACTIONS])).message
-    assert "2 active days" in RuleRecommender().recommend(student(attempts=2, correct=1, seconds=100.0, kpis={"active_days": 2})).message
+    assert (
+        "2 active days"
+        in RuleRecommender().recommend(student(attempts=2, correct=1, seconds=100.0, kpis={"active_days": 2})).message
+    )
     assert "35%" in RuleRecommender().recommend(student(state=AT_RISK)).message
 
 

@@ -33,7 +33,10 @@ STUDENTS = [{"user_id": 1, "today": {}}, {"user_id": 2, "today": {}}]
 
 def answer_all(request: httpx.Request) -> httpx.Response:
     students = json.loads(request.content)["students"]
-    recs = [{"user_id": s["user_id"], "code": "keep_going", "message": f"hi {s['user_id']}", "priority": 3} for s in students]
+    recs = [
+        {"user_id": s["user_id"], "code": "keep_going", "message": f"hi {s['user_id']}", "priority": 3}
+        for s in students
+    ]
     return httpx.Response(200, json={"version": "m-7", "recommendations": recs})
 
 
@@ -51,7 +54,10 @@ def test_a_successful_call_sends_the_students_and_the_token():
         return answer_all(request)
 
     remote, sleeps = client(handler)
-    assert remote.recommend_many(STUDENTS) == [Recommendation("keep_going", "hi 1", 3), Recommendation("keep_going", "hi 2", 3)]
+    assert remote.recommend_many(STUDENTS) == [
+        Recommendation("keep_going", "hi 1", 3),
+        Recommendation("keep_going", "hi 2", 3),
+    ]
     assert remote.version == "m-7"
     [request] = seen
     assert request.method == "POST" and request.headers["authorization"] == f"Bearer {TOKEN}"
@@ -79,7 +85,10 @@ def test_timeouts_on_every_attempt_make_the_call_unavailable(caplog):
         raise httpx.ReadTimeout("timed out", request=request)
 
     remote, sleeps = client(handler)
-    with caplog.at_level(logging.DEBUG), pytest.raises(RecommenderUnavailable, match=r"call failed after 3 attempts \(ReadTimeout"):
+    with (
+        caplog.at_level(logging.DEBUG),
+        pytest.raises(RecommenderUnavailable, match=r"call failed after 3 attempts \(ReadTimeout"),
+    ):
         remote.recommend_many(STUDENTS)
     assert len(calls) == 3 and len(sleeps) == 2
     assert TOKEN not in caplog.text and "retrying" in caplog.text
@@ -99,11 +108,14 @@ def test_a_refused_request_is_not_retried_and_the_token_stays_secret():
     assert TOKEN not in str(info.value) and TOKEN not in repr(remote)
 
 
-@pytest.mark.parametrize("response, fragment", [
-    (httpx.Response(200, text="<html>oops</html>"), "invalid JSON"),
-    (httpx.Response(200, json=[1, 2]), "non-object"),
-    (httpx.Response(200, json={"version": "x"}), "no 'recommendations' list"),
-])
+@pytest.mark.parametrize(
+    "response, fragment",
+    [
+        (httpx.Response(200, text="<html>oops</html>"), "invalid JSON"),
+        (httpx.Response(200, json=[1, 2]), "non-object"),
+        (httpx.Response(200, json={"version": "x"}), "no 'recommendations' list"),
+    ],
+)
 def test_unusable_answers_are_response_errors(response, fragment):
     remote, _ = client(lambda request: response)
     with pytest.raises(RecommenderResponseError, match=fragment):
@@ -112,11 +124,16 @@ def test_unusable_answers_are_response_errors(response, fragment):
 
 def test_per_student_errors_and_gaps_fail_only_those_students():
     def handler(request):
-        return httpx.Response(200, json={"recommendations": [
-            {"user_id": 1, "error": "model has no data"},
-            {"user_id": 3, "code": "keep_going", "message": "m", "priority": "high"},
-            {"user_id": 4, "code": "keep_going", "message": "m", "priority": 2},
-        ]})
+        return httpx.Response(
+            200,
+            json={
+                "recommendations": [
+                    {"user_id": 1, "error": "model has no data"},
+                    {"user_id": 3, "code": "keep_going", "message": "m", "priority": "high"},
+                    {"user_id": 4, "code": "keep_going", "message": "m", "priority": 2},
+                ]
+            },
+        )
 
     remote, _ = client(handler)
     students = [{"user_id": u} for u in (1, 2, 3, 4)]

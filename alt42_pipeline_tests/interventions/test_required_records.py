@@ -23,17 +23,23 @@ def test_the_default_is_one_attempt_and_one_other_activity():
 
 def test_groups_with_several_verbs_and_spaces():
     groups = parse_required_records(" attempt : answered ; study: viewed, submitted ;")
-    assert groups == (VerbGroup("attempt", frozenset({"answered"})), VerbGroup("study", frozenset({"viewed", "submitted"})))
+    assert groups == (
+        VerbGroup("attempt", frozenset({"answered"})),
+        VerbGroup("study", frozenset({"viewed", "submitted"})),
+    )
 
 
-@pytest.mark.parametrize("spec, fragment", [
-    ("answered", "is not 'name:verb,verb'"),
-    ("a:", "is not 'name:verb,verb'"),
-    ("a:!", "is not 'name:verb,verb'"),
-    ("1x:answered", "is not 'name:verb,verb'"),
-    ("a:answered;a:viewed", "appears twice"),
-    (" ; ", "name no group"),
-])
+@pytest.mark.parametrize(
+    "spec, fragment",
+    [
+        ("answered", "is not 'name:verb,verb'"),
+        ("a:", "is not 'name:verb,verb'"),
+        ("a:!", "is not 'name:verb,verb'"),
+        ("1x:answered", "is not 'name:verb,verb'"),
+        ("a:answered;a:viewed", "appears twice"),
+        (" ; ", "name no group"),
+    ],
+)
 def test_bad_specs_are_rejected_with_the_group_named(spec, fragment):
     with pytest.raises(ValueError, match=fragment):
         parse_required_records(spec)

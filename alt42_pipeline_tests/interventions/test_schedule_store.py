@@ -17,11 +17,18 @@ from alt42_pipeline.interventions.schedules import Schedule, ScheduleError
 
 
 def test_add_update_delete_round_trip(warehouse):
-    added = add_schedule(warehouse, Schedule(name="weekly", frequency="weekly", hour=7, minute=15, timezone="Asia/Seoul"))
+    added = add_schedule(
+        warehouse, Schedule(name="weekly", frequency="weekly", hour=7, minute=15, timezone="Asia/Seoul")
+    )
     assert added.id is not None
     [stored] = list_schedules(warehouse)
     assert (stored.name, stored.frequency, stored.hour, stored.minute, stored.timezone, stored.is_active) == (
-        "weekly", "weekly", 7, 15, "Asia/Seoul", True,
+        "weekly",
+        "weekly",
+        7,
+        15,
+        "Asia/Seoul",
+        True,
     )
     updated = update_schedule(warehouse, "weekly", is_active=False, hour=8)
     assert updated.updated_at >= stored.updated_at

@@ -75,8 +75,7 @@ def test_lsat7_3pl_with_prior_se_equal_numerical_information(lsat7):
 
     def logpost(v):
         c = expit(v[2::3])
-        return _marginal_loglik(pats, counts, v[0::3], v[1::3], c, logw, z) + np.sum(
-            4 * np.log(c) + 16 * np.log1p(-c))
+        return _marginal_loglik(pats, counts, v[0::3], v[1::3], c, logw, z) + np.sum(4 * np.log(c) + 16 * np.log1p(-c))
 
     H = _num_hessian(logpost, x)
     # the estimate is a stationary point of the log-posterior
@@ -172,8 +171,9 @@ def test_compiled_mstep_matches_numpy_reference(has_c):
     for x, y in zip(fast, ref):
         if x is not None:
             np.testing.assert_allclose(x, y, atol=1e-6)
-    assert fast[0][-1] == 1.0 and fast[1][-1] == 0.0          # fixed item untouched
+    assert fast[0][-1] == 1.0 and fast[1][-1] == 0.0  # fixed item untouched
     # stationary point of the expected complete-data log-posterior
-    grad, _ = ms.gradient_information(r[:5], n[:5], z, fast[0][:5], fast[1][:5],
-                                      None if fast[2] is None else fast[2][:5], priors)
+    grad, _ = ms.gradient_information(
+        r[:5], n[:5], z, fast[0][:5], fast[1][:5], None if fast[2] is None else fast[2][:5], priors
+    )
     assert np.abs(grad).max() < 1e-5

@@ -19,7 +19,7 @@ def test_lord_wingersky_matches_enumeration():
 
 def test_s_x2_flags_a_misfitting_item():
     true = simulate_items(15, "rasch", seed=1)
-    true.loc[3, "a"] = 4.0                     # one item far steeper than Rasch allows
+    true.loc[3, "a"] = 4.0  # one item far steeper than Rasch allows
     true.loc[3, "d"] = 0.0
     df, _ = simulate_responses(true, 3000, seed=2)
     fit = calibrate(df, "rasch", se=False)

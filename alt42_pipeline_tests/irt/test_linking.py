@@ -11,7 +11,7 @@ METHODS = ["mean-mean", "mean-sigma", "haebara", "stocking-lord"]
 def test_exact_transformation_recovered(method):
     ref = simulate_items(15, "3pl", seed=1)
     A, B = 1.3, -0.4
-    new = ref.copy()                     # same items expressed on a new scale
+    new = ref.copy()  # same items expressed on a new scale
     new["a"] = ref["a"] * A
     new["b"] = (ref["b"] - B) / A
     new["d"] = -new["a"] * new["b"]
@@ -28,10 +28,10 @@ def test_exact_transformation_recovered(method):
 def test_link_two_calibrations(method):
     true = simulate_items(30, "2pl", seed=5)
     ref_df, _ = simulate_responses(true.iloc[:20], 4000, seed=6)
-    theta_new = np.random.default_rng(7).normal(0.6, 1.25, 4000)   # on the reference scale
+    theta_new = np.random.default_rng(7).normal(0.6, 1.25, 4000)  # on the reference scale
     new_df, _ = simulate_responses(true.iloc[10:], 4000, seed=8, theta=theta_new)
     ref_fit = calibrate(ref_df, "2pl", se=False)
-    new_fit = calibrate(new_df, "2pl", se=False)                    # its own N(0,1) scale
+    new_fit = calibrate(new_df, "2pl", se=False)  # its own N(0,1) scale
     k = link(new_fit.items, ref_fit.items, method=method)
     assert k.n_anchors == 10
     assert k.slope == pytest.approx(1.25, abs=0.12)

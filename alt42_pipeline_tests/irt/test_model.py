@@ -24,7 +24,9 @@ def test_information_is_the_fisher_information_of_the_response_function(c):
     slope = (response(THETA + h, A, D, c) - response(THETA - h, A, D, c)) / (2 * h)
     p = response(THETA, A, D, c)
     np.testing.assert_allclose(item_information(THETA, A, D, c), slope**2 / (p * (1 - p)), rtol=1e-6)
-    np.testing.assert_allclose(total_information(THETA[:, 0], A, D, c), (slope**2 / (p * (1 - p))).sum(axis=1), rtol=1e-6)
+    np.testing.assert_allclose(
+        total_information(THETA[:, 0], A, D, c), (slope**2 / (p * (1 - p))).sum(axis=1), rtol=1e-6
+    )
 
 
 @pytest.mark.parametrize("c", [None, C])
@@ -51,14 +53,19 @@ def test_item_tables_with_b_defaults_and_named_errors():
     with pytest.raises(ValueError, match="items need column 'd' or 'b'"):
         item_arrays(pd.DataFrame({"a": [1.0]}))
     with pytest.raises(ValueError, match=r"not finite or c outside \[0, 1\) for 'y', 'z'"):
-        item_arrays(pd.DataFrame({"a": [1.0, np.inf, 1.0], "d": [0.0, 0.0, 0.0], "c": [0.2, 0.2, 1.0]},
-                                 index=["x", "y", "z"]))
+        item_arrays(
+            pd.DataFrame({"a": [1.0, np.inf, 1.0], "d": [0.0, 0.0, 0.0], "c": [0.2, 0.2, 1.0]}, index=["x", "y", "z"])
+        )
 
 
 def test_exclusion_reasons_put_too_few_responses_first():
     n = np.array([5, 5, 40, 40, 40])
     n_correct = np.array([5, 0, 40, 0, 17])
     assert exclusion_reasons(n, n_correct, 10).tolist() == [
-        "fewer than 10 responses", "fewer than 10 responses", "all responses correct", "all responses incorrect", "",
+        "fewer than 10 responses",
+        "fewer than 10 responses",
+        "all responses correct",
+        "all responses incorrect",
+        "",
     ]
     assert exclusion_reasons(n, n_correct, 10, degenerate=False).tolist()[2:] == ["", "", ""]

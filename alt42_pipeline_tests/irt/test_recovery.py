@@ -10,8 +10,12 @@ def _rmse(x, y):
 
 @pytest.mark.parametrize(
     "model, n_users, n_items, tol_a, tol_b",
-    [("rasch", 2000, 20, None, 0.08), ("1pl", 2000, 20, 0.05, 0.08),
-     ("2pl", 3000, 25, 0.12, 0.12), ("3pl", 8000, 30, 0.25, 0.25)],
+    [
+        ("rasch", 2000, 20, None, 0.08),
+        ("1pl", 2000, 20, 0.05, 0.08),
+        ("2pl", 3000, 25, 0.12, 0.12),
+        ("3pl", 8000, 30, 0.25, 0.25),
+    ],
 )
 def test_parameter_recovery(model, n_users, n_items, tol_a, tol_b):
     true = simulate_items(n_items, model, seed=11)
@@ -39,7 +43,7 @@ def test_sparse_and_dense_layouts_identical():
     true = simulate_items(15, "2pl", seed=3)
     df, _ = simulate_responses(true, 800, seed=4)
     rng = np.random.default_rng(5)
-    df = df.loc[rng.random(len(df)) < 0.7]            # 30% missing
+    df = df.loc[rng.random(len(df)) < 0.7]  # 30% missing
     wide = df.pivot(index="user_id", columns="item_id", values="correct").astype(float)
     from_wide = wide_to_long(wide)
     shuffled = df.sample(frac=1.0, random_state=6)
@@ -75,7 +79,7 @@ def test_multistage_missing_at_random_is_unbiased():
 def test_anchored_calibration_recovers_group_and_new_items():
     true = simulate_items(30, "2pl", seed=41)
     rng = np.random.default_rng(42)
-    theta = rng.normal(0.5, 1.3, 5000)                  # new group, reference scale
+    theta = rng.normal(0.5, 1.3, 5000)  # new group, reference scale
     df, _ = simulate_responses(true, 5000, seed=43, theta=theta)
     anchors = true.iloc[:12][["a", "d"]]
     fit = calibrate(df, "2pl", fixed=anchors, se=True)
@@ -89,7 +93,7 @@ def test_anchored_calibration_recovers_group_and_new_items():
     assert _rmse(new["b"], true["b"].iloc[12:]) < 0.1
     assert _rmse(new["a"], true["a"].iloc[12:]) < 0.12
     assert fit.n_parameters == 2 * 18 + 2
-    ab = score(df, fit.items)                           # prior from the fitted group
+    ab = score(df, fit.items)  # prior from the fitted group
     assert float(ab["theta"].mean()) == pytest.approx(0.5, abs=0.06)
 
 

@@ -30,8 +30,7 @@ def _brute(items, x, mask, method, prior_sd=1.0):
         m = w @ z
         return m, np.sqrt(w @ (z - m) ** 2)
     prior = (lambda t: -0.5 * t * t / prior_sd**2) if method == "map" else (lambda t: 0.0)
-    res = minimize_scalar(lambda t: -(loglik(t) + prior(t)), bounds=(-6, 6), method="bounded",
-                          options={"xatol": 1e-9})
+    res = minimize_scalar(lambda t: -(loglik(t) + prior(t)), bounds=(-6, 6), method="bounded", options={"xatol": 1e-9})
     return res.x, None
 
 
@@ -43,7 +42,7 @@ def test_scores_match_brute_force(items, method):
     for u in range(25):
         x = (rng.random(12) < 0.6).astype(int)
         mask = rng.random(12) < 0.8
-        x[mask.nonzero()[0][:2]] = [0, 1]                  # not all correct / incorrect
+        x[mask.nonzero()[0][:2]] = [0, 1]  # not all correct / incorrect
         for j in np.flatnonzero(mask):
             rows.append((f"s{u}", items.index[j], x[j]))
         truth[f"s{u}"] = _brute(items, x, mask, method)
@@ -66,8 +65,7 @@ def test_scores_match_brute_force(items, method):
 
 def test_ml_extreme_scores_flagged(items):
     ids = list(items.index)
-    rows = [("top", j, 1) for j in ids] + [("bottom", j, 0) for j in ids[:5]] + \
-           [("mid", ids[0], 1), ("mid", ids[1], 0)]
+    rows = [("top", j, 1) for j in ids] + [("bottom", j, 0) for j in ids[:5]] + [("mid", ids[0], 1), ("mid", ids[1], 0)]
     df = pd.DataFrame(rows, columns=["user_id", "item_id", "correct"])
     ml = score(df, items, "ml").set_index("user_id")
     assert ml.loc["top", "theta"] == 6.0 and ml.loc["top", "flag"] == "all_correct"

@@ -67,20 +67,51 @@ def write_true_calibration(wh: Warehouse, platform, fitted_at: dt.datetime) -> N
     a = items["a"].to_numpy() / slope
     b = items["b"].to_numpy() * slope + intercept
     b = np.where(items["item_id"] == shifted_anchor(wh), b + SHIFT, b)
-    params = pd.DataFrame({
-        "calibration_id": "cal-1", "item_id": items["item_id"].to_numpy(), "model": "2pl",
-        "a": a, "d": -a * b, "b": b, "n_responses": 100, "is_anchor": items["is_anchor"].to_numpy(),
-        "is_current": True, "fitted_at": fitted_at,
-    })
-    meta = pd.DataFrame([{
-        "calibration_id": "cal-1", "backend": "builtin", "fitted_at": fitted_at,
-        "model_spec": {"model": "2pl", "items": len(params), "users": len(platform.students), "converged": True,
-                       "linking_constants": {"slope": 1.0213, "intercept": 0.0497, "method": "stocking-lord", "anchor_count": 20}},
-    }])
-    abilities = pd.DataFrame({
-        "user_id": platform.students["user_id"].astype("int64"), "theta": platform.students["theta"] * slope + intercept,
-        "se": 0.3, "method": "eap", "calibration_id": "cal-1", "fitted_at": fitted_at,
-    })
+    params = pd.DataFrame(
+        {
+            "calibration_id": "cal-1",
+            "item_id": items["item_id"].to_numpy(),
+            "model": "2pl",
+            "a": a,
+            "d": -a * b,
+            "b": b,
+            "n_responses": 100,
+            "is_anchor": items["is_anchor"].to_numpy(),
+            "is_current": True,
+            "fitted_at": fitted_at,
+        }
+    )
+    meta = pd.DataFrame(
+        [
+            {
+                "calibration_id": "cal-1",
+                "backend": "builtin",
+                "fitted_at": fitted_at,
+                "model_spec": {
+                    "model": "2pl",
+                    "items": len(params),
+                    "users": len(platform.students),
+                    "converged": True,
+                    "linking_constants": {
+                        "slope": 1.0213,
+                        "intercept": 0.0497,
+                        "method": "stocking-lord",
+                        "anchor_count": 20,
+                    },
+                },
+            }
+        ]
+    )
+    abilities = pd.DataFrame(
+        {
+            "user_id": platform.students["user_id"].astype("int64"),
+            "theta": platform.students["theta"] * slope + intercept,
+            "se": 0.3,
+            "method": "eap",
+            "calibration_id": "cal-1",
+            "fitted_at": fitted_at,
+        }
+    )
     with wh.transaction() as tx:
         tx.insert("mirt_item_params", params)
         tx.insert("mirt_fit_meta", meta)

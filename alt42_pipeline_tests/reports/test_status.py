@@ -21,15 +21,24 @@ def broken_asset():
 def test_status_answers_the_health_check_questions(report_warehouse):
     wh = report_warehouse
     add_states(wh, {"active": 5, "at_risk": 3})
-    rejected = pd.DataFrame({"event_date": [NOW.date()] * 3, "source": "assessment", "reason": ["bad_time", "bad_time", "no_user"],
-                             "rejected_at": [NOW - dt.timedelta(days=1), NOW - dt.timedelta(days=2), NOW - dt.timedelta(days=30)]})
+    rejected = pd.DataFrame(
+        {
+            "event_date": [NOW.date()] * 3,
+            "source": "assessment",
+            "reason": ["bad_time", "bad_time", "no_user"],
+            "rejected_at": [NOW - dt.timedelta(days=1), NOW - dt.timedelta(days=2), NOW - dt.timedelta(days=30)],
+        }
+    )
     wh.append("rejected_events", rejected)
     with dg.DagsterInstance.ephemeral() as instance:
         assert not dg.materialize([broken_asset], instance=instance, raise_on_error=False).success
         s = status.gather(wh, NOW, cli.failed_runs(instance, NOW - dt.timedelta(days=7)))
     text = status.format_status(s)
 
-    assert "Last calibration: cal-1 (builtin)" in text and "linking constants: slope=1.0213, intercept=0.0497, anchor_count=20" in text
+    assert (
+        "Last calibration: cal-1 (builtin)" in text
+        and "linking constants: slope=1.0213, intercept=0.0497, anchor_count=20" in text
+    )
     items, anchors = wh.count("mirt_item_params"), wh.count("questions", {"is_anchor": True})
     assert f"fitted in the last 24 h: {items} items, 60 users; anchors in the catalogue: {anchors}" in text
     assert "Students per state: active 5, at_risk 3" in text
@@ -53,8 +62,15 @@ def test_cli_prints_the_screen_for_the_configured_warehouse(sqlite_url, monkeypa
 
 def test_heartbeat_lines_once_the_state_domain_writes_its_log(sqlite_warehouse):
     # the heartbeat table comes with the state domain; its rows reach the screen like this
-    beats = pd.DataFrame({"at": [NOW - dt.timedelta(minutes=40), NOW - dt.timedelta(minutes=10)], "success": [True, False],
-                          "students_processed": [120, 0], "errors": [0, ["database connection failed"]], "duration_ms": [850, 12]})
+    beats = pd.DataFrame(
+        {
+            "at": [NOW - dt.timedelta(minutes=40), NOW - dt.timedelta(minutes=10)],
+            "success": [True, False],
+            "students_processed": [120, 0],
+            "errors": [0, ["database connection failed"]],
+            "duration_ms": [850, 12],
+        }
+    )
     s = status.gather(sqlite_warehouse, NOW)
     s = dataclasses.replace(s, heartbeat=beats.iloc[-1].to_dict(), heartbeats_last_day=tables.heartbeat_summary(beats))
     text = status.format_status(s)

@@ -36,8 +36,10 @@ def test_asset_writes_a_self_contained_page_and_a_summary(report_warehouse, tmp_
     monkeypatch.setenv("ALT42_REPORT_DIR", str(tmp_path / "reports"))
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize(
-            [weekly_report], resources=make_resources(report_warehouse.url),
-            partition_key=WEEK.isoformat(), instance=instance,
+            [weekly_report],
+            resources=make_resources(report_warehouse.url),
+            partition_key=WEEK.isoformat(),
+            instance=instance,
         )
     assert result.success
     meta = {k: v.value for k, v in result.asset_materializations_for_node("weekly_report")[0].metadata.items()}
@@ -94,13 +96,20 @@ def test_anchor_drift_finds_the_moved_anchor(report_warehouse):
 def test_misfit_flags_an_item_answered_against_the_model():
     rng = np.random.default_rng(3)
     theta = rng.normal(size=600)
-    items = pd.DataFrame({"a": [1.2, 0.8, 1.5, 1.0], "d": [0.0, 0.5, -0.5, 0.2]}, index=pd.Index(["i1", "i2", "i3", "bad"], name="item_id"))
+    items = pd.DataFrame(
+        {"a": [1.2, 0.8, 1.5, 1.0], "d": [0.0, 0.5, -0.5, 0.2]},
+        index=pd.Index(["i1", "i2", "i3", "bad"], name="item_id"),
+    )
     p = 1 / (1 + np.exp(-(np.outer(theta, items["a"]) + items["d"].to_numpy())))
     x = (rng.random(p.shape) < p).astype(int)
     x[:, 3] = 1 - x[:, 3]  # the able students fail it, the weak ones pass
-    responses = pd.DataFrame({
-        "user_id": np.repeat(np.arange(600), 4), "item_id": np.tile(items.index, 600), "correct": x.ravel(),
-    })
+    responses = pd.DataFrame(
+        {
+            "user_id": np.repeat(np.arange(600), 4),
+            "item_id": np.tile(items.index, 600),
+            "correct": x.ravel(),
+        }
+    )
     abilities = pd.DataFrame({"user_id": np.arange(600), "theta": theta})
     fit = health.item_misfit(responses, items, abilities)
     assert list(fit.index[fit["misfit"]]) == ["bad"]
@@ -110,8 +119,14 @@ def test_misfit_flags_an_item_answered_against_the_model():
 
 
 def test_heartbeat_summary_counts_failures_and_error_lists():
-    beats = pd.DataFrame({"success": [True, False, None], "students_processed": [10, 0, 5],
-                          "errors": [0, ["db down", "timeout"], None], "duration_ms": [100, 50, None]})
+    beats = pd.DataFrame(
+        {
+            "success": [True, False, None],
+            "students_processed": [10, 0, 5],
+            "errors": [0, ["db down", "timeout"], None],
+            "duration_ms": [100, 50, None],
+        }
+    )
     row = tables.heartbeat_summary(beats).iloc[0]
     assert (row["runs"], row["failed"], row["students_processed"], row["errors"]) == (3, 1, 15, 2)
 

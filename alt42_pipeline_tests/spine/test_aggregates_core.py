@@ -10,7 +10,9 @@ T = pd.Timestamp
 
 
 def _events(rows):
-    return pd.DataFrame(rows, columns=["event_id", "user_id", "verb", "question_id", "topic_id", "success", "duration_s", "occurred_at"])
+    return pd.DataFrame(
+        rows, columns=["event_id", "user_id", "verb", "question_id", "topic_id", "success", "duration_s", "occurred_at"]
+    )
 
 
 def test_features_count_accuracy_and_capped_time_on_task():

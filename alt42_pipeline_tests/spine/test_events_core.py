@@ -16,8 +16,11 @@ def _attempts(rows):
 def test_assessment_rows_map_to_answer_events():
     raw = _attempts([(1, 7, 11, 1, "2026-03-02 10:00:00", 1500), (2, 7, 12, 0, "2026-03-02 10:01:00", None)])
     out = ev.canonicalize(
-        ev.map_assessment(raw, pd.Series({"11": "algebra", "12": "geometry"})), raw,
-        known_questions={"11", "12"}, window=WINDOW, now=NOW,
+        ev.map_assessment(raw, pd.Series({"11": "algebra", "12": "geometry"})),
+        raw,
+        known_questions={"11", "12"},
+        window=WINDOW,
+        now=NOW,
     )
     assert out.rejected.empty
     e = out.events.set_index("event_id")
@@ -44,11 +47,18 @@ def test_every_bad_row_is_rejected_with_its_reason():
             (8, 0, 11, 1, "2026-03-02 10:00:00", 1000),  # user 0 is no user
         ]
     )
-    out = ev.canonicalize(ev.map_assessment(raw, pd.Series({"11": "t"})), raw, known_questions={"11"}, window=WINDOW, now=NOW)
+    out = ev.canonicalize(
+        ev.map_assessment(raw, pd.Series({"11": "t"})), raw, known_questions={"11"}, window=WINDOW, now=NOW
+    )
     assert list(out.events.event_id) == ["asmt:1"]
     assert out.reject_counts == {
-        "duplicate_event_id": 1, "future_time": 1, "invalid_score": 1, "missing_user": 2,
-        "score_out_of_range": 1, "unknown_question": 1, "unparseable_time": 1,
+        "duplicate_event_id": 1,
+        "future_time": 1,
+        "invalid_score": 1,
+        "missing_user": 2,
+        "score_out_of_range": 1,
+        "unknown_question": 1,
+        "unparseable_time": 1,
     }
     assert len(out.events) + len(out.rejected) == len(raw)
     bad_time = out.rejected[out.rejected.reason == "unparseable_time"].iloc[0]

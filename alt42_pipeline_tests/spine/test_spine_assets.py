@@ -23,7 +23,9 @@ def _run_spine(resources, instance):
         ([events, features_topic_daily], {"tags": RANGE}),
         ([weekly_kpi], {"partition_key": "2026-03-02"}),
     ]:
-        result = dg.materialize(ASSETS, selection=dg.AssetSelection.assets(*selection), resources=resources, instance=instance, **kwargs)
+        result = dg.materialize(
+            ASSETS, selection=dg.AssetSelection.assets(*selection), resources=resources, instance=instance, **kwargs
+        )
         assert result.success
 
 
@@ -73,20 +75,62 @@ def test_malformed_source_rows_are_all_counted_in_rejected_events(sqlite_url, de
     asmt_url, moodle_url = demo_sources
     day = dt.date(2026, 3, 4)
     bad_attempts = [
-        {"id": 900001, "user_id": None, "question_id": 1, "correct": 1, "answered_at": "2026-03-04 10:00:00", "response_time_ms": 1},
-        {"id": 900002, "user_id": 1001, "question_id": 999999, "correct": 1, "answered_at": "2026-03-04 10:00:00", "response_time_ms": 1},
-        {"id": 900003, "user_id": 1001, "question_id": 1, "correct": 1, "answered_at": "2026-03-04 10:61:00", "response_time_ms": 1},
-        {"id": 900004, "user_id": 1001, "question_id": 1, "correct": 5, "answered_at": "2026-03-04 10:00:00", "response_time_ms": 1},
-        {"id": 900004, "user_id": 1001, "question_id": 1, "correct": 1, "answered_at": "2026-03-04 11:00:00", "response_time_ms": 1},
+        {
+            "id": 900001,
+            "user_id": None,
+            "question_id": 1,
+            "correct": 1,
+            "answered_at": "2026-03-04 10:00:00",
+            "response_time_ms": 1,
+        },
+        {
+            "id": 900002,
+            "user_id": 1001,
+            "question_id": 999999,
+            "correct": 1,
+            "answered_at": "2026-03-04 10:00:00",
+            "response_time_ms": 1,
+        },
+        {
+            "id": 900003,
+            "user_id": 1001,
+            "question_id": 1,
+            "correct": 1,
+            "answered_at": "2026-03-04 10:61:00",
+            "response_time_ms": 1,
+        },
+        {
+            "id": 900004,
+            "user_id": 1001,
+            "question_id": 1,
+            "correct": 5,
+            "answered_at": "2026-03-04 10:00:00",
+            "response_time_ms": 1,
+        },
+        {
+            "id": 900004,
+            "user_id": 1001,
+            "question_id": 1,
+            "correct": 1,
+            "answered_at": "2026-03-04 11:00:00",
+            "response_time_ms": 1,
+        },
     ]
     engine = sa.create_engine(asmt_url)
     with engine.begin() as conn:
         for row in bad_attempts:  # raw SQL so that SQLite keeps the malformed time text as is
-            conn.execute(sa.text("INSERT INTO attempt VALUES (:id, :user_id, :question_id, :correct, :answered_at, :response_time_ms)"), row)
+            conn.execute(
+                sa.text(
+                    "INSERT INTO attempt VALUES (:id, :user_id, :question_id, :correct, :answered_at, :response_time_ms)"
+                ),
+                row,
+            )
     resources = make_resources(sqlite_url, asmt_url, moodle_url)
     with dg.DagsterInstance.ephemeral() as instance:
         assert dg.materialize(ASSETS, selection=[questions], resources=resources, instance=instance).success
-        result = dg.materialize(ASSETS, selection=[events], resources=resources, instance=instance, partition_key=day.isoformat())
+        result = dg.materialize(
+            ASSETS, selection=[events], resources=resources, instance=instance, partition_key=day.isoformat()
+        )
         assert result.success
         md = result.asset_materializations_for_node("events")[0].metadata
     wh = Warehouse(sqlite_url)
@@ -96,7 +140,11 @@ def test_malformed_source_rows_are_all_counted_in_rejected_events(sqlite_url, de
     )
     assert md["rejected"].value == 5
     assert md["reject_reasons"].value == {
-        "duplicate_event_id": 1, "missing_user": 1, "score_out_of_range": 1, "unknown_question": 1, "unparseable_time": 1
+        "duplicate_event_id": 1,
+        "missing_user": 1,
+        "score_out_of_range": 1,
+        "unknown_question": 1,
+        "unparseable_time": 1,
     }
     assert not wh.read("events", {"event_id": ["asmt:900001", "asmt:900002", "asmt:900003"]}).shape[0]
 
@@ -111,7 +159,9 @@ def test_future_rows_of_today_are_rejected_not_loaded(sqlite_url, demo_sources):
     resources = make_resources(sqlite_url, asmt_url, moodle_url)
     with dg.DagsterInstance.ephemeral() as instance:
         dg.materialize(ASSETS, selection=[questions], resources=resources, instance=instance)
-        assert dg.materialize(ASSETS, selection=[events], resources=resources, instance=instance, partition_key=today.isoformat()).success
+        assert dg.materialize(
+            ASSETS, selection=[events], resources=resources, instance=instance, partition_key=today.isoformat()
+        ).success
     rejected = Warehouse(sqlite_url).read("rejected_events")
     assert list(rejected.reason) == ["future_time"]
 
@@ -156,7 +206,11 @@ def test_schedules_target_the_right_partitions():
     assert daily.partition_key == "2026-03-03"
     weekly = weekly_kpi_schedule(dg.build_schedule_context(scheduled_execution_time=at))
     assert weekly.partition_key == "2026-03-02"
-    monday = weekly_kpi_schedule(dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 3, 9, 2, 40, tzinfo=dt.UTC)))
+    monday = weekly_kpi_schedule(
+        dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 3, 9, 2, 40, tzinfo=dt.UTC))
+    )
     assert monday.partition_key == "2026-03-02"  # Monday morning: yesterday's week
-    intraday = intraday_events_schedule(dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 3, 4, 14, 35, tzinfo=dt.UTC)))
+    intraday = intraday_events_schedule(
+        dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 3, 4, 14, 35, tzinfo=dt.UTC))
+    )
     assert intraday.partition_key == "2026-03-04" and intraday.run_key == "intraday:2026-03-04T14:35:00+00:00"

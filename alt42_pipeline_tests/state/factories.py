@@ -11,7 +11,9 @@ NOW = dt.datetime(2026, 3, 10, 12, 0, 0)
 _ids = itertools.count()
 
 
-def event(user_id: int, at: dt.datetime, verb: str = "answered", success: bool | None = True, score=None, **extra) -> dict:
+def event(
+    user_id: int, at: dt.datetime, verb: str = "answered", success: bool | None = True, score=None, **extra
+) -> dict:
     if verb == "answered" and score is None and success is not None:
         score = 1.0 if success else 0.0
     row = {

@@ -15,7 +15,9 @@ RULES = load_rules()
 
 def test_the_checks_pass_after_a_heartbeat_and_catch_each_inconsistency(sqlite_warehouse):
     wh = sqlite_warehouse
-    add_events(wh, answers(1, NOW - dt.timedelta(hours=1), 5, 20) + answers(2, NOW, 1, 0) + [event(3, NOW, success=None)])
+    add_events(
+        wh, answers(1, NOW - dt.timedelta(hours=1), 5, 20) + answers(2, NOW, 1, 0) + [event(3, NOW, success=None)]
+    )
     beat = run_heartbeat(wh, RULES, now=NOW)
     latest = latest_heartbeat(wh)
     assert latest.heartbeat_id == beat.heartbeat_id and latest.errors == 1 and latest.error_details[0]["user_id"] == 3
@@ -36,6 +38,13 @@ def test_the_checks_pass_after_a_heartbeat_and_catch_each_inconsistency(sqlite_w
 
 def test_no_heartbeat_yet_is_none(sqlite_warehouse):
     assert latest_heartbeat(sqlite_warehouse) is None
-    failed = {"heartbeat_id": "x", "success": False, "timestamp": NOW, "students_processed": 0, "errors": 0, "duration_ms": 1}
+    failed = {
+        "heartbeat_id": "x",
+        "success": False,
+        "timestamp": NOW,
+        "students_processed": 0,
+        "errors": 0,
+        "duration_ms": 1,
+    }
     sqlite_warehouse.append("heartbeat_log", pd.DataFrame([failed]))
     assert latest_heartbeat(sqlite_warehouse) is None

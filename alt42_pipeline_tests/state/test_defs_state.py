@@ -77,7 +77,9 @@ def test_a_dry_run_writes_nothing_and_reports_an_observation(sqlite_warehouse, i
     monkeypatch.setenv("ALT42_HEARTBEAT_DRY_RUN", "true")
     add_events(sqlite_warehouse, answers(1, NOW - D, 3, 0))
     result = dg.materialize(
-        [state_defs.student_state, *state_defs.HEARTBEAT_CHECKS], resources=_resources(sqlite_warehouse), instance=instance
+        [state_defs.student_state, *state_defs.HEARTBEAT_CHECKS],
+        resources=_resources(sqlite_warehouse),
+        instance=instance,
     )
     assert result.success and _materializations(result) == {} and result.get_asset_check_evaluations() == []
     observations = [e for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION"]
@@ -85,7 +87,9 @@ def test_a_dry_run_writes_nothing_and_reports_an_observation(sqlite_warehouse, i
     assert sqlite_warehouse.count("heartbeat_log") == 0 and sqlite_warehouse.count("student_state_cache") == 0
 
 
-def test_an_invalid_rule_file_fails_the_run_naming_line_and_rule(sqlite_warehouse, instance, clock, monkeypatch, tmp_path):
+def test_an_invalid_rule_file_fails_the_run_naming_line_and_rule(
+    sqlite_warehouse, instance, clock, monkeypatch, tmp_path
+):
     bad = tmp_path / "rules.yaml"
     bad.write_text("version: 2\nrules:\n  - id: slow\n    when: [recent_speed > 3]\n    at_risk: true\n")
     monkeypatch.setenv("ALT42_SCENARIOS_FILE", str(bad))
@@ -119,7 +123,14 @@ def test_heartbeat_sensor_requests_each_30_minute_slot_once(instance, clock):
 
 
 def _cache_row(user_id: int, last: dt.datetime) -> dict:
-    return {"user_id": user_id, "state": "active", "since": last, "last_activity_at": last, "recent_attempts": 0, "updated_at": NOW}
+    return {
+        "user_id": user_id,
+        "state": "active",
+        "since": last,
+        "last_activity_at": last,
+        "recent_attempts": 0,
+        "updated_at": NOW,
+    }
 
 
 def test_inactivity_sensor_launches_a_run_that_alerts_once_and_notifies(sqlite_warehouse, instance, clock, monkeypatch):
@@ -134,7 +145,9 @@ def test_inactivity_sensor_launches_a_run_that_alerts_once_and_notifies(sqlite_w
         where=None,
     )
     clock.now = NOW + 6 * M  # student 1 crosses 7 days; student 2 not yet 30
-    tick = state_defs.inactivity_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=resources))
+    tick = state_defs.inactivity_sensor(
+        dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=resources)
+    )
     assert len(tick.run_requests) == 1 and tick.cursor == clock.now.isoformat()
     request = tick.run_requests[0]
 
@@ -144,7 +157,10 @@ def test_inactivity_sensor_launches_a_run_that_alerts_once_and_notifies(sqlite_w
         monkeypatch.setattr("alt42_pipeline.state.notify._sleep", lambda s: None)
         for _ in range(2):  # the second run is a retry of the same window
             result = dg.materialize(
-                [state_defs.inactivity_alerts], run_config=request.run_config, resources=_resources(wh), instance=instance
+                [state_defs.inactivity_alerts],
+                run_config=request.run_config,
+                resources=_resources(wh),
+                instance=instance,
             )
             assert result.success
     assert [b["count"] for b in receiver.bodies] == [1]
@@ -152,17 +168,28 @@ def test_inactivity_sensor_launches_a_run_that_alerts_once_and_notifies(sqlite_w
     alerts = wh.read("inactivity_alerts")
     assert alerts[["user_id", "threshold_days"]].values.tolist() == [[1, 7]] and alerts.notified_at.notna().all()
 
-    quiet = state_defs.inactivity_sensor(dg.build_sensor_context(instance=instance, cursor=tick.cursor, resources=resources))
+    quiet = state_defs.inactivity_sensor(
+        dg.build_sensor_context(instance=instance, cursor=tick.cursor, resources=resources)
+    )
     assert quiet.run_requests == [] and "no threshold crossing" in quiet.skip_reason.skip_message
 
 
 def test_pipeline_health_sensor_alerts_once_per_incident_and_clears(sqlite_warehouse, instance, clock, monkeypatch):
     def tick(cursor):
         resources = _resources(sqlite_warehouse)  # the settings as the environment has them now
-        return state_defs.pipeline_health_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources))
+        return state_defs.pipeline_health_sensor(
+            dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+        )
 
     def beat(at):
-        row = {"heartbeat_id": at.isoformat(), "success": True, "timestamp": at, "students_processed": 1, "errors": 0, "duration_ms": 5}
+        row = {
+            "heartbeat_id": at.isoformat(),
+            "success": True,
+            "timestamp": at,
+            "students_processed": 1,
+            "errors": 0,
+            "duration_ms": 5,
+        }
         sqlite_warehouse.append("heartbeat_log", pd.DataFrame([row]))
 
     with webhook_server() as (url, receiver):
@@ -195,6 +222,7 @@ def test_a_failed_health_alert_delivery_is_tried_again(sqlite_warehouse, instanc
         )
         assert isinstance(failed, dg.SkipReason) and "delivery failed" in failed.skip_message
         clock.now = NOW + 2 * 60 * M + 5 * M
-        state_defs.pipeline_health_sensor(dg.build_sensor_context(instance=instance, cursor=start.cursor, resources=resources))
+        state_defs.pipeline_health_sensor(
+            dg.build_sensor_context(instance=instance, cursor=start.cursor, resources=resources)
+        )
     assert [b["status"] for b in receiver.bodies] == ["alert"]
-

@@ -121,7 +121,11 @@ def test_each_event_is_processed_once_across_a_retried_run(warehouse, monkeypatc
     # Nothing of the failed attempt survives but its failed heartbeat row.
     assert warehouse.count("event_processing_log") == 0 and warehouse.count("student_state_cache") == 0
     failed = warehouse.read("heartbeat_log")
-    assert len(failed) == 1 and not failed.success[0] and "connection lost" in failed.details[0]["error_details"][0]["error"]
+    assert (
+        len(failed) == 1
+        and not failed.success[0]
+        and "connection lost" in failed.details[0]["error_details"][0]["error"]
+    )
 
     monkeypatch.setattr(Transaction, "replace", real_replace)
     retry = run_heartbeat(warehouse, RULES, now=NOW, run_id="attempt-2")
@@ -144,7 +148,13 @@ def test_each_event_is_processed_once_across_a_retried_run(warehouse, monkeypatc
 def test_dry_run_computes_the_same_and_writes_nothing(warehouse):
     _platform(warehouse)
     dry = run_heartbeat(warehouse, RULES, now=NOW, dry_run=True)
-    for table in ("student_state_cache", "state_change_log", "scenario_evaluation_log", "event_processing_log", "heartbeat_log"):
+    for table in (
+        "student_state_cache",
+        "state_change_log",
+        "scenario_evaluation_log",
+        "event_processing_log",
+        "heartbeat_log",
+    ):
         assert warehouse.count(table) == 0, table
     real = run_heartbeat(warehouse, RULES, now=NOW)
     assert dry.dry_run and dry.success
@@ -154,9 +164,7 @@ def test_dry_run_computes_the_same_and_writes_nothing(warehouse):
 
 def test_abilities_are_used_when_present_and_the_view_shows_the_latest(warehouse):
     add_events(warehouse, answers(1, NOW - H, 2, 1) + answers(2, NOW - H, 2, 1))
-    ability = pd.DataFrame(
-        {"user_id": [1], "theta": [-2.0], "se": [0.3], "method": ["EAP"], "fitted_at": [NOW - D]}
-    )
+    ability = pd.DataFrame({"user_id": [1], "theta": [-2.0], "se": [0.3], "method": ["EAP"], "fitted_at": [NOW - D]})
     warehouse.append("mirt_ability", ability)
     run_heartbeat(warehouse, RULES, now=NOW)
     cache = _cache(warehouse)
@@ -190,7 +198,9 @@ def test_incremental_heartbeats_agree_with_a_full_refresh(warehouse, tmp_path):
     for user in range(1, 41):
         for day in range(1, 9):  # day 7's events leave the window during the heartbeats below
             if (user + day) % 3:
-                history += answers(user, NOW - day * D + user * 7 * dt.timedelta(minutes=1), correct=user % 4, wrong=day % 3)
+                history += answers(
+                    user, NOW - day * D + user * 7 * dt.timedelta(minutes=1), correct=user % 4, wrong=day % 3
+                )
     add_events(warehouse, history)
     assert run_heartbeat(warehouse, RULES, now=NOW).full_refresh
     at = NOW
@@ -206,5 +216,13 @@ def test_incremental_heartbeats_agree_with_a_full_refresh(warehouse, tmp_path):
     fresh.append("events", warehouse.read("events"))
     run_heartbeat(fresh, RULES, now=at)
     full = _cache(fresh)
-    columns = ["state", "last_activity_at", "recent_accuracy", "recent_attempts", "recent_events", "recent_active_days", "active_scenarios"]
+    columns = [
+        "state",
+        "last_activity_at",
+        "recent_accuracy",
+        "recent_attempts",
+        "recent_events",
+        "recent_active_days",
+        "active_scenarios",
+    ]
     pd.testing.assert_frame_equal(incremental[columns].sort_index(), full[columns].sort_index(), check_dtype=False)

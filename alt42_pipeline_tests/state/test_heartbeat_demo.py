@@ -21,10 +21,16 @@ def test_heartbeat_on_the_demo_platform(tmp_path):
     assets = [ingest.questions, ingest.events, state.student_state]
     with dg.DagsterInstance.ephemeral() as instance:
         assert dg.materialize(assets, selection=[ingest.questions], resources=resources, instance=instance).success
-        tags = {"dagster/asset_partition_range_start": cfg.first_day.isoformat(),
-                "dagster/asset_partition_range_end": cfg.last_day.isoformat()}
-        assert dg.materialize(assets, selection=[ingest.events], resources=resources, instance=instance, tags=tags).success
-        result = dg.materialize(assets, selection=list(state.student_state.keys), resources=resources, instance=instance)
+        tags = {
+            "dagster/asset_partition_range_start": cfg.first_day.isoformat(),
+            "dagster/asset_partition_range_end": cfg.last_day.isoformat(),
+        }
+        assert dg.materialize(
+            assets, selection=[ingest.events], resources=resources, instance=instance, tags=tags
+        ).success
+        result = dg.materialize(
+            assets, selection=list(state.student_state.keys), resources=resources, instance=instance
+        )
         assert result.success
     wh = Warehouse(wh_url)
     beats = wh.read("heartbeat_log")
@@ -40,6 +46,8 @@ def test_heartbeat_on_the_demo_platform(tmp_path):
     assert wh.count("event_processing_log") == wh.count("events")
     # a second heartbeat consumes nothing new and changes no state
     with dg.DagsterInstance.ephemeral() as instance:
-        assert dg.materialize(assets, selection=list(state.student_state.keys), resources=resources, instance=instance).success
+        assert dg.materialize(
+            assets, selection=list(state.student_state.keys), resources=resources, instance=instance
+        ).success
     beats = wh.read("heartbeat_log").sort_values("timestamp")
     assert len(beats) == 2 and int(beats.events_consumed.iloc[-1]) == 0 and int(beats.state_changes.iloc[-1]) == 0

@@ -51,17 +51,44 @@ def _error(text: str) -> str:
 @pytest.mark.parametrize(
     "broken,expected",
     [
-        (GOOD.replace("recent_accuracy < 0.5", "recent_acuracy < 0.5"), "scenarios.yaml:6: rule 'struggling': unknown metric 'recent_acuracy'"),
-        (GOOD.replace("recent_attempts >= 20", "recent_attempts >= twenty"), "scenarios.yaml:7: rule 'struggling': 'twenty'"),
-        (GOOD.replace("recent_attempts >= 20", "recent_attempts => 20"), "scenarios.yaml:7: rule 'struggling': condition"),
-        (GOOD.replace("at_risk: false", "at_risk: maybe"), "scenarios.yaml:11: rule 'thriving': 'at_risk' must be true or false"),
-        (GOOD.replace("id: thriving", "id: struggling"), "scenarios.yaml:9: rule 'struggling': duplicate id (first defined on line 3)"),
-        (GOOD.replace("    description: low accuracy", "    descripton: low accuracy"), "scenarios.yaml:4: rule 'struggling': unknown key 'descripton'"),
-        (GOOD.replace('when: ["recent_accuracy >= 0.85"]', "when: []"), "scenarios.yaml:10: rule 'thriving': 'when' must be a non-empty list"),
-        (GOOD.replace("id: thriving", "id: Thriving!"), "scenarios.yaml:9: rule 'Thriving!': 'id' must be lower_snake_case"),
+        (
+            GOOD.replace("recent_accuracy < 0.5", "recent_acuracy < 0.5"),
+            "scenarios.yaml:6: rule 'struggling': unknown metric 'recent_acuracy'",
+        ),
+        (
+            GOOD.replace("recent_attempts >= 20", "recent_attempts >= twenty"),
+            "scenarios.yaml:7: rule 'struggling': 'twenty'",
+        ),
+        (
+            GOOD.replace("recent_attempts >= 20", "recent_attempts => 20"),
+            "scenarios.yaml:7: rule 'struggling': condition",
+        ),
+        (
+            GOOD.replace("at_risk: false", "at_risk: maybe"),
+            "scenarios.yaml:11: rule 'thriving': 'at_risk' must be true or false",
+        ),
+        (
+            GOOD.replace("id: thriving", "id: struggling"),
+            "scenarios.yaml:9: rule 'struggling': duplicate id (first defined on line 3)",
+        ),
+        (
+            GOOD.replace("    description: low accuracy", "    descripton: low accuracy"),
+            "scenarios.yaml:4: rule 'struggling': unknown key 'descripton'",
+        ),
+        (
+            GOOD.replace('when: ["recent_accuracy >= 0.85"]', "when: []"),
+            "scenarios.yaml:10: rule 'thriving': 'when' must be a non-empty list",
+        ),
+        (
+            GOOD.replace("id: thriving", "id: Thriving!"),
+            "scenarios.yaml:9: rule 'Thriving!': 'id' must be lower_snake_case",
+        ),
         (GOOD.replace("version: 3", "version: three"), "scenarios.yaml:1: 'version' must be a positive integer"),
         (GOOD.replace("version: 3\n", ""), "missing 'version'"),
-        (GOOD.replace("- id: struggling", "- ident: struggling"), "scenarios.yaml:3: rule #1: 'id' must be lower_snake_case"),
+        (
+            GOOD.replace("- id: struggling", "- ident: struggling"),
+            "scenarios.yaml:3: rule #1: 'id' must be lower_snake_case",
+        ),
         (GOOD.replace("rules:", "rulez:"), "scenarios.yaml:2: unknown top-level key 'rulez'"),
         ("version: 1\nrules:\n  - id: a\n    when: [x < 1\n", "scenarios.yaml:5: not valid YAML"),
         ("- just a list\n", "scenarios.yaml:1: the rule file must be a mapping"),

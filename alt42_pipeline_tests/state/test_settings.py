@@ -3,8 +3,14 @@ import pytest
 from alt42_pipeline import settings
 
 NAMES = [
-    "ALT42_IDLE_AFTER_DAYS", "ALT42_INACTIVE_AFTER_DAYS", "ALT42_STATE_WINDOW_DAYS", "ALT42_STATE_LOOKBACK_DAYS",
-    "ALT42_HEARTBEAT_DRY_RUN", "ALT42_HEARTBEAT_STALE_MINUTES", "ALT42_ALERT_WEBHOOK_URL", "ALT42_SCENARIOS_FILE",
+    "ALT42_IDLE_AFTER_DAYS",
+    "ALT42_INACTIVE_AFTER_DAYS",
+    "ALT42_STATE_WINDOW_DAYS",
+    "ALT42_STATE_LOOKBACK_DAYS",
+    "ALT42_HEARTBEAT_DRY_RUN",
+    "ALT42_HEARTBEAT_STALE_MINUTES",
+    "ALT42_ALERT_WEBHOOK_URL",
+    "ALT42_SCENARIOS_FILE",
 ]
 
 
@@ -23,7 +29,12 @@ def _clean(monkeypatch):
 def test_defaults_are_the_documented_ones():
     s = load_state()
     assert (s.idle_after_days, s.inactive_after_days, s.recent_window_days, s.lookback_days) == (7, 30, 7, 35)
-    assert (s.heartbeat_dry_run, s.heartbeat_stale_minutes, s.alert_webhook_url, s.scenarios_file) == (False, 60, "", "")
+    assert (s.heartbeat_dry_run, s.heartbeat_stale_minutes, s.alert_webhook_url, s.scenarios_file) == (
+        False,
+        60,
+        "",
+        "",
+    )
 
 
 def test_values_come_from_the_environment(monkeypatch):

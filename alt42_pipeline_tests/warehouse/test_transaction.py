@@ -8,11 +8,21 @@ AT = dt.datetime(2026, 3, 10, 12, 0, 0, 123456)
 
 
 def _question(qid: str, anchor: bool, meta) -> dict:
-    return {"question_id": qid, "topic_id": None, "source": "t", "is_anchor": anchor, "ref_a": 1.5, "meta": meta, "updated_at": AT}
+    return {
+        "question_id": qid,
+        "topic_id": None,
+        "source": "t",
+        "is_anchor": anchor,
+        "ref_a": 1.5,
+        "meta": meta,
+        "updated_at": AT,
+    }
 
 
 def test_reads_inside_a_transaction_keep_every_type(warehouse):
-    warehouse.append("questions", pd.DataFrame([_question("q1", True, {"tags": ["anchor"]}), _question("q2", False, None)]))
+    warehouse.append(
+        "questions", pd.DataFrame([_question("q1", True, {"tags": ["anchor"]}), _question("q2", False, None)])
+    )
     q = warehouse.table("questions")
     with warehouse.transaction() as tx:
         got = tx.read(sa.select(q).order_by(q.c.question_id))

@@ -32,7 +32,7 @@ class Schema:
             before = set(self.metadata.tables)
             define(self.metadata, self.name)
             for full in sorted(set(self.metadata.tables) - before):
-                base = full[len(self.prefix):]
+                base = full[len(self.prefix) :]
                 self._by_base[base] = self.metadata.tables[full]
                 self._domain_of[base] = domain
 
