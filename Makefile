@@ -19,8 +19,12 @@ demo: setup
 	@mkdir -p $(DAGSTER_HOME)
 	$(PY) -m alt42_pipeline demo
 
-## The whole test suite (PostgreSQL and MariaDB must answer on 127.0.0.1).
+## Lint and format check, the code location's own check, then the whole test suite
+## (PostgreSQL and MariaDB must answer on 127.0.0.1).
 test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/dg check defs
 	$(PY) -m pytest -n 2 --dist loadfile -q
 
 ## The web UI on the demo instance.
