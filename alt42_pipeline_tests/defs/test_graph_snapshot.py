@@ -61,13 +61,20 @@ def graph_snapshot(defs: dg.Definitions) -> dict:
             "tags": {t: str(tags[t]) for t in RUN_TAGS if t in tags},
         }
     schedules = {
-        s.name: {"cron": s.cron_schedule, "timezone": s.execution_timezone, "job": s.job_name,
-                 "default": s.default_status.value}
+        s.name: {
+            "cron": s.cron_schedule,
+            "timezone": s.execution_timezone,
+            "job": s.job_name,
+            "default": s.default_status.value,
+        }
         for s in sorted(defs.schedules or [], key=lambda s: s.name)
     }
     sensors = {
-        s.name: {"jobs": sorted(j.name for j in s.jobs) if s.has_jobs else [],
-                 "interval_s": s.minimum_interval_seconds, "default": s.default_status.value}
+        s.name: {
+            "jobs": sorted(j.name for j in s.jobs) if s.has_jobs else [],
+            "interval_s": s.minimum_interval_seconds,
+            "default": s.default_status.value,
+        }
         for s in sorted(defs.sensors or [], key=lambda s: s.name)
     }
     return {"assets": assets, "checks": checks, "jobs": jobs, "schedules": schedules, "sensors": sensors}

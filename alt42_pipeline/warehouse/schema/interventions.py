@@ -8,8 +8,6 @@ import sqlalchemy as sa
 
 from ..types import JsonDocument, UtcDateTime
 
-DOMAIN = "interventions"
-
 _ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
 

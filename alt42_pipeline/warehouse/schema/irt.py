@@ -8,8 +8,6 @@ import sqlalchemy as sa
 
 from ..types import JsonDocument, UtcDateTime
 
-DOMAIN = "irt"
-
 
 def define(md: sa.MetaData, name: Callable[[str], str]) -> None:
     sa.Table(
