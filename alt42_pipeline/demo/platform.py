@@ -218,24 +218,10 @@ def generate(cfg: DemoConfig | None = None) -> Platform:
     platform.assessment["question"] = _question_rows(bank, cfg)
 
     # -- Moodle -------------------------------------------------------------------------
-    platform.moodle.update(
-        _moodle_rows(
-            cfg,
-            rng,
-            students,
-            mbank,
-            sess_student,
-            sess_time,
-            sess_end,
-            is_quiz,
-            sess_topic,
-            ans_sess,
-            ans_quiz,
-            row,
-            correct,
-            ans_time,
-        )
+    activity = _Activity(
+        sess_student, sess_time, sess_end, is_quiz, sess_topic, ans_sess, ans_quiz, row, correct, ans_time
     )
+    platform.moodle.update(_moodle_rows(cfg, rng, students, mbank, activity))
     return platform
 
 
@@ -266,22 +252,37 @@ def _epoch(ts) -> np.ndarray:
     return pd.DatetimeIndex(ts).as_unit("s").asi8.astype(np.int64)
 
 
-def _moodle_rows(
-    cfg,
-    rng,
-    students,
-    mbank,
-    sess_student,
-    sess_time,
-    sess_end,
-    is_quiz,
-    sess_topic,
-    ans_sess,
-    ans_quiz,
-    row,
-    correct,
-    ans_time,
-) -> dict[str, pd.DataFrame]:
+@dataclass(frozen=True)
+class _Activity:
+    """The generated sessions (one entry each) and answers (one entry each)."""
+
+    sess_student: np.ndarray
+    sess_time: np.ndarray
+    sess_end: np.ndarray
+    is_quiz: np.ndarray
+    sess_topic: np.ndarray
+    ans_sess: np.ndarray
+    ans_quiz: np.ndarray
+    row: np.ndarray
+    correct: np.ndarray
+    ans_time: np.ndarray
+
+
+def _moodle_rows(cfg, rng, students, mbank, activity: _Activity) -> dict[str, pd.DataFrame]:
+    sess_student, sess_time, sess_end, is_quiz, sess_topic = (
+        activity.sess_student,
+        activity.sess_time,
+        activity.sess_end,
+        activity.is_quiz,
+        activity.sess_topic,
+    )
+    ans_sess, ans_quiz, row, correct, ans_time = (
+        activity.ans_sess,
+        activity.ans_quiz,
+        activity.row,
+        activity.correct,
+        activity.ans_time,
+    )
     n_sessions = len(sess_student)
     users = students["user_id"].to_numpy()
     course = 1 + (sess_topic % cfg.courses)
