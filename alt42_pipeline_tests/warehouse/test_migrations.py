@@ -109,9 +109,12 @@ def assert_same_as_fresh_install(upgraded_url: str, fresh_url: str, prefix: str)
         pytest.fail("the migrated database differs from a fresh install of today's schema:\n" + "\n".join(diff))
 
 
-def _table_names(engine: sa.Engine, prefix: str) -> set[str]:
+def _tables_and_columns(engine: sa.Engine, prefix: str) -> set[str]:
+    """Tables, views and each table's columns (``table.column``): what a revision can add."""
     insp = sa.inspect(engine)
-    return set(insp.get_table_names()) - {f"{prefix}alembic_version"} | set(insp.get_view_names())
+    tables = set(insp.get_table_names()) - {f"{prefix}alembic_version"}
+    columns = {f"{table}.{column['name']}" for table in tables for column in insp.get_columns(table)}
+    return tables | set(insp.get_view_names()) | columns
 
 
 @PREFIXES
@@ -152,18 +155,18 @@ def test_upgrading_twice_is_a_noop_and_revisions_rerun_harmlessly(two_databases)
 def test_each_downgrade_drops_what_its_upgrade_created_and_upgrade_again_works(two_databases, prefix):
     upgraded_url, fresh_url = two_databases
     with _engine(upgraded_url) as engine:
-        seen = {None: _table_names(engine, prefix)}
+        seen = {None: _tables_and_columns(engine, prefix)}
         previous = None
         for revision in migrate.revisions():
             migrate.upgrade(engine, prefix, revision)
-            seen[revision] = _table_names(engine, prefix)
+            seen[revision] = _tables_and_columns(engine, prefix)
             assert seen[revision] > seen[previous], f"revision {revision} created nothing"
             previous = revision
         for revision in reversed([None, *migrate.revisions()[:-1]]):
             migrate.downgrade(engine, prefix, revision or "base")
             assert migrate.current_revision(engine, prefix) == revision
-            assert _table_names(engine, prefix) == seen[revision], f"after downgrade to {revision or 'base'}"
+            assert _tables_and_columns(engine, prefix) == seen[revision], f"after downgrade to {revision or 'base'}"
         assert seen[None] == set()
         migrate.upgrade(engine, prefix)
-        assert _table_names(engine, prefix) == seen[migrate.head_revision()]
+        assert _tables_and_columns(engine, prefix) == seen[migrate.head_revision()]
     assert_same_as_fresh_install(upgraded_url, fresh_url, prefix)

@@ -35,3 +35,10 @@ def drop_tables(*bases: str) -> None:
     for base in reversed(bases):
         if not table_missing(base):
             op.drop_table(prefixed(base))
+
+
+def column_missing(base: str, column: str) -> bool:
+    """True unless table ``base`` has ``column`` already (a revision that adds a column adds
+    it only then, so it can run again over a table that has it)."""
+    columns = sa.inspect(op.get_bind()).get_columns(prefixed(base))
+    return column not in {c["name"] for c in columns}

@@ -86,6 +86,8 @@ def define(md: sa.MetaData, name: Callable[[str], str]) -> None:
         sa.Column("state_changes", sa.Integer, nullable=False, server_default="0"),
         sa.Column("scenarios_fired", sa.Integer, nullable=False, server_default="0"),
         sa.Column("details", JsonDocument),
+        # the run's JSON result in the legacy heartbeat's shape (what `alt42 heartbeat` prints)
+        sa.Column("summary", JsonDocument),
         sa.Index(name("ix_heartbeat_log_timestamp"), "success", "timestamp"),
         comment="One row per heartbeat run: success, counts and duration (details: per-state counts, errors).",
     )
