@@ -50,22 +50,22 @@ def _spec(key: str, description: str) -> dg.AssetSpec:
     )
 
 
-def _summary_metadata(summary: HeartbeatSummary) -> dict:
-    keys = (
-        "success",
-        "students_processed",
-        "errors",
-        "duration_ms",
-        "events_consumed",
-        "state_changes",
-        "scenarios_fired",
-        "students_updated",
-        "full_refresh",
-        "dry_run",
-    )
-    meta = {k: getattr(summary, k) for k in keys}
-    meta["timestamp"] = summary.timestamp.isoformat()
-    return meta
+#: How many of the latest heartbeat_log observations the health check looks through for a dry run.
+DRY_RUN_LOOKBACK = 20
+
+
+def heartbeat_metadata(summary: HeartbeatSummary) -> dict:
+    """The run's metadata: the heartbeat's legacy JSON result (``results`` as a JSON value)."""
+    return {k: dg.MetadataValue.json(v) if isinstance(v, dict) else v for k, v in summary.legacy().items()}
+
+
+def latest_dry_run(instance: dg.DagsterInstance) -> dt.datetime | None:
+    """The latest successful dry-run heartbeat among those reported to the instance."""
+    for record in instance.fetch_observations(dg.AssetKey("heartbeat_log"), limit=DRY_RUN_LOOKBACK).records:
+        at = health.dry_run_at({k: v.value for k, v in record.asset_observation.metadata.items()})
+        if at is not None:
+            return at
+    return None
 
 
 def _preview(summary: HeartbeatSummary) -> str:
@@ -93,8 +93,8 @@ def student_state(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         now=utcnow(),
         dry_run=s.heartbeat_dry_run,
     )
-    meta = _summary_metadata(summary)
-    if summary.dry_run:  # nothing was written: no materialization and nothing to check
+    meta = heartbeat_metadata(summary)
+    if summary.dry_run:  # nothing written, nothing to check: the observation is its trace
         context.log.info("dry run (ALT42_HEARTBEAT_DRY_RUN): nothing written")
         context.log_event(dg.AssetObservation(asset_key="heartbeat_log", metadata=meta))
         return
@@ -289,14 +289,18 @@ def inactivity_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseR
     minimum_interval_seconds=5 * 60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Alerts (log and webhook) once per incident when no successful heartbeat has been "
-    "recorded for ALT42_HEARTBEAT_STALE_MINUTES, and clears when it recovers.",
+    "recorded for ALT42_HEARTBEAT_STALE_MINUTES, and clears when it recovers (in dry-run mode, "
+    "dry-run heartbeats count).",
 )
 def pipeline_health_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource, state: StateResource):
     s = state.settings()
     now = utcnow()
     cursor = health.HealthCursor.loads(context.cursor, now)
     latest = latest_heartbeat(warehouse.get())
-    verdict = health.assess(latest and latest.timestamp, cursor, now, dt.timedelta(minutes=s.heartbeat_stale_minutes))
+    dry = latest_dry_run(context.instance) if s.heartbeat_dry_run else None
+    alive = health.sign_of_life(latest and latest.timestamp, dry, s.heartbeat_dry_run)
+    stale_after = dt.timedelta(minutes=s.heartbeat_stale_minutes)
+    verdict = health.assess(alive, cursor, now, stale_after, dry_run_mode=s.heartbeat_dry_run)
     if verdict.action in (health.ALERT, health.RECOVERED):
         (context.log.error if verdict.action == health.ALERT else context.log.info)(verdict.message)
         if s.alert_webhook_url:

@@ -6,15 +6,17 @@ that reads, computes and writes one heartbeat in ``heartbeat``.
 """
 
 from . import checks, health, inactivity
-from .heartbeat import HeartbeatConfig, HeartbeatSummary, run_heartbeat, slot_start
+from .heartbeat import LEGACY_KEYS, HeartbeatConfig, HeartbeatFailed, HeartbeatSummary, run_heartbeat, slot_start
 from .machine import STATES, Thresholds
 from .notify import NotificationError
 from .queries import LatestHeartbeat, latest_heartbeat
 from .rules import RuleFileError, RuleSet, load_rules
 
 __all__ = [
+    "LEGACY_KEYS",
     "STATES",
     "HeartbeatConfig",
+    "HeartbeatFailed",
     "HeartbeatSummary",
     "LatestHeartbeat",
     "NotificationError",

@@ -13,6 +13,12 @@ scenario firings, its heartbeat_log row) commits in one transaction. A run that 
 leaves nothing behind and its retry starts from the same place; a run retried after it
 committed finds its events already consumed. A dry run does the same work inside a
 transaction that is rolled back, so it computes exactly what a real run would.
+
+A heartbeat's result is the legacy heartbeat's JSON (:meth:`HeartbeatSummary.legacy`):
+``{success, timestamp, students_processed, errors, duration_ms, results}``, ``results``
+holding the students per state, the state changes and the scenarios fired. The same document
+is the ``summary`` of its ``heartbeat_log`` row, what ``alt42 heartbeat`` prints and the run's
+metadata.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -36,6 +43,10 @@ log = logging.getLogger(__name__)
 
 #: At most this many per-student errors are kept in heartbeat_log.details (all are counted).
 MAX_ERROR_DETAILS = 100
+#: The keys of the legacy heartbeat's JSON result, in its order.
+LEGACY_KEYS = ("success", "timestamp", "students_processed", "errors", "duration_ms", "results")
+#: Errors listed in the legacy result's ``results.first_errors`` (heartbeat_log.details keeps more).
+LEGACY_ERROR_DETAILS = 10
 
 
 @dataclass(frozen=True)
@@ -64,7 +75,7 @@ class HeartbeatSummary:
     timestamp: dt.datetime
     students_processed: int = 0
     errors: int = 0
-    duration_ms: int = 0
+    duration_ms: float = 0.0
     events_consumed: int = 0
     state_changes: int = 0
     scenarios_fired: int = 0
@@ -74,6 +85,34 @@ class HeartbeatSummary:
     window_days: int | None = None
     states: dict[str, int] = field(default_factory=dict)
     error_details: list[dict] = field(default_factory=list)
+
+    def legacy(self) -> dict[str, Any]:
+        """The legacy heartbeat's JSON result: exactly :data:`LEGACY_KEYS`, plain JSON values.
+
+        ``timestamp`` is ISO 8601 with its UTC offset and ``duration_ms`` milliseconds with two
+        decimals, as ``heartbeat.php`` printed them; ``errors`` counts the students (or, for a
+        failed heartbeat, the failure) in error, the first of which are in ``results``.
+        """
+        results = {
+            "states": {state: int(self.states.get(state, 0)) for state in machine.STATES},
+            "state_changes": self.state_changes,
+            "scenarios_fired": self.scenarios_fired,
+            "events_consumed": self.events_consumed,
+            "students_updated": self.students_updated,
+            "full_refresh": self.full_refresh,
+            "dry_run": self.dry_run,
+            "heartbeat_id": self.heartbeat_id,
+            "first_errors": self.error_details[:LEGACY_ERROR_DETAILS],
+        }
+        values = (
+            self.success,
+            self.timestamp.replace(tzinfo=dt.UTC).isoformat(timespec="seconds"),
+            self.students_processed,
+            self.errors,
+            round(float(self.duration_ms), 2),
+            results,
+        )
+        return dict(zip(LEGACY_KEYS, values))
 
     def log_row(self, run_id: str | None) -> pd.DataFrame:
         return pd.DataFrame(
@@ -85,7 +124,7 @@ class HeartbeatSummary:
                     "timestamp": self.timestamp,
                     "students_processed": self.students_processed,
                     "errors": self.errors,
-                    "duration_ms": self.duration_ms,
+                    "duration_ms": int(round(self.duration_ms)),
                     "events_consumed": self.events_consumed,
                     "state_changes": self.state_changes,
                     "scenarios_fired": self.scenarios_fired,
@@ -96,9 +135,19 @@ class HeartbeatSummary:
                         "full_refresh": self.full_refresh,
                         "window_days": self.window_days,
                     },
+                    "summary": self.legacy(),
                 }
             ]
         )
+
+
+class HeartbeatFailed(RuntimeError):
+    """A heartbeat that could not complete; ``summary`` is its (failed) result, and the
+    original exception is the cause."""
+
+    def __init__(self, summary: HeartbeatSummary, cause: BaseException) -> None:
+        super().__init__(f"heartbeat {summary.heartbeat_id} failed: {type(cause).__name__}: {cause}")
+        self.summary = summary
 
 
 class _RollBack(Exception):
@@ -114,7 +163,8 @@ def run_heartbeat(
     now: dt.datetime | None = None,
     dry_run: bool = False,
 ) -> HeartbeatSummary:
-    """Run one heartbeat; raise (after logging a failed heartbeat) if it cannot complete."""
+    """Run one heartbeat; raise :class:`HeartbeatFailed` (after logging a failed heartbeat,
+    unless it is a dry run) if it cannot complete."""
     started = time.perf_counter()
     now = now or utcnow()
     summary = HeartbeatSummary(heartbeat_id=uuid.uuid4().hex, success=False, timestamp=now, dry_run=dry_run)
@@ -132,11 +182,12 @@ def run_heartbeat(
         summary.success = False
         summary.duration_ms = _ms_since(started)
         summary.error_details = [{"user_id": None, "error": f"{type(exc).__name__}: {exc}"}]
+        summary.errors = len(summary.error_details)
         if not dry_run:
             _record_failure(wh, summary, run_id)
-        raise
+        raise HeartbeatFailed(summary, exc) from exc
     log.info(
-        "heartbeat %s: %d students, %d errors, %d events consumed, %d state changes in %d ms%s",
+        "heartbeat %s: %d students, %d errors, %d events consumed, %d state changes in %.0f ms%s",
         summary.heartbeat_id,
         summary.students_processed,
         summary.errors,
@@ -208,8 +259,8 @@ def _record_failure(wh: Warehouse, summary: HeartbeatSummary, run_id: str | None
         log.exception("could not record the failed heartbeat %s", summary.heartbeat_id)
 
 
-def _ms_since(started: float) -> int:
-    return int(round((time.perf_counter() - started) * 1000))
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
 
 
 def slot_start(now: dt.datetime, minutes: int) -> dt.datetime:

@@ -60,9 +60,13 @@ def test_the_heartbeat_run_writes_its_log_row_and_the_same_summary_as_metadata(s
     meta = _materializations(result)
     row = wh.read("heartbeat_log").iloc[0]
     assert row.run_id == result.run_id and bool(row.success)
-    for key in ("students_processed", "errors", "duration_ms", "events_consumed"):
-        assert meta["heartbeat_log"][key] == row[key], key
-    assert meta["heartbeat_log"]["errors"] == 1 and meta["heartbeat_log"]["students_processed"] == 1
+    # the run's metadata is the legacy JSON result, the same as the log row's summary
+    assert meta["heartbeat_log"] == row.summary
+    assert sorted(row.summary) == sorted(
+        ["success", "timestamp", "students_processed", "errors", "duration_ms", "results"]
+    )
+    assert row.summary["errors"] == row.errors == 1 and row.summary["students_processed"] == 1
+    assert row.summary["results"]["events_consumed"] == row.events_consumed == 25
     cache = meta["student_state_cache"]
     assert cache["dagster/row_count"] == 1 and cache["students_at_risk"] == 1
     assert "| at_risk | 1 |" in cache["preview"] and "| 2 |" in cache["preview"]
@@ -85,6 +89,10 @@ def test_a_dry_run_writes_nothing_and_reports_an_observation(sqlite_warehouse, i
     observations = [e for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION"]
     assert len(observations) == 1
     assert sqlite_warehouse.count("heartbeat_log") == 0 and sqlite_warehouse.count("student_state_cache") == 0
+    # its trace: the legacy JSON as the observation's metadata, in the instance's event log
+    meta = {k: v.value for k, v in observations[0].event_specific_data.asset_observation.metadata.items()}
+    assert sorted(meta) == sorted(["success", "timestamp", "students_processed", "errors", "duration_ms", "results"])
+    assert meta["results"]["dry_run"] is True and meta["students_processed"] == 1
 
 
 def test_an_invalid_rule_file_fails_the_run_naming_line_and_rule(
@@ -207,6 +215,41 @@ def test_pipeline_health_sensor_alerts_once_per_incident_and_clears(sqlite_wareh
         tick(cursor)
     assert [b["status"] for b in receiver.bodies] == ["alert", "recovered"]
     assert "heartbeat stale for 61 min" in receiver.bodies[0]["message"]
+
+
+def _health_tick(wh, instance, cursor):
+    resources = _resources(wh)  # the settings as the environment has them now
+    return state_defs.pipeline_health_sensor(
+        dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+    )
+
+
+def test_in_dry_run_mode_the_dry_runs_keep_the_health_check_quiet(sqlite_warehouse, instance, clock, monkeypatch):
+    monkeypatch.setenv("ALT42_HEARTBEAT_DRY_RUN", "true")
+    add_events(sqlite_warehouse, answers(1, NOW - D, 3, 0))
+    cursor = _health_tick(sqlite_warehouse, instance, None).cursor
+    for slot in range(1, 5):  # a dry-run heartbeat every 30 minutes for two hours
+        clock.now = NOW + slot * 30 * M
+        assert dg.materialize([state_defs.student_state], resources=_resources(sqlite_warehouse), instance=instance)
+        clock.now += 10 * M
+        verdict = _health_tick(sqlite_warehouse, instance, cursor)
+        cursor = verdict.cursor
+        assert "heartbeat healthy" in verdict.skip_reason.skip_message and "dry run" in verdict.skip_reason.skip_message
+    assert sqlite_warehouse.count("heartbeat_log") == 0  # still nothing written
+    clock.now = NOW + 4 * 30 * M + 61 * M  # the dry runs stop: that is an incident too
+    stale = _health_tick(sqlite_warehouse, instance, cursor).skip_reason.skip_message
+    assert "heartbeat stale for 61 min" in stale and "dry run" in stale
+
+
+def test_a_manual_dry_run_never_hides_a_stopped_heartbeat(sqlite_warehouse, instance, clock, monkeypatch):
+    cursor = _health_tick(sqlite_warehouse, instance, None).cursor
+    clock.now = NOW + 50 * M
+    monkeypatch.setenv("ALT42_HEARTBEAT_DRY_RUN", "true")  # one dry run by hand (as `alt42 doctor` does)
+    assert dg.materialize([state_defs.student_state], resources=_resources(sqlite_warehouse), instance=instance)
+    monkeypatch.delenv("ALT42_HEARTBEAT_DRY_RUN")
+    clock.now = NOW + 61 * M
+    message = _health_tick(sqlite_warehouse, instance, cursor).skip_reason.skip_message
+    assert "heartbeat stale for 61 min" in message and "no successful heartbeat recorded" in message
 
 
 def test_a_failed_health_alert_delivery_is_tried_again(sqlite_warehouse, instance, clock, monkeypatch):

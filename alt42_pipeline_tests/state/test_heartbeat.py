@@ -1,10 +1,11 @@
 import datetime as dt
+import json
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from alt42_pipeline.state.heartbeat import HeartbeatConfig, run_heartbeat
+from alt42_pipeline.state.heartbeat import LEGACY_KEYS, HeartbeatConfig, HeartbeatFailed, run_heartbeat
 from alt42_pipeline.state.machine import Thresholds
 from alt42_pipeline.state.rules import load_rules
 from alt42_pipeline.warehouse import Transaction, Warehouse
@@ -57,6 +58,27 @@ def test_first_heartbeat_classifies_every_student_and_logs_why(warehouse):
     assert beats.students_processed[0] == summary.students_processed == 5
     assert beats.events_consumed[0] == warehouse.count("events") == summary.events_consumed
     assert beats.details[0]["states"] == {"active": 2, "at_risk": 1, "idle": 1, "inactive": 1}
+
+
+def test_the_result_is_the_legacy_heartbeat_json_and_its_log_row_keeps_it(warehouse):
+    _platform(warehouse)
+    summary = run_heartbeat(warehouse, RULES, now=NOW)
+    result = summary.legacy()
+    # exactly the keys heartbeat.php printed, in its order
+    assert list(result) == ["success", "timestamp", "students_processed", "errors", "duration_ms", "results"]
+    assert tuple(result) == LEGACY_KEYS
+    assert result["success"] is True and result["timestamp"] == "2026-03-10T12:00:00+00:00"
+    assert result["students_processed"] == 5 and result["errors"] == 0
+    assert isinstance(result["duration_ms"], float) and result["duration_ms"] >= 0
+    results = result["results"]
+    assert results["states"] == {"active": 2, "idle": 1, "inactive": 1, "at_risk": 1}
+    assert results["state_changes"] == 5 and results["scenarios_fired"] == 2
+    assert results["events_consumed"] == warehouse.count("events") and results["dry_run"] is False
+    assert json.loads(json.dumps(result)) == result  # plain JSON, nothing a scraper cannot read
+    assert warehouse.read("heartbeat_log").summary[0] == result
+
+    dry = run_heartbeat(warehouse, RULES, now=NOW + H, dry_run=True).legacy()
+    assert tuple(dry) == LEGACY_KEYS and dry["results"]["dry_run"] is True and dry["success"] is True
 
 
 def test_nothing_changed_means_no_change_rows_and_time_moves_states_on(warehouse):
@@ -116,7 +138,7 @@ def test_each_event_is_processed_once_across_a_retried_run(warehouse, monkeypatc
         raise RuntimeError("connection lost while writing the cache")
 
     monkeypatch.setattr(Transaction, "replace", crash)
-    with pytest.raises(RuntimeError, match="connection lost"):
+    with pytest.raises(HeartbeatFailed, match="connection lost") as info:
         run_heartbeat(warehouse, RULES, now=NOW, run_id="attempt-1")
     # Nothing of the failed attempt survives but its failed heartbeat row.
     assert warehouse.count("event_processing_log") == 0 and warehouse.count("student_state_cache") == 0
@@ -126,6 +148,10 @@ def test_each_event_is_processed_once_across_a_retried_run(warehouse, monkeypatc
         and not failed.success[0]
         and "connection lost" in failed.details[0]["error_details"][0]["error"]
     )
+    # the failure's JSON result (what `alt42 heartbeat` prints) is the failed row's summary
+    assert failed.summary[0] == info.value.summary.legacy()
+    assert failed.summary[0]["success"] is False and failed.summary[0]["errors"] == 1
+    assert "connection lost" in failed.summary[0]["results"]["first_errors"][0]["error"]
 
     monkeypatch.setattr(Transaction, "replace", real_replace)
     retry = run_heartbeat(warehouse, RULES, now=NOW, run_id="attempt-2")
