@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from ..clock import utcnow
 from ..warehouse import Warehouse
-from .schedules import Schedule, ScheduleError, validate
+from .schedules import Schedule, ScheduleConflict, ScheduleError, ScheduleNotFound, validate
 
 #: The schedule ``init`` creates: every day at 09:00, like the legacy batch.
 DEFAULT_SCHEDULE = Schedule(name="daily_interventions", frequency="daily", hour=9, minute=0)
@@ -29,7 +29,7 @@ def get_schedule(wh: Warehouse, ref: str | int) -> Schedule:
     schedules = list_schedules(wh)
     for schedule in [s for s in schedules if str(s.id) == str(ref)] + [s for s in schedules if s.name == ref]:
         return schedule
-    raise ScheduleError(f"no schedule with id or name {ref!r}")
+    raise ScheduleNotFound(f"no schedule with id or name {ref!r}")
 
 
 def add_schedule(wh: Warehouse, schedule: Schedule) -> Schedule:
@@ -40,15 +40,21 @@ def add_schedule(wh: Warehouse, schedule: Schedule) -> Schedule:
     try:
         result = wh.execute(sa.insert(table).values(**values))
     except sa.exc.IntegrityError:
-        raise ScheduleError(f"a schedule named {schedule.name!r} already exists") from None
+        raise _name_taken(schedule.name) from None
     return dataclasses.replace(schedule, id=result.inserted_primary_key[0], created_at=now, updated_at=now)
+
+
+def _name_taken(name: str) -> ScheduleConflict:
+    message = f"a schedule named {name!r} already exists"
+    return ScheduleConflict(message, {"name": message})
 
 
 def update_schedule(wh: Warehouse, ref: str | int, **changes: Any) -> Schedule:
     """Change some fields of a schedule; it takes effect at the sensor's next tick."""
     unknown = set(changes) - set(EDITABLE)
     if unknown:
-        raise ScheduleError(f"cannot change {sorted(unknown)}; editable fields: {', '.join(EDITABLE)}")
+        message = f"cannot change {sorted(unknown)}; editable fields: {', '.join(EDITABLE)}"
+        raise ScheduleError(message, {field: f"{field} cannot be changed" for field in sorted(unknown)})
     current = get_schedule(wh, ref)
     updated = validate(dataclasses.replace(current, **changes, updated_at=utcnow()))
     table = wh.table("batch_schedules")
@@ -56,7 +62,7 @@ def update_schedule(wh: Warehouse, ref: str | int, **changes: Any) -> Schedule:
     try:
         wh.execute(sa.update(table).where(table.c.id == current.id).values(**values))
     except sa.exc.IntegrityError:
-        raise ScheduleError(f"a schedule named {updated.name!r} already exists") from None
+        raise _name_taken(updated.name) from None
     return updated
 
 

@@ -23,7 +23,20 @@ NAME_MAX = 64
 
 
 class ScheduleError(ValueError):
-    """A schedule with an impossible value; the message says which and why."""
+    """A schedule with an impossible value; the message says which and why, and ``problems``
+    maps each field at fault to what is wrong with it (empty when no one field is)."""
+
+    def __init__(self, message: str, problems: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = dict(problems or {})
+
+
+class ScheduleNotFound(ScheduleError):
+    """No schedule has the id (or name) asked for."""
+
+
+class ScheduleConflict(ScheduleError):
+    """The change would give two schedules the same name."""
 
 
 @dataclass(frozen=True)
@@ -51,26 +64,27 @@ class Schedule:
 
 
 def validate(schedule: Schedule) -> Schedule:
-    """Return ``schedule`` if every value is possible, else raise :class:`ScheduleError`."""
-    problems = []
+    """Return ``schedule`` if every value is possible, else raise :class:`ScheduleError`
+    naming every field at fault."""
+    problems = {}
     if not isinstance(schedule.name, str) or not schedule.name.strip():
-        problems.append("name must not be empty")
+        problems["name"] = "name must not be empty"
     elif len(schedule.name) > NAME_MAX:
-        problems.append(f"name must be at most {NAME_MAX} characters, not {len(schedule.name)}")
+        problems["name"] = f"name must be at most {NAME_MAX} characters, not {len(schedule.name)}"
     if schedule.frequency not in FREQUENCIES:
-        problems.append(f"frequency must be one of {', '.join(FREQUENCIES)}, not {schedule.frequency!r}")
+        problems["frequency"] = f"frequency must be one of {', '.join(FREQUENCIES)}, not {schedule.frequency!r}"
     if not _int_in(schedule.hour, 0, 23):
-        problems.append(f"hour must be an integer from 0 to 23, not {schedule.hour!r}")
+        problems["hour"] = f"hour must be an integer from 0 to 23, not {schedule.hour!r}"
     if not _int_in(schedule.minute, 0, 59):
-        problems.append(f"minute must be an integer from 0 to 59, not {schedule.minute!r}")
+        problems["minute"] = f"minute must be an integer from 0 to 59, not {schedule.minute!r}"
     try:
         ZoneInfo(schedule.timezone)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
-        problems.append(f"timezone {schedule.timezone!r} is not an IANA time zone (e.g. UTC, Asia/Seoul)")
+        problems["timezone"] = f"timezone {schedule.timezone!r} is not an IANA time zone (e.g. UTC, Asia/Seoul)"
     if schedule.target not in TARGETS:
-        problems.append(f"target must be one of {', '.join(TARGETS)}, not {schedule.target!r}")
+        problems["target"] = f"target must be one of {', '.join(TARGETS)}, not {schedule.target!r}"
     if problems:
-        raise ScheduleError(f"schedule {schedule.name!r}: " + "; ".join(problems))
+        raise ScheduleError(f"schedule {schedule.name!r}: " + "; ".join(problems.values()), problems)
     return schedule
 
 
@@ -97,6 +111,16 @@ def latest_due(schedule: Schedule, now: dt.datetime) -> dt.datetime:
     # a slot exactly at ``now`` counts as due.
     start = local_now + dt.timedelta(microseconds=1)
     due = croniter(schedule.cron, start).get_prev(dt.datetime)
+    return _first_occurrence(due, zone).astimezone(dt.UTC)
+
+
+def next_due(schedule: Schedule, now: dt.datetime) -> dt.datetime:
+    """The first time ``schedule`` is due after ``now`` (aware, UTC); a slot exactly at
+    ``now`` is due already (:func:`latest_due`), so this is the one after it."""
+    if now.tzinfo is None:
+        raise ValueError("now must be time-zone aware")
+    zone = schedule.zone
+    due = croniter(schedule.cron, now.astimezone(zone)).get_next(dt.datetime)
     return _first_occurrence(due, zone).astimezone(dt.UTC)
 
 
@@ -176,3 +200,44 @@ def due_slots(schedules: list[Schedule], now: dt.datetime, last_fired: dict[str,
         tick.slots.append(DueSlot(schedule, due, partition_date(due, schedule.timezone)))
         tick.cursor[sid] = due.isoformat()
     return tick
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """What ``db_schedule_sensor`` will do with one schedule, seen from ``now``.
+
+    ``pending``: a slot is due and not launched yet, so the sensor's next tick launches it
+    (``next_due`` is that slot); otherwise ``next_due`` is the next slot. ``partition`` is the
+    day that run will look at. Both are None when the sensor skips the schedule (``problem``
+    says why: inactive, or impossible values).
+    """
+
+    schedule: Schedule
+    next_due: dt.datetime | None
+    partition: dt.date | None
+    pending: bool
+    last_fired: dt.datetime | None
+    problem: str | None = None
+
+
+def outlook(schedules: list[Schedule], now: dt.datetime, last_fired: dict[str, str]) -> list[Outlook]:
+    """Each schedule's :class:`Outlook`, by the sensor's own rule (:func:`due_slots`) and the
+    sensor's cursor ``last_fired``."""
+    tick = due_slots(schedules, now, last_fired)
+    pending = {slot.schedule.id: slot for slot in tick.slots}
+    out = []
+    for schedule in schedules:
+        fired = last_fired.get(str(schedule.id))
+        view = {"schedule": schedule, "last_fired": dt.datetime.fromisoformat(fired) if fired else None}
+        if not schedule.is_active:
+            out.append(Outlook(**view, next_due=None, partition=None, pending=False, problem="inactive"))
+            continue
+        try:
+            validate(schedule)
+        except ScheduleError as exc:
+            out.append(Outlook(**view, next_due=None, partition=None, pending=False, problem=str(exc)))
+            continue
+        slot = pending.get(schedule.id)
+        due = slot.due if slot else next_due(schedule, now)
+        out.append(Outlook(**view, next_due=due, partition=partition_date(due, schedule.timezone), pending=bool(slot)))
+    return out

@@ -13,7 +13,7 @@ from alt42_pipeline.interventions.schedule_store import (
     list_schedules,
     update_schedule,
 )
-from alt42_pipeline.interventions.schedules import Schedule, ScheduleError
+from alt42_pipeline.interventions.schedules import Schedule, ScheduleConflict, ScheduleError, ScheduleNotFound
 
 
 def test_add_update_delete_round_trip(warehouse):
@@ -42,14 +42,21 @@ def test_bad_input_is_rejected_and_changes_nothing(warehouse):
     add_schedule(warehouse, Schedule(name="a", frequency="daily", hour=1, minute=0))
     with pytest.raises(ScheduleError, match="hour must be"):
         update_schedule(warehouse, "a", hour=99)
-    with pytest.raises(ScheduleError, match="already exists"):
+    with pytest.raises(ScheduleConflict, match="already exists") as taken:
         add_schedule(warehouse, Schedule(name="a", frequency="daily", hour=2, minute=0))
-    with pytest.raises(ScheduleError, match="cannot change"):
+    assert set(taken.value.problems) == {"name"}
+    add_schedule(warehouse, Schedule(name="b", frequency="daily", hour=2, minute=0))
+    with pytest.raises(ScheduleConflict, match="already exists"):
+        update_schedule(warehouse, "b", name="a")
+    with pytest.raises(ScheduleError, match="cannot change") as fixed:
         update_schedule(warehouse, "a", created_at=None)
-    with pytest.raises(ScheduleError, match="no schedule"):
+    assert set(fixed.value.problems) == {"created_at"}
+    with pytest.raises(ScheduleNotFound, match="no schedule"):
         delete_schedule(warehouse, "missing")
-    [stored] = list_schedules(warehouse)
-    assert (stored.hour, stored.minute) == (1, 0)
+    with pytest.raises(ScheduleNotFound):
+        update_schedule(warehouse, 999, hour=3)
+    stored, _ = list_schedules(warehouse)
+    assert (stored.name, stored.hour, stored.minute) == ("a", 1, 0)
 
 
 def test_init_creates_the_default_once_and_force_recreates_it(warehouse):

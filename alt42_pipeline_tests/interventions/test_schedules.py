@@ -13,6 +13,8 @@ from alt42_pipeline.interventions.schedules import (
     ScheduleError,
     due_slots,
     latest_due,
+    next_due,
+    outlook,
     partition_date,
     validate,
 )
@@ -50,6 +52,13 @@ def test_validation_reports_every_problem_at_once():
     with pytest.raises(ScheduleError) as info:
         validate(Schedule(name="bad", frequency="daily", hour=25, minute=61))
     assert "hour" in str(info.value) and "minute" in str(info.value)
+
+
+def test_validation_names_each_field_with_its_problem():
+    with pytest.raises(ScheduleError) as info:
+        validate(Schedule(name="bad", frequency="hourly", hour=25, minute=0, timezone="Nowhere"))
+    assert set(info.value.problems) == {"frequency", "hour", "timezone"}
+    assert info.value.problems["hour"] == "hour must be an integer from 0 to 23, not 25"
 
 
 def test_a_valid_schedule_passes_unchanged():
@@ -171,3 +180,60 @@ def test_an_invalid_row_is_reported_and_the_other_schedules_still_fire():
     tick = due_slots([broken, _stored(DAILY_9, sid=4)], at(2026, 11, 23, 10, 0), {})
     assert [s.schedule.id for s in tick.slots] == [4]
     assert len(tick.invalid) == 1 and "schedule id 3" in tick.invalid[0] and "Mars/Olympus" in tick.invalid[0]
+
+
+@pytest.mark.parametrize(
+    "schedule, now, expected",
+    [
+        (DAILY_9, at(2026, 11, 20, 8, 0), at(2026, 11, 20, 9, 0)),
+        (DAILY_9, at(2026, 11, 20, 9, 0), at(2026, 11, 21, 9, 0)),  # a slot at now is due, not next
+        (dataclasses.replace(DAILY_9, frequency="weekly"), at(2026, 11, 23, 0, 0), at(2026, 11, 29, 9, 0)),
+        (dataclasses.replace(DAILY_9, frequency="monthly"), at(2026, 11, 2, 0, 0), at(2026, 12, 1, 9, 0)),
+        # 09:00 on Sunday in Seoul is Sunday 00:00 UTC
+        (
+            Schedule(name="s", frequency="weekly", hour=9, minute=0, timezone="Asia/Seoul"),
+            at(2026, 11, 25),
+            at(2026, 11, 29),
+        ),
+        # 02:30 does not exist on 2026-03-29 in Berlin: the first valid moment, 03:00 CEST
+        (
+            Schedule(name="s", frequency="daily", hour=2, minute=30, timezone="Europe/Berlin"),
+            at(2026, 3, 28, 12),
+            at(2026, 3, 29, 1),
+        ),
+    ],
+)
+def test_next_due_is_the_first_slot_after_now(schedule, now, expected):
+    assert next_due(schedule, now) == expected
+
+
+def test_outlook_says_what_the_sensor_will_do_with_each_schedule():
+    now = at(2026, 11, 23, 10, 0)
+    fired = _stored(DAILY_9, sid=1)
+    missed = _stored(dataclasses.replace(DAILY_9, name="missed", hour=6), sid=2)
+    new = _stored(DAILY_9, sid=3, changed=dt.datetime(2026, 11, 23, 9, 30))  # changed after today's slot
+    off = dataclasses.replace(_stored(DAILY_9, sid=4), is_active=False)
+    broken = dataclasses.replace(_stored(DAILY_9, sid=5), timezone="Mars/Olympus")
+    views = outlook([fired, missed, new, off, broken], now, {"1": "2026-11-23T09:00:00+00:00"})
+    by_id = {v.schedule.id: v for v in views}
+    # today's 09:00 slot was launched: the next is tomorrow's, for today
+    assert (by_id[1].pending, by_id[1].next_due, by_id[1].partition) == (
+        False,
+        at(2026, 11, 24, 9),
+        dt.date(2026, 11, 23),
+    )
+    assert by_id[1].last_fired == at(2026, 11, 23, 9)
+    # today's 06:00 slot has not been launched: the sensor's next tick launches it, for yesterday
+    assert (by_id[2].pending, by_id[2].next_due, by_id[2].partition) == (
+        True,
+        at(2026, 11, 23, 6),
+        dt.date(2026, 11, 22),
+    )
+    assert (by_id[3].pending, by_id[3].next_due) == (False, at(2026, 11, 24, 9))
+    assert by_id[4].next_due is None and by_id[4].problem == "inactive"
+    assert by_id[5].next_due is None and "Mars/Olympus" in by_id[5].problem
+    # the same decision as the sensor's own
+    assert [
+        s.schedule.id
+        for s in due_slots([fired, missed, new, off, broken], now, {"1": "2026-11-23T09:00:00+00:00"}).slots
+    ] == [2]
