@@ -103,6 +103,40 @@ class InterventionSettings(_Section):
     required_records: str = DEFAULT_REQUIRED_RECORDS
 
 
+#: Shortest bearer token the batch management API accepts (a guessable token is no protection).
+API_TOKEN_MIN_LENGTH = 16
+
+
+def _http_url(value: str) -> str:
+    """An http(s) URL with a host (the Dagster webserver's, for its GraphQL API)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL with a host, e.g. http://dagster-webserver:80")
+    return value.rstrip("/")
+
+
+class ApiSettings(_Section):
+    """The batch management HTTP API (``alt42 api``) and the Dagster webserver it launches
+    runs through."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8042
+    #: Bearer token every /api/batch request must carry; the API refuses to start without one.
+    token: SecretStr = SecretStr("")
+    max_body_bytes: Positive = 64 * 1024
+    rate_per_minute: Positive = 120
+    dagster_url: Annotated[str, AfterValidator(_http_url)] = "http://127.0.0.1:3000"
+
+    @model_validator(mode="after")
+    def _token_long_enough(self) -> ApiSettings:
+        length = len(self.token.get_secret_value())
+        if 0 < length < API_TOKEN_MIN_LENGTH:  # the value itself is never put in the message
+            raise ValueError(f"token must be at least {API_TOKEN_MIN_LENGTH} characters long, not {length}")
+        return self
+
+
 class ReportSettings(_Section):
     """Where the weekly reports' HTML files are written."""
 
@@ -122,6 +156,7 @@ class Settings(BaseSettings):
     state: StateSettings = StateSettings()
     interventions: InterventionSettings = InterventionSettings()
     reports: ReportSettings
+    api: ApiSettings = ApiSettings()
 
     @model_validator(mode="before")
     @classmethod
@@ -181,6 +216,12 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "ALT42_RECOMMENDER_CHUNK": ("interventions", "recommender_chunk"),
     "ALT42_REQUIRED_RECORDS": ("interventions", "required_records"),
     "ALT42_REPORT_DIR": ("reports", "report_dir"),
+    "ALT42_API_HOST": ("api", "host"),
+    "ALT42_API_PORT": ("api", "port"),
+    "ALT42_API_TOKEN": ("api", "token"),
+    "ALT42_API_MAX_BODY_BYTES": ("api", "max_body_bytes"),
+    "ALT42_API_RATE_PER_MINUTE": ("api", "rate_per_minute"),
+    "ALT42_DAGSTER_URL": ("api", "dagster_url"),
 }
 _NAME_OF = {path: name for name, path in ENVIRONMENT.items()}
 
@@ -240,6 +281,8 @@ def _describe(error: dict) -> str:
         return f"{name}={raw!r} is not a boolean (true/false)"
     if kind == "greater_than_equal":
         return f"{name}={raw} must be at least {ctx['ge']}"
+    if kind == "less_than_equal":
+        return f"{name}={raw} must be at most {ctx['le']}"
     if kind == "greater_than":
         noun = "int" if isinstance(ctx.get("gt"), int) else "number"
         return f"{name} must be a positive {noun}, not {raw!r}"

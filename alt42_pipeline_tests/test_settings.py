@@ -58,3 +58,39 @@ def test_bad_values_are_refused_naming_the_variable(monkeypatch, name, value, me
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=message):
         load_state()
+
+
+@pytest.mark.parametrize(
+    "name,value,message",
+    [
+        ("ALT42_API_PORT", "70000", "ALT42_API_PORT=70000 must be at most 65535"),
+        ("ALT42_API_PORT", "http", "ALT42_API_PORT='http' is not an integer"),
+        ("ALT42_API_RATE_PER_MINUTE", "0", "ALT42_API_RATE_PER_MINUTE must be a positive int"),
+        ("ALT42_DAGSTER_URL", "dagster:3000", "ALT42_DAGSTER_URL='dagster:3000': .*not an http\\(s\\) URL"),
+    ],
+)
+def test_bad_api_settings_are_refused_naming_the_variable(monkeypatch, name, value, message):
+    monkeypatch.setenv(name, value)
+    settings.load.cache_clear()
+    with pytest.raises(ValueError, match=message):
+        settings.load()
+
+
+def test_the_api_token_is_a_secret_refused_when_short_without_showing_it(monkeypatch):
+    settings.load.cache_clear()
+    api = settings.load().api
+    assert (api.host, api.port, api.token.get_secret_value(), api.dagster_url) == (
+        "127.0.0.1",
+        8042,
+        "",
+        "http://127.0.0.1:3000",
+    )
+    monkeypatch.setenv("ALT42_API_TOKEN", "hunter2")
+    settings.load.cache_clear()
+    with pytest.raises(ValueError, match="ALT42_API_TOKEN must be at least 16 characters long, not 7") as info:
+        settings.load()
+    assert "hunter2" not in str(info.value)
+    monkeypatch.setenv("ALT42_API_TOKEN", "a-token-of-32-characters-exactly")
+    settings.load.cache_clear()
+    loaded = settings.load().api.token
+    assert loaded.get_secret_value() == "a-token-of-32-characters-exactly" and "characters" not in repr(loaded)

@@ -1,7 +1,8 @@
 """The operator command line (``python -m alt42_pipeline``, installed as ``alt42``).
 
 A thin shell like ``defs/``: each command loads the settings, calls a domain's public face
-and prints. ``batch`` holds the intervention batch's commands.
+(or ``control``, shared with the HTTP API) and prints. ``batch`` holds the intervention
+batch's commands; ``operate`` the heartbeat, the doctor and the API server.
 """
 
 from __future__ import annotations
@@ -106,8 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(func=_status)
 
     from .batch import add_commands as add_batch_commands
+    from .operate import add_commands as add_operate_commands
 
     add_batch_commands(sub)
+    add_operate_commands(sub)
     return parser
 
 

@@ -1,10 +1,11 @@
 """Commands of the intervention batch (``python -m alt42_pipeline ...``).
 
 ``schedules list|add|update|delete|init`` edit ``batch_schedules`` (changes take effect at
-the sensor's next tick); ``batch-status`` prints the latest runs of each batch with their
-counts, read from the Dagster instance (``DAGSTER_HOME``). To run a batch by hand, launch
-``interventions_job`` for a partition from the UI, or ``dagster asset materialize
---select interventions --partition <date>``: it runs exactly like a scheduled run.
+the sensor's next tick); ``batch-run`` runs a day's batch by hand through the Dagster
+webserver (``ALT42_DAGSTER_URL``), unless a run of that day is already queued or running;
+``batch-status`` prints the latest runs of each schedule with their counts, read from the
+Dagster instance (``DAGSTER_HOME``) and the warehouse. ``batch-run`` and ``batch-status`` call
+the same functions as the HTTP API (``alt42_pipeline.control.batch``).
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from ..control import InstanceUnavailable, open_instance
 from ..interventions import (
     DEFAULT_SCHEDULE,
     FREQUENCIES,
-    TARGET_JOBS,
     TARGETS,
     Schedule,
     ScheduleError,
@@ -30,7 +31,8 @@ from ..interventions import (
 )
 from .common import open_warehouse
 
-COUNTS = ("processed", "skipped_missing_records", "skipped_duplicate", "failed")
+#: The counts batch-status shows per run (skipped = missing records + duplicates).
+STATUS_COUNTS = ("processed", "skipped", "failed")
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -64,13 +66,19 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     delete = actions.add_parser("delete", help="delete a schedule (by id or name)")
     delete.add_argument("ref", help="schedule id or name")
 
-    init = actions.add_parser("init", help=f"create the default schedule: {describe(DEFAULT_SCHEDULE)}")
+    init = actions.add_parser("init", help=f"create the default schedule: {DEFAULT_SCHEDULE.describe()}")
     init.add_argument("--force", action="store_true", help="delete and recreate it")
     schedules.set_defaults(func=run_schedules)
 
-    status = subparsers.add_parser("batch-status", help="latest runs of each batch with their counts")
-    status.add_argument("--limit", type=int, default=10, help="runs per batch (default 10)")
+    status = subparsers.add_parser("batch-status", help="latest runs of each schedule with their counts")
+    status.add_argument("--limit", type=int, default=10, help="runs per schedule (default 10)")
     status.set_defaults(func=run_batch_status)
+
+    run = subparsers.add_parser(
+        "batch-run", help="run the batch for a day now (through the Dagster webserver, ALT42_DAGSTER_URL)"
+    )
+    run.add_argument("--date", help="the day the batch looks at, YYYY-MM-DD (default: yesterday, UTC)")
+    run.set_defaults(func=run_batch_run)
 
 
 def run_schedules(args: argparse.Namespace) -> int:
@@ -91,34 +99,25 @@ def run_schedules(args: argparse.Namespace) -> int:
                     is_active=not args.inactive,
                 ),
             )
-            print(f"added schedule {added.id} {added.name!r}: {describe(added)}")
+            print(f"added schedule {added.id} {added.name!r}: {added.describe()}")
         elif args.action == "update":
             fields = ("name", "frequency", "hour", "minute", "timezone", "target", "is_active")
             changes = {f: getattr(args, f) for f in fields if getattr(args, f) is not None}
             if not changes:
                 raise ScheduleError("nothing to change: give at least one option (see --help)")
             updated = update_schedule(wh, args.ref, **changes)
-            print(f"updated schedule {updated.id} {updated.name!r}: {describe(updated)}")
+            print(f"updated schedule {updated.id} {updated.name!r}: {updated.describe()}")
         elif args.action == "delete":
             deleted = delete_schedule(wh, args.ref)
             print(f"deleted schedule {deleted.id} {deleted.name!r}")
         elif args.action == "init":
             schedule, created = init_default_schedule(wh, force=args.force)
             verb = "created" if created else "kept the existing"
-            print(f"{verb} default schedule {schedule.id} {schedule.name!r}: {describe(schedule)}")
+            print(f"{verb} default schedule {schedule.id} {schedule.name!r}: {schedule.describe()}")
     except ScheduleError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
-
-
-def describe(schedule: Schedule) -> str:
-    when = {"daily": "every day", "weekly": "every Sunday", "monthly": "on the 1st of every month"}
-    state = "active" if schedule.is_active else "inactive"
-    return (
-        f"{when[schedule.frequency]} at {schedule.hour:02d}:{schedule.minute:02d} {schedule.timezone}, "
-        f"target {schedule.target}, {state}"
-    )
 
 
 def format_schedules(schedules: Sequence[Schedule]) -> str:
@@ -148,55 +147,64 @@ def format_table(rows: Sequence[Sequence[str]]) -> str:
 
 
 def run_batch_status(args: argparse.Namespace, instance: Any = None) -> int:
-    import dagster as dg  # the Dagster instance is only needed here
+    from ..control.batch import batch_status
 
-    instance = instance or dg.DagsterInstance.get()
-    blocks = []
-    for target, job_name in TARGET_JOBS.items():
-        runs = latest_runs(instance, job_name, args.limit)
-        blocks.append(f"{target} ({job_name}): " + ("no runs yet" if not runs else f"latest {len(runs)} runs"))
-        if runs:
-            header = ("run", "status", "partition", "trigger", "started (UTC)", *COUNTS)
-            blocks.append(format_table([header, *[tuple(str(r[h]) for h in header) for r in runs]]))
-    print("\n".join(blocks))
+    try:
+        instance = instance or open_instance()
+    except InstanceUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(format_status(batch_status(instance, open_warehouse(), args.limit)))
     return 0
 
 
-def latest_runs(instance: Any, job_name: str, limit: int) -> list[dict[str, Any]]:
-    """The latest runs of a job, newest first, with the batch counts each one reported."""
-    import dagster as dg
+def format_status(groups: Sequence[Any]) -> str:
+    """The groups of :func:`~alt42_pipeline.control.batch.batch_status` as text, one table each."""
+    blocks = []
+    header = ("run", "status", "partition", "trigger", "started (UTC)", *STATUS_COUNTS, "written", "errors")
+    for group in groups:
+        title = group.label + (f" (id {group.schedule.id}: {group.schedule.describe()})" if group.schedule else "")
+        n = len(group.runs)
+        blocks.append(f"{title}: " + (f"latest {n} run{'s' if n != 1 else ''}" if n else "no runs yet"))
+        if group.runs:
+            blocks.append(format_table([header, *[_status_row(run) for run in group.runs]]))
+    return "\n".join(blocks)
 
-    records = instance.get_run_records(filters=dg.RunsFilter(job_name=job_name), limit=limit)
-    out = []
-    for record in records:
-        run = record.dagster_run
-        started = record.start_time or record.create_timestamp.timestamp()
-        counts = _reported_counts(instance, run.run_id)
-        out.append(
-            {
-                "run": run.run_id[:8],
-                "status": run.status.value,
-                "partition": run.tags.get("dagster/partition", "-"),
-                "trigger": run.tags.get("alt42/schedule", "manual"),
-                "started (UTC)": dt.datetime.fromtimestamp(started, dt.UTC).strftime("%Y-%m-%d %H:%M"),
-                **{name: counts.get(name, "-") for name in COUNTS},
-            }
+
+def _status_row(run: Any) -> tuple[str, ...]:
+    started = run.started_at or run.created_at
+    counts = tuple("-" if run.counts[name] is None else str(run.counts[name]) for name in STATUS_COUNTS)
+    return (
+        run.run_id[:8],
+        run.status,
+        run.partition,
+        run.trigger,
+        started.strftime("%Y-%m-%d %H:%M"),
+        *counts,
+        str(run.written["interventions"]),
+        str(run.written["errors"]),
+    )
+
+
+def run_batch_run(args: argparse.Namespace) -> int:
+    """Run the batch for a day through the Dagster webserver: the API's own code path."""
+    from .. import settings
+    from ..control.batch import BatchDayError, GraphQLLauncher, LaunchError, batch_day, launch_batch
+
+    s = settings.load()
+    try:
+        day = batch_day(dt.date.fromisoformat(args.date) if args.date else None, s.partitions_start)
+        launched = launch_batch(
+            day, instance=open_instance(), launcher=GraphQLLauncher(s.api.dagster_url), launched_by="cli"
         )
-    return out
-
-
-def _reported_counts(instance: Any, run_id: str) -> dict[str, Any]:
-    """Counts from the run's materialization, or from its failure when every student failed."""
-    from dagster import DagsterEventType
-
-    kinds = {DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.STEP_FAILURE}
-    for entry in instance.all_logs(run_id, of_type=kinds):
-        event = entry.dagster_event
-        if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
-            metadata = event.event_specific_data.materialization.metadata
-        else:
-            failure = event.step_failure_data.user_failure_data
-            metadata = failure.metadata if failure else {}
-        if "processed" in metadata:
-            return {name: metadata[name].value for name in COUNTS if name in metadata}
-    return {}
+    except (ValueError, BatchDayError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (InstanceUnavailable, LaunchError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if launched.launched:
+        print(f"launched run {launched.run_id} of {launched.job} for {day} ({launched.status})")
+    else:
+        print(f"a run for {day} is already {launched.status}: {launched.run_id} (not launching a second one)")
+    return 0

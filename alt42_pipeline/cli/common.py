@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from .. import settings
-from ..warehouse import Warehouse
+from ..control import open_warehouse
 
-
-def open_warehouse(s: settings.Settings | None = None) -> Warehouse:
-    """The configured warehouse (its tables are created or upgraded on first use)."""
-    s = s or settings.load()
-    return Warehouse(s.warehouse.url, s.warehouse.table_prefix)
+__all__ = ["open_warehouse"]

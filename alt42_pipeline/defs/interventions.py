@@ -23,8 +23,10 @@ from ..interventions import (
 from .resources import InterventionsResource, WarehouseResource
 from .shared import OWNERS, SERIAL_TAG, daily, k8s_tags, partition_days
 
-#: Tags a scheduled run carries; ``SLOT_TAG`` is the schedule id + due time (the run key).
+#: Tags a scheduled run carries: the schedule's name and id; ``SLOT_TAG`` is the schedule id +
+#: due time (the run key).
 SCHEDULE_TAG = "alt42/schedule"
+SCHEDULE_ID_TAG = "alt42/schedule_id"
 SLOT_TAG = "alt42/schedule_slot"
 DUE_TAG = "alt42/due_at"
 FIRST_DAY = daily.start.date()
@@ -149,7 +151,12 @@ def db_schedule_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse
                 run_key=slot.key,
                 job_name=TARGET_JOBS[slot.schedule.target],
                 partition_key=slot.partition.isoformat(),
-                tags={SCHEDULE_TAG: slot.schedule.name, SLOT_TAG: slot.key, DUE_TAG: slot.due.isoformat()},
+                tags={
+                    SCHEDULE_TAG: slot.schedule.name,
+                    SCHEDULE_ID_TAG: str(slot.schedule.id),
+                    SLOT_TAG: slot.key,
+                    DUE_TAG: slot.due.isoformat(),
+                },
             )
         )
     new_cursor = json.dumps(tick.cursor, sort_keys=True)

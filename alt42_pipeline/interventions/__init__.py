@@ -11,7 +11,7 @@ two has to import the other back.
 from __future__ import annotations
 
 from ..settings import InterventionSettings
-from .batch import WEAK_WINDOW_DAYS, BatchReport, BatchSummary, run_batch, run_days
+from .batch import WEAK_WINDOW_DAYS, BatchReport, BatchSummary, rows_by_run, run_batch, run_days
 from .recommender import Recommendation, Recommender, RuleRecommender
 from .remote import RemoteRecommender
 from .required_records import parse_required_records
@@ -63,6 +63,7 @@ __all__ = [
     "list_schedules",
     "outlook",
     "parse_required_records",
+    "rows_by_run",
     "run_batch",
     "run_days",
     "update_schedule",

@@ -394,3 +394,21 @@ class _StageClock:
         now = time.perf_counter()
         self.laps[stage] = round(now - self._last, 3)
         self._last = now
+
+
+def rows_by_run(wh: Warehouse, run_ids: list[str]) -> dict[str, dict[str, int]]:
+    """What each run left in the warehouse: ``{run_id: {"interventions": n, "errors": n}}``
+    (runs that wrote nothing are absent)."""
+    out: dict[str, dict[str, int]] = {}
+    if not run_ids:
+        return out
+    for base, key in (("interventions", "interventions"), ("intervention_errors", "errors")):
+        table = wh.table(base)
+        stmt = (
+            sa.select(table.c.run_id, sa.func.count().label("n"))
+            .where(table.c.run_id.in_(run_ids))
+            .group_by(table.c.run_id)
+        )
+        for run_id, n in wh.read(stmt).itertuples(index=False):
+            out.setdefault(run_id, {"interventions": 0, "errors": 0})[key] = int(n)
+    return out

@@ -62,6 +62,15 @@ class Schedule:
     def cron(self) -> str:
         return cron_expression(self.frequency, self.hour, self.minute)
 
+    def describe(self) -> str:
+        """In words: ``every Sunday at 07:00 Asia/Seoul, target interventions, active``."""
+        when = {"daily": "every day", "weekly": "every Sunday", "monthly": "on the 1st of every month"}
+        state = "active" if self.is_active else "inactive"
+        return (
+            f"{when.get(self.frequency, self.frequency)} at {self.hour:02d}:{self.minute:02d} {self.timezone}, "
+            f"target {self.target}, {state}"
+        )
+
 
 def validate(schedule: Schedule) -> Schedule:
     """Return ``schedule`` if every value is possible, else raise :class:`ScheduleError`

@@ -255,8 +255,8 @@ def _refresh(
 def _record_failure(wh: Warehouse, summary: HeartbeatSummary, run_id: str | None) -> None:
     try:
         wh.append("heartbeat_log", summary.log_row(run_id))
-    except Exception:  # the database may be what failed; the run fails either way
-        log.exception("could not record the failed heartbeat %s", summary.heartbeat_id)
+    except Exception as exc:  # the database may be what failed; the run fails either way
+        log.warning("could not record the failed heartbeat %s: %s: %s", summary.heartbeat_id, type(exc).__name__, exc)
 
 
 def _ms_since(started: float) -> float:

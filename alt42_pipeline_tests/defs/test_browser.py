@@ -9,15 +9,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import dagster as dg
-import httpx
 import pytest
 
 from alt42_pipeline.defs.reports import weekly_report
@@ -25,8 +20,8 @@ from alt42_pipeline.defs.spine import events, features_topic_daily, questions, w
 from alt42_pipeline.demo.write import write_assessment, write_moodle
 from alt42_pipeline.warehouse import make_engine
 from alt42_pipeline_tests.conftest import SMALL_DEMO, make_resources
+from alt42_pipeline_tests.servers import ROOT, clean_env, free_port, start_webserver, stop, wait_until_serving
 
-ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "ui"
 CHROMIUM = Path(os.environ.get("ALT42_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -54,12 +49,6 @@ def _require_browser() -> None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message + " (CI=true: a missing browser is a failure)")
         pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _materialize_demo(platform, home: Path, data: Path) -> None:
@@ -90,45 +79,7 @@ def _materialize_demo(platform, home: Path, data: Path) -> None:
 
 
 def _start_webserver(home: Path, data: Path, log: Path, port: int) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not (k.startswith("ALT42_") or k.startswith("DAGSTER_"))}
-    env.update(
-        DAGSTER_HOME=str(home),
-        ALT42_DATA_DIR=str(data),
-        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p),
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def _wait_until_serving(proc: subprocess.Popen, base: str, log: Path, limit_s: float = 120) -> None:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"dagster-webserver exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{base}/server_info", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"dagster-webserver did not answer within {limit_s:.0f} s:\n{log.read_text()[-3000:]}")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop the webserver and its code server (its own process group)."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    return start_webserver(clean_env(DAGSTER_HOME=str(home), ALT42_DATA_DIR=str(data)), log, port)
 
 
 def test_asset_graph_and_asset_page_render_our_assets_and_metadata(tmp_path, monkeypatch, small_platform):
@@ -143,12 +94,12 @@ def test_asset_graph_and_asset_page_render_our_assets_and_metadata(tmp_path, mon
     monkeypatch.setenv("ALT42_REPORT_DIR", str(data / "reports"))
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log, port = tmp_path / "webserver.log", _free_port()
+    log, port = tmp_path / "webserver.log", free_port()
     base = f"http://127.0.0.1:{port}"
     proc = _start_webserver(home, data, log, port)  # boots while the demo materializes
     try:
         _materialize_demo(small_platform, home, data)
-        _wait_until_serving(proc, base, log)
+        wait_until_serving(proc, f"{base}/server_info", log, "dagster-webserver")
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
             try:
@@ -209,4 +160,4 @@ def test_asset_graph_and_asset_page_render_our_assets_and_metadata(tmp_path, mon
             finally:
                 browser.close()
     finally:
-        _stop(proc)
+        stop(proc)

@@ -66,29 +66,39 @@ def test_bad_input_is_an_error_on_stderr_and_changes_nothing(cli_warehouse, caps
         main(["schedules", "add", "b", "--frequency", "hourly", "--hour", "1"])
 
 
-def test_batch_status_prints_the_latest_runs_with_their_counts(sqlite_warehouse, capsys):
+def test_batch_status_prints_the_latest_runs_of_each_schedule_with_their_counts(cli_warehouse, capsys):
     day = dt.date(2026, 11, 20)
-    write_events(sqlite_warehouse, day_of_study(1, day, [True]) + day_of_study(2, day, [True], others=()))
-    resources = make_resources(sqlite_warehouse.url)
+    write_events(cli_warehouse, day_of_study(1, day, [True]) + day_of_study(2, day, [True], others=()))
+    main(["schedules", "add", "nightly", "--frequency", "daily", "--hour", "9"])
+    capsys.readouterr()
+    resources = make_resources(cli_warehouse.url)
     job = dg.Definitions(assets=[interventions], jobs=[interventions_job], resources=resources).resolve_job_def(
         "interventions_job"
     )
     with dg.instance_for_test() as instance:
         run_batch_status(argparse.Namespace(limit=5), instance=instance)
-        assert "no runs yet" in capsys.readouterr().out
+        assert capsys.readouterr().out.splitlines() == [
+            "schedule nightly (id 1: every day at 09:00 UTC, target interventions, active): no runs yet",
+            "manual: no runs yet",
+        ]
         first = job.execute_in_process(
             instance=instance, partition_key=day.isoformat(), tags={"alt42/schedule": "nightly"}
         )
         second = job.execute_in_process(instance=instance, partition_key=day.isoformat())
         assert run_batch_status(argparse.Namespace(limit=5), instance=instance) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "interventions (interventions_job): latest 2 runs"
-    rows = [line.split() for line in lines[2:]]
-    # newest first: run, status, partition, trigger, date, time, processed, missing, duplicate, failed
-    assert rows[0][:4] == [second.run_id[:8], "SUCCESS", "2026-11-20", "manual"]
-    assert rows[0][6:] == ["0", "1", "1", "0"]
-    assert rows[1][:4] == [first.run_id[:8], "SUCCESS", "2026-11-20", "nightly"]
-    assert rows[1][6:] == ["1", "1", "0", "0"]
+    assert lines[0].endswith("): latest 1 run") and lines[3] == "manual: latest 1 run"
+    # run, status, partition, trigger, date, time, processed, skipped, failed, written, errors
+    assert lines[2].split()[:4] == [first.run_id[:8], "SUCCESS", "2026-11-20", "nightly"]
+    assert lines[2].split()[6:] == ["1", "1", "0", "1", "0"]
+    assert lines[5].split()[:4] == [second.run_id[:8], "SUCCESS", "2026-11-20", "manual"]
+    assert lines[5].split()[6:] == [
+        "0",
+        "2",
+        "0",
+        "0",
+        "0",
+    ]  # the second found a duplicate and a student short of records
 
 
 def test_python_dash_m_reaches_the_schedules_commands(sqlite_url, tmp_path):

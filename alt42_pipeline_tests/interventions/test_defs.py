@@ -157,7 +157,7 @@ def test_sensor_fires_once_per_slot_and_the_run_it_asks_for_runs(sqlite_warehous
     assert request.run_key == f"{schedule.id}:2026-11-20T09:00:00+00:00"
     assert request.partition_key == "2026-11-19"
     assert request.job_name == "interventions_job"
-    assert request.tags["alt42/schedule"] == "nightly"
+    assert request.tags["alt42/schedule"] == "nightly" and request.tags["alt42/schedule_id"] == str(schedule.id)
     assert json.loads(cursor) == {str(schedule.id): "2026-11-20T09:00:00+00:00"}
     # the next tick, with the cursor the daemon kept: nothing new
     assert tick(sensor, instance, resources, cursor)[0] == []

@@ -45,6 +45,11 @@ class Schema:
     def table_names(self) -> list[str]:
         return sorted(self._by_base)
 
+    @property
+    def view_names(self) -> list[str]:
+        """Base names of the views the migrations create over these tables."""
+        return sorted(view for domain in DOMAINS for view in getattr(domain, "VIEWS", ()))
+
 
 @lru_cache(maxsize=16)
 def build_schema(prefix: str = "") -> Schema:

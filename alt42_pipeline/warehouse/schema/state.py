@@ -8,6 +8,9 @@ import sqlalchemy as sa
 
 from ..types import JsonDocument, UtcDateTime
 
+#: Views over the state tables (base names), created by the migrations (revision 0003).
+VIEWS = ("v_student_state", "student_activity")
+
 
 def define(md: sa.MetaData, name: Callable[[str], str]) -> None:
     sa.Table(
