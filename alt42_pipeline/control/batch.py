@@ -94,22 +94,36 @@ class GraphQLLauncher:
         )
 
     def submit(self, job_name: str, tags: dict[str, str]) -> str:
-        import requests
         from dagster_graphql import DagsterGraphQLClientError
 
         try:
             return self._client.submit_job_execution(job_name, tags=tags)
         except DagsterGraphQLClientError as exc:
-            unreachable = isinstance(exc.__cause__, requests.exceptions.RequestException)
-            if unreachable:
-                cause = type(exc.__cause__).__name__
+            transport = _transport_failure(exc)
+            if transport is not None:
                 raise LaunchError(
-                    f"the Dagster webserver at {self.url} (ALT42_DAGSTER_URL) did not answer ({cause})",
+                    f"the Dagster webserver at {self.url} (ALT42_DAGSTER_URL) did not answer ({transport})",
                     unreachable=True,
                 ) from None
             # the client's own message repeats the whole query: keep its first line
             reason = next((str(a).strip().splitlines()[0] for a in exc.args if str(a).strip()), type(exc).__name__)
             raise LaunchError(f"the Dagster webserver did not launch {job_name}: {reason}") from None
+
+
+def _transport_failure(exc: BaseException) -> str | None:
+    """The name of the innermost transport error under ``exc`` (no answer, or not from a
+    working webserver), or None when the webserver answered."""
+    import requests
+    from gql.transport.exceptions import TransportConnectionFailed, TransportServerError
+
+    found = None
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, requests.RequestException | TransportConnectionFailed | TransportServerError):
+            found = type(exc).__name__
+        exc = exc.__cause__ or exc.__context__
+    return found
 
 
 @dataclass(frozen=True)
