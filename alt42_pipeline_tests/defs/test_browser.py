@@ -96,6 +96,10 @@ def test_asset_graph_and_asset_page_render_our_assets_and_metadata(tmp_path, mon
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log, port = tmp_path / "webserver.log", free_port()
     base = f"http://127.0.0.1:{port}"
+    # The instance's SQLite storages are created here, once: two processes creating them at
+    # the same moment can collide ("table job_ticks already exists") on a loaded machine.
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.all_instigator_state()
     proc = _start_webserver(home, data, log, port)  # boots while the demo materializes
     try:
         _materialize_demo(small_platform, home, data)
