@@ -57,6 +57,8 @@ from .models import Error, RunIn, RunOut, ScheduleChange, ScheduleIn, ScheduleLi
 log = logging.getLogger(__name__)
 
 DOCS = "/api/docs"
+#: The OpenAPI page's introduction: the module's first paragraphs, for the API's clients.
+DESCRIPTION = __doc__.split("\n\nThe endpoints are plain functions")[0]
 ERRORS = {401: {"model": Error, "description": "missing or wrong bearer token"}}
 
 
@@ -83,7 +85,7 @@ def create_app(
     app = FastAPIOffline(
         title="ALT42 batch management API",
         version="1",
-        description=__doc__,
+        description=DESCRIPTION,
         docs_url=DOCS,
         redoc_url=None,
         openapi_url="/api/openapi.json",

@@ -17,7 +17,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     beat = subparsers.add_parser(
         "heartbeat", help="run one heartbeat now, outside Dagster, and print its JSON result (the legacy shape)"
     )
-    beat.add_argument("--dry-run", action="store_true", help="compute everything, write nothing")
+    beat.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="compute everything, write nothing (always so under ALT42_HEARTBEAT_DRY_RUN)",
+    )
     beat.set_defaults(func=run_heartbeat_command)
 
     doctor = subparsers.add_parser(
@@ -40,18 +44,20 @@ def run_heartbeat_command(args: argparse.Namespace) -> int:
     from ..state import HeartbeatFailed, HeartbeatSummary
 
     instance = None
+    dry_run = args.dry_run
     try:
         s = settings.load()
+        dry_run = dry_run or s.state.heartbeat_dry_run  # a deployment in dry-run mode writes nothing
         try:
             instance = open_instance()
         except InstanceUnavailable as exc:
-            if args.dry_run:
+            if dry_run:
                 print(f"note: this dry run leaves no trace for pipeline_health_sensor: {exc}", file=sys.stderr)
-        summary = run_once(s, open_warehouse(s), dry_run=args.dry_run, instance=instance)
+        summary = run_once(s, open_warehouse(s), dry_run=dry_run, instance=instance)
     except HeartbeatFailed as exc:
         summary = exc.summary
     except Exception as exc:  # settings, the rule file: the heartbeat could not start
-        summary = HeartbeatSummary(uuid.uuid4().hex, success=False, timestamp=utcnow(), dry_run=args.dry_run)
+        summary = HeartbeatSummary(uuid.uuid4().hex, success=False, timestamp=utcnow(), dry_run=dry_run)
         summary.error_details = [{"user_id": None, "error": f"{type(exc).__name__}: {exc}"}]
         summary.errors = 1
     print(json.dumps(summary.legacy(), indent=4))

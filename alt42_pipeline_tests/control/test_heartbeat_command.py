@@ -57,6 +57,11 @@ def test_a_dry_run_writes_nothing_and_leaves_the_trace_the_health_check_reads(sq
         assert trace.asset_observation.metadata["results"].value == printed["results"]
 
         monkeypatch.setenv("ALT42_HEARTBEAT_DRY_RUN", "true")  # a deployment in dry-run mode
+        settings.load.cache_clear()
+        with clock.frozen(NOW + 55 * M):  # where the command never writes, even without --dry-run
+            assert main(["heartbeat"]) == 0
+        assert json.loads(capsys.readouterr().out)["results"]["dry_run"] is True
+        assert sqlite_warehouse.count("heartbeat_log") == 0
         with clock.frozen(NOW + 61 * M):
             verdict = state_defs.pipeline_health_sensor(
                 dg.build_sensor_context(
