@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
+import httpx
 from dagster._daemon.types import DaemonHeartbeat
 
 from alt42_pipeline.cli import main
@@ -229,6 +230,30 @@ def test_sync_shows_what_the_sensor_will_do_and_whether_it_runs(deployment, api)
             instance.add_daemon_heartbeat(DaemonHeartbeat(time.time(), daemon_type, "test-daemon", []))
     sensor = api.post("/api/batch/sync/").json()["sensor"]
     assert sensor["running"] is True and sensor["message"].startswith("db_schedule_sensor is running")
+
+    # someone turns the sensor off in the UI (the same GraphQL mutation): sync says so
+    selector = {"repositoryLocationName": "alt42_pipeline", "repositoryName": "__repository__"}
+    found = _graphql(
+        deployment,
+        "query($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { ... on Sensor { id } } }",
+        {"s": selector | {"sensorName": "db_schedule_sensor"}},
+    )
+    stopped = _graphql(
+        deployment,
+        "mutation($id: String!) { stopSensor(id: $id) { __typename } }",
+        {"id": found["sensorOrError"]["id"]},
+    )
+    assert stopped["stopSensor"]["__typename"] == "StopSensorMutationResult"
+    sensor = api.post("/api/batch/sync/").json()["sensor"]
+    assert (sensor["status"], sensor["status_from_code"], sensor["running"]) == ("STOPPED", False, False)
+    assert sensor["message"].startswith("db_schedule_sensor is stopped: no schedule is launched")
+
+
+def _graphql(deployment, query: str, variables: dict) -> dict:
+    answer = httpx.post(f"{deployment.dagster_url}/graphql", json={"query": query, "variables": variables}, timeout=60)
+    body = answer.json()
+    assert "errors" not in body, body
+    return body["data"]
 
 
 def test_status_without_dagster_home_is_one_clear_line(deployment_env, monkeypatch, capsys):
