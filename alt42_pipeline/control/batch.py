@@ -234,21 +234,26 @@ def schedule_dict(schedule: Schedule) -> dict[str, Any]:
 
 
 def batch_status(instance: dg.DagsterInstance, wh: Warehouse, limit: int = 10) -> list[BatchGroup]:
-    """The latest ``limit`` runs of every schedule, then of the runs launched by hand, newest first."""
+    """The latest ``limit`` runs of every schedule, then of the runs launched by hand, newest
+    first; runs of schedules deleted since (among the job's latest runs) come last."""
     schedule_tag, id_tag = _schedule_tags()
     groups = []
-    for schedule in list_schedules(wh):
+    schedules = list_schedules(wh)
+    for schedule in schedules:
         by_id = _records(instance, dg.RunsFilter(job_name=JOB, tags={id_tag: str(schedule.id)}), limit)
         by_name = _records(instance, dg.RunsFilter(job_name=JOB, tags={schedule_tag: schedule.name}), limit)
         records = {r.dagster_run.run_id: r for r in by_id + by_name}.values()
         newest = sorted(records, key=lambda r: r.create_timestamp, reverse=True)[:limit]
         groups.append(BatchGroup(f"schedule {schedule.name}", schedule, newest))
-    manual = [
-        r
-        for r in _records(instance, dg.RunsFilter(job_name=JOB), MANUAL_SEARCH)
-        if schedule_tag not in r.dagster_run.tags
-    ][:limit]
-    groups.append(BatchGroup("manual", None, manual))
+    latest = _records(instance, dg.RunsFilter(job_name=JOB), MANUAL_SEARCH)
+    groups.append(BatchGroup("manual", None, [r for r in latest if schedule_tag not in r.dagster_run.tags][:limit]))
+    current = {s.name for s in schedules} | {str(s.id) for s in schedules}
+    deleted: dict[str, list] = {}
+    for r in latest:
+        tags = r.dagster_run.tags
+        if schedule_tag in tags and not ({tags[schedule_tag], tags.get(id_tag)} & current):
+            deleted.setdefault(tags[schedule_tag], []).append(r)
+    groups += [BatchGroup(f"schedule {name} (deleted)", None, runs[:limit]) for name, runs in deleted.items()]
     run_ids = [r.dagster_run.run_id for g in groups for r in g.runs]
     written = rows_by_run(wh, run_ids)
     return [

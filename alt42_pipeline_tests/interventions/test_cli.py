@@ -92,13 +92,16 @@ def test_batch_status_prints_the_latest_runs_of_each_schedule_with_their_counts(
     assert lines[2].split()[:4] == [first.run_id[:8], "SUCCESS", "2026-11-20", "nightly"]
     assert lines[2].split()[6:] == ["1", "1", "0", "1", "0"]
     assert lines[5].split()[:4] == [second.run_id[:8], "SUCCESS", "2026-11-20", "manual"]
-    assert lines[5].split()[6:] == [
-        "0",
-        "2",
-        "0",
-        "0",
-        "0",
-    ]  # the second found a duplicate and a student short of records
+    # the second found a duplicate and a student short of records
+    assert lines[5].split()[6:] == ["0", "2", "0", "0", "0"]
+
+    # the runs of a schedule deleted since keep a group of their own
+    with dg.instance_for_test() as instance:
+        gone = job.execute_in_process(instance=instance, partition_key=day.isoformat(), tags={"alt42/schedule": "old"})
+        run_batch_status(argparse.Namespace(limit=5), instance=instance)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-3] == "schedule old (deleted): latest 1 run"
+    assert lines[-1].split()[:4] == [gone.run_id[:8], "SUCCESS", "2026-11-20", "old"]
 
 
 def test_python_dash_m_reaches_the_schedules_commands(sqlite_url, tmp_path):
