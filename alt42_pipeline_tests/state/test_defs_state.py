@@ -182,12 +182,16 @@ def test_inactivity_sensor_launches_a_run_that_alerts_once_and_notifies(sqlite_w
     assert quiet.run_requests == [] and "no threshold crossing" in quiet.skip_reason.skip_message
 
 
+def _health_tick(wh, instance, cursor):
+    resources = _resources(wh)  # the settings as the environment has them now
+    return state_defs.pipeline_health_sensor(
+        dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+    )
+
+
 def test_pipeline_health_sensor_alerts_once_per_incident_and_clears(sqlite_warehouse, instance, clock, monkeypatch):
     def tick(cursor):
-        resources = _resources(sqlite_warehouse)  # the settings as the environment has them now
-        return state_defs.pipeline_health_sensor(
-            dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
-        )
+        return _health_tick(sqlite_warehouse, instance, cursor)
 
     def beat(at):
         row = {
@@ -215,13 +219,6 @@ def test_pipeline_health_sensor_alerts_once_per_incident_and_clears(sqlite_wareh
         tick(cursor)
     assert [b["status"] for b in receiver.bodies] == ["alert", "recovered"]
     assert "heartbeat stale for 61 min" in receiver.bodies[0]["message"]
-
-
-def _health_tick(wh, instance, cursor):
-    resources = _resources(wh)  # the settings as the environment has them now
-    return state_defs.pipeline_health_sensor(
-        dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
-    )
 
 
 def test_in_dry_run_mode_the_dry_runs_keep_the_health_check_quiet(sqlite_warehouse, instance, clock, monkeypatch):
