@@ -120,3 +120,25 @@ def test_an_unreachable_dagster_webserver_is_a_503_and_launches_nothing(sqlite_u
             == f"the Dagster webserver at {nowhere} (ALT42_DAGSTER_URL) did not answer (ConnectionError)"
         )
         assert instance.get_run_records() == []
+
+
+def test_the_docs_page_renders_every_endpoint_in_a_browser_without_a_cdn(sqlite_url):
+    from alt42_pipeline_tests.defs.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _require_browser
+
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with serving(create_app(_settings(sqlite_url))) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 1400})
+            outside = []  # every request the page makes must stay on this server
+            page.on("request", lambda r: None if r.url.startswith(base) else outside.append(r.url))
+            page.goto(f"{base}/api/docs")
+            page.wait_for_selector("text=/api/batch/run/", timeout=30_000)
+            assert page.locator(".opblock").count() == 11  # every method and path
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "api_docs.png"))
+        finally:
+            browser.close()
+    assert outside == []
