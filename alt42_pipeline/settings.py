@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from .redaction import SHOWN_MAX, shown
 from .warehouse.names import validate_prefix
 
 #: Default required records of a student for a day: one attempt and one other activity.
@@ -233,16 +234,16 @@ def _describe(error: dict) -> str:
             message = re.sub(rf"\b{field}\b", env, message)
         return message
     if kind in ("int_parsing", "int_from_float"):
-        return f"{name}={raw!r} is not an integer"
+        return f"{name}={shown(raw)} is not an integer"
     if kind == "float_parsing":
-        return f"{name}={raw!r} is not a number"
+        return f"{name}={shown(raw)} is not a number"
     if kind == "bool_parsing":
-        return f"{name}={raw!r} is not a boolean (true/false)"
+        return f"{name}={shown(raw)} is not a boolean (true/false)"
     if kind == "greater_than_equal":
-        return f"{name}={raw} must be at least {ctx['ge']}"
+        return f"{name}={str(raw)[:SHOWN_MAX]} must be at least {ctx['ge']}"
     if kind == "greater_than":
         noun = "int" if isinstance(ctx.get("gt"), int) else "number"
-        return f"{name} must be a positive {noun}, not {raw!r}"
+        return f"{name} must be a positive {noun}, not {shown(raw)}"
     if kind == "literal_error":
         choices = re.findall(r"'([^']*)'", ctx.get("expected", ""))
         listed = (
@@ -250,7 +251,7 @@ def _describe(error: dict) -> str:
             if len(choices) > 1
             else ctx.get("expected")
         )
-        return f"{name} must be {listed}, not {raw!r}"
+        return f"{name} must be {listed}, not {shown(raw)}"
     if kind in ("date_parsing", "date_from_datetime_parsing"):
-        return f"{name}={raw!r} is not a date (YYYY-MM-DD)"
-    return f"{name}={raw!r}: {ctx.get('error', error['msg'])}"
+        return f"{name}={shown(raw)} is not a date (YYYY-MM-DD)"
+    return f"{name}={shown(raw)}: {ctx.get('error', error['msg'])}"
