@@ -32,7 +32,6 @@ from ..http import HttpCallError, JsonClient
 from ..redaction import shown
 from ..settings import IrtSettings
 
-
 #: The documented bounds of what the service may answer, on its own scale (closed ranges).
 #: Wider than the health checks' warning ranges (``health.A_RANGE``, ``health.B_LIMIT``):
 #: a value outside these is not an unusual item but a broken fit, and would make abilities
