@@ -105,9 +105,11 @@ class InterventionSettings(_Section):
 
 
 class ReportSettings(_Section):
-    """Where the weekly reports' HTML files are written."""
+    """Where the weekly reports go: always the warehouse (``weekly_reports``), and HTML files
+    in ``report_dir`` unless ``files`` is off (a pod's files vanish with it)."""
 
     report_dir: Path
+    files: bool = True
 
 
 class Settings(BaseSettings):
@@ -182,6 +184,7 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "ALT42_RECOMMENDER_CHUNK": ("interventions", "recommender_chunk"),
     "ALT42_REQUIRED_RECORDS": ("interventions", "required_records"),
     "ALT42_REPORT_DIR": ("reports", "report_dir"),
+    "ALT42_REPORT_FILES": ("reports", "files"),
 }
 _NAME_OF = {path: name for name, path in ENVIRONMENT.items()}
 

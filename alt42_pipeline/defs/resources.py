@@ -89,9 +89,10 @@ class InterventionsResource(dg.ConfigurableResource, InterventionSettings):
 
 
 class ReportsResource(dg.ConfigurableResource):
-    """Where the weekly reports are written (``ALT42_REPORT_DIR``)."""
+    """Where the weekly reports go besides the warehouse (``ALT42_REPORT_DIR``, ``ALT42_REPORT_FILES``)."""
 
     report_dir: str
+    files: bool = True
 
     def settings(self) -> ReportSettings:
         return _section(ReportSettings, self)
@@ -120,7 +121,7 @@ def build_resources(s: settings.Settings) -> dict[str, dg.ConfigurableResource]:
             **s.interventions.model_dump(exclude={"recommender_token"}),
             recommender_token=_secret("ALT42_RECOMMENDER_TOKEN", s.interventions.recommender_token.get_secret_value()),
         ),
-        "reports": ReportsResource(report_dir=str(s.reports.report_dir)),
+        "reports": ReportsResource(report_dir=str(s.reports.report_dir), files=s.reports.files),
     }
 
 
