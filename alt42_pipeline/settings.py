@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from . import redaction
 from .redaction import SHOWN_MAX, shown
 from .warehouse.names import validate_prefix
 
@@ -219,9 +220,32 @@ def load() -> Settings:
     """The settings from the environment, read and validated once (``load.cache_clear()``
     makes the next call read the environment again)."""
     try:
-        return Settings()
+        loaded = Settings()
     except ValidationError as exc:
         raise SettingsError("; ".join(_describe(error) for error in exc.errors())) from None
+    register_secrets(loaded)
+    return loaded
+
+
+def register_secrets(s: Settings) -> None:
+    """Tell the redaction filter what is secret here: tokens, the webhook and service URLs
+    (their paths and query strings often carry a token) and database passwords."""
+    import sqlalchemy as sa
+
+    passwords = []
+    for url in (s.warehouse.url, s.sources.assessment_url, s.sources.moodle_url):
+        try:
+            passwords.append(sa.engine.make_url(url).password if url else None)
+        except Exception:  # noqa: BLE001 - a URL SQLAlchemy cannot parse fails later, with its own error
+            continue
+    redaction.register(
+        s.irt.service_token.get_secret_value(),
+        s.interventions.recommender_token.get_secret_value(),
+        s.state.alert_webhook_url,
+        s.interventions.recommender_url,
+        s.irt.service_url,
+        *passwords,
+    )
 
 
 def _describe(error: dict) -> str:

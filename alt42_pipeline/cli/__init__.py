@@ -150,4 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)  # schema-migration chatter
+    from .. import redaction
+
+    redaction.install()  # the handlers basicConfig just made mask secrets too
     return args.func(args)
