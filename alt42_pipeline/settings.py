@@ -23,6 +23,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from . import redaction
+from .redaction import SHOWN_MAX, shown
 from .warehouse.names import validate_prefix
 
 #: Default required records of a student for a day: one attempt and one other activity.
@@ -138,9 +140,11 @@ class ApiSettings(_Section):
 
 
 class ReportSettings(_Section):
-    """Where the weekly reports' HTML files are written."""
+    """Where the weekly reports go: always the warehouse (``weekly_reports``), and HTML files
+    in ``report_dir`` unless ``files`` is off (a pod's files vanish with it)."""
 
     report_dir: Path
+    files: bool = True
 
 
 class Settings(BaseSettings):
@@ -216,6 +220,7 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "ALT42_RECOMMENDER_CHUNK": ("interventions", "recommender_chunk"),
     "ALT42_REQUIRED_RECORDS": ("interventions", "required_records"),
     "ALT42_REPORT_DIR": ("reports", "report_dir"),
+    "ALT42_REPORT_FILES": ("reports", "files"),
     "ALT42_API_HOST": ("api", "host"),
     "ALT42_API_PORT": ("api", "port"),
     "ALT42_API_TOKEN": ("api", "token"),
@@ -256,9 +261,33 @@ def load() -> Settings:
     """The settings from the environment, read and validated once (``load.cache_clear()``
     makes the next call read the environment again)."""
     try:
-        return Settings()
+        loaded = Settings()
     except ValidationError as exc:
         raise SettingsError("; ".join(_describe(error) for error in exc.errors())) from None
+    register_secrets(loaded)
+    return loaded
+
+
+def register_secrets(s: Settings) -> None:
+    """Tell the redaction filter what is secret here: tokens, the webhook and service URLs
+    (their paths and query strings often carry a token) and database passwords."""
+    import sqlalchemy as sa
+
+    passwords = []
+    for url in (s.warehouse.url, s.sources.assessment_url, s.sources.moodle_url):
+        try:
+            passwords.append(sa.engine.make_url(url).password if url else None)
+        except Exception:  # noqa: BLE001 - a URL SQLAlchemy cannot parse fails later, with its own error
+            continue
+    redaction.register(
+        s.irt.service_token.get_secret_value(),
+        s.interventions.recommender_token.get_secret_value(),
+        s.api.token.get_secret_value(),
+        s.state.alert_webhook_url,
+        s.interventions.recommender_url,
+        s.irt.service_url,
+        *passwords,
+    )
 
 
 def _describe(error: dict) -> str:
@@ -274,18 +303,18 @@ def _describe(error: dict) -> str:
             message = re.sub(rf"\b{field}\b", env, message)
         return message
     if kind in ("int_parsing", "int_from_float"):
-        return f"{name}={raw!r} is not an integer"
+        return f"{name}={shown(raw)} is not an integer"
     if kind == "float_parsing":
-        return f"{name}={raw!r} is not a number"
+        return f"{name}={shown(raw)} is not a number"
     if kind == "bool_parsing":
-        return f"{name}={raw!r} is not a boolean (true/false)"
+        return f"{name}={shown(raw)} is not a boolean (true/false)"
     if kind == "greater_than_equal":
-        return f"{name}={raw} must be at least {ctx['ge']}"
+        return f"{name}={str(raw)[:SHOWN_MAX]} must be at least {ctx['ge']}"
     if kind == "less_than_equal":
-        return f"{name}={raw} must be at most {ctx['le']}"
+        return f"{name}={str(raw)[:SHOWN_MAX]} must be at most {ctx['le']}"
     if kind == "greater_than":
         noun = "int" if isinstance(ctx.get("gt"), int) else "number"
-        return f"{name} must be a positive {noun}, not {raw!r}"
+        return f"{name} must be a positive {noun}, not {shown(raw)}"
     if kind == "literal_error":
         choices = re.findall(r"'([^']*)'", ctx.get("expected", ""))
         listed = (
@@ -293,7 +322,7 @@ def _describe(error: dict) -> str:
             if len(choices) > 1
             else ctx.get("expected")
         )
-        return f"{name} must be {listed}, not {raw!r}"
+        return f"{name} must be {listed}, not {shown(raw)}"
     if kind in ("date_parsing", "date_from_datetime_parsing"):
-        return f"{name}={raw!r} is not a date (YYYY-MM-DD)"
-    return f"{name}={raw!r}: {ctx.get('error', error['msg'])}"
+        return f"{name}={shown(raw)} is not a date (YYYY-MM-DD)"
+    return f"{name}={shown(raw)}: {ctx.get('error', error['msg'])}"

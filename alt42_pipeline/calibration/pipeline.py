@@ -296,10 +296,27 @@ def write_calibration(
     abilities = _ability_rows(outcome.abilities, settings.score_method, calibration_id, run_id, fitted_at)
     t = wh.table("mirt_item_params")
     with wh.transaction() as tx:
+        claim_current(tx, calibration_id, fitted_at)  # first: overlapping calibrations take turns here
         tx.execute(sa.update(t).where(t.c.is_current.is_(True)).values(is_current=False))
         tx.insert("mirt_item_params", params)
         tx.insert("mirt_fit_meta", meta)
         _replace_abilities(tx, abilities)
+
+
+def claim_current(tx, calibration_id: str, at: dt.datetime) -> None:
+    """Make ``calibration_id`` the current calibration in ``mirt_current_calibration``, as the
+    first write of the calibration's transaction.
+
+    The update takes the one row's lock (a row lock on PostgreSQL and MariaDB, the database
+    lock on SQLite) until the transaction ends: a second calibration writing at the same
+    time waits here, and its ``is_current`` update then sees the first one's rows, so
+    exactly one calibration stays current. Warehouses built without the migration's row get
+    it inserted.
+    """
+    lock = tx.table("mirt_current_calibration")
+    done = tx.execute(sa.update(lock).where(lock.c.id == 1).values(calibration_id=calibration_id, updated_at=at))
+    if done.rowcount == 0:
+        tx.execute(sa.insert(lock).values(id=1, calibration_id=calibration_id, updated_at=at))
 
 
 def _ability_rows(

@@ -27,10 +27,7 @@ def _demo(args: argparse.Namespace) -> int:
         end_date=dt.date.fromisoformat(args.end_date) if args.end_date else None,
     )
     os.environ.setdefault("DAGSTER_HOME", os.path.abspath(".dagster_home"))
-    home = Path(os.environ["DAGSTER_HOME"])
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():  # the embedded default: SQLite storage in DAGSTER_HOME
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    write_demo_instance(Path(os.environ["DAGSTER_HOME"]))
     result = run_demo(cfg)
     print(summary(result, settings.load()))
     print(
@@ -38,6 +35,40 @@ def _demo(args: argparse.Namespace) -> int:
         f"  DAGSTER_HOME={os.environ['DAGSTER_HOME']} .venv/bin/dagster dev -w workspace.yaml   (or: make dev)"
     )
     return 0 if result.success else 1
+
+
+#: The demo instance: Dagster's embedded default (SQLite storage in DAGSTER_HOME) with run
+#: monitoring on, so that under ``dagster dev`` a run whose process was killed is marked
+#: failed instead of staying STARTED for ever. The default run launcher cannot see a dead
+#: worker, so a run is failed when it outlives its ``dagster/max_runtime`` tag (every
+#: scheduled job sets one) or ``max_runtime_seconds``.
+DEMO_INSTANCE = """\
+# Written by `alt42 demo` (rewritten when it differs): the embedded default instance.
+telemetry:
+  enabled: false
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+  cancel_timeout_seconds: 180
+  max_runtime_seconds: 21600
+  poll_interval_seconds: 30
+"""
+
+
+def write_demo_instance(home: Path) -> Path:
+    """Write the demo's ``dagster.yaml`` into ``home`` (kept when it already says the same;
+    an older demo file without monitoring is replaced, a file of the operator's is kept)."""
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "dagster.yaml"
+    current = path.read_text() if path.exists() else None
+    ours = (
+        current is None
+        or current.startswith("# Written by `alt42 demo`")
+        or current == "telemetry:\n  enabled: false\n"
+    )
+    if ours and current != DEMO_INSTANCE:
+        path.write_text(DEMO_INSTANCE)
+    return path
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -122,4 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)  # schema-migration chatter
+    from .. import redaction
+
+    redaction.install()  # the handlers basicConfig just made mask secrets too
     return args.func(args)

@@ -40,35 +40,54 @@ REPORT_INPUTS = [
     deps=REPORT_INPUTS,
     partitions_def=weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    description="The weekly report of one ISO week (Monday UTC) as one self-contained HTML file "
-    "(plots inlined) in ALT42_REPORT_DIR: KPI trends, students by state and state changes, "
+    description="The weekly report of one ISO week (Monday UTC) as one self-contained HTML page "
+    "(plots inlined) stored in the warehouse table weekly_reports (and as a file in ALT42_REPORT_DIR "
+    "unless ALT42_REPORT_FILES=false): KPI trends, students by state and state changes, "
     "inactivity alerts, abilities and their growth, item health (anchor drift, misfit), errors "
     "of the week. Its Markdown summary is in the metadata.",
     check_specs=[
         dg.AssetCheckSpec(
             "weekly_report_self_contained",
             asset="weekly_report",
-            description="The HTML file was written and every plot is inlined (no external resource).",
+            description="The HTML page was stored whole and every plot is inlined (no external resource).",
         ),
     ],
 )
 def weekly_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource, reports: ReportsResource):
     wh = warehouse.get()
-    folder = reports.settings().report_dir
+    options = reports.settings()
+    folder = options.report_dir if options.files else None
     weeks = list(partition_weeks(context))
     for i, week in enumerate(weeks, 1):
         context.log.info("weekly report %s (%s/%s): reading the week from the warehouse", week, i, len(weeks))
-        written = write_week(wh, week, utcnow(), folder)
+        written = write_week(wh, week, utcnow(), folder, context.run_id)
         context.log.info(
-            "weekly report %s (%s/%s): %s plots, written to %s", week, i, len(weeks), len(written.figures), written.path
+            "weekly report %s (%s/%s): %s plots, stored in %s%s",
+            week,
+            i,
+            len(weeks),
+            len(written.figures),
+            written.table,
+            f" and {written.path}" if written.path else "",
         )
-    # a backfill writes one file per week; the metadata describes the last one
+    # a backfill stores one report per week; the metadata describes the last one
     trend = written.figures.get("KPI trends")
+    week = written.report.week_start.isoformat()
+    where = {
+        "stored_in": dg.MetadataValue.md(
+            f"warehouse table `{written.table}`, row `week_start = '{week}'` "
+            f"(`SELECT html FROM {written.table} WHERE week_start = '{week}'`)"
+        ),
+        "report_table": written.table,
+        "report_week": week,
+    }
+    if written.path is not None:
+        where["path"] = dg.MetadataValue.path(str(written.path))
     yield dg.MaterializeResult(
         metadata={
             **written.report.numbers(),
+            **where,
             "weeks": len(weeks),
-            "path": dg.MetadataValue.path(str(written.path)),
             "size_kb": round(len(written.page.encode()) / 1024, 1),
             "plots": len(written.figures),
             "summary": dg.MetadataValue.md(render_markdown(written.report)),

@@ -89,9 +89,10 @@ class InterventionsResource(dg.ConfigurableResource, InterventionSettings):
 
 
 class ReportsResource(dg.ConfigurableResource):
-    """Where the weekly reports are written (``ALT42_REPORT_DIR``)."""
+    """Where the weekly reports go besides the warehouse (``ALT42_REPORT_DIR``, ``ALT42_REPORT_FILES``)."""
 
     report_dir: str
+    files: bool = True
 
     def settings(self) -> ReportSettings:
         return _section(ReportSettings, self)
@@ -109,7 +110,8 @@ def build_resources(s: settings.Settings) -> dict[str, dg.ConfigurableResource]:
             moodle_prefix=s.sources.moodle_prefix,
         ),
         "irt": IrtResource(
-            **s.irt.model_dump(exclude={"service_token"}),
+            **s.irt.model_dump(exclude={"service_token", "service_url"}),
+            service_url=_secret("ALT42_IRT_SERVICE_URL", s.irt.service_url),
             service_token=_secret("ALT42_IRT_SERVICE_TOKEN", s.irt.service_token.get_secret_value()),
         ),
         "state": StateResource(
@@ -117,10 +119,11 @@ def build_resources(s: settings.Settings) -> dict[str, dg.ConfigurableResource]:
             alert_webhook_url=_secret("ALT42_ALERT_WEBHOOK_URL", s.state.alert_webhook_url),
         ),
         "batch": InterventionsResource(
-            **s.interventions.model_dump(exclude={"recommender_token"}),
+            **s.interventions.model_dump(exclude={"recommender_token", "recommender_url"}),
+            recommender_url=_secret("ALT42_RECOMMENDER_URL", s.interventions.recommender_url),
             recommender_token=_secret("ALT42_RECOMMENDER_TOKEN", s.interventions.recommender_token.get_secret_value()),
         ),
-        "reports": ReportsResource(report_dir=str(s.reports.report_dir)),
+        "reports": ReportsResource(report_dir=str(s.reports.report_dir), files=s.reports.files),
     }
 
 

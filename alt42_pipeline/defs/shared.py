@@ -179,6 +179,8 @@ def k8s_config(size: str = DEFAULT_SIZE) -> dict[str, Any]:
             "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}],
         },
         "pod_spec_config": {
+            # runs never call the Kubernetes API: no service-account token in their pods
+            "automount_service_account_token": False,
             "security_context": {
                 "run_as_non_root": True,
                 "run_as_user": RUN_AS_USER,

@@ -22,9 +22,17 @@ import pandas as pd
 import sqlalchemy as sa
 
 from ..clock import utcnow
+from ..redaction import redact
 from ..spine import week_start as week_of
 from ..warehouse import Warehouse
-from .recommender import Recommendation, Recommender, StudentInputs
+from .recommender import (
+    MESSAGE_MAX,
+    InvalidRecommendation,
+    Recommendation,
+    Recommender,
+    StudentInputs,
+    validate_recommendation,
+)
 from .required_records import VerbGroup, flag_column, has_required_records
 
 ATTEMPT_VERB = "answered"
@@ -34,7 +42,6 @@ WEAK_WINDOW_DAYS = 14
 WEAK_MIN_ATTEMPTS = 3
 WEAK_MAX_ACCURACY = 0.6
 WEAK_TOP = 3
-MESSAGE_MAX = 2000
 
 
 @dataclass
@@ -246,13 +253,16 @@ def recommend(
                 raise RuntimeError(f"recommender returned {len(got)} results for {len(part)} students")
         except Exception as exc:  # noqa: BLE001 - every student of the chunk is recorded as failed
             got = [exc] * len(part)
-        results.extend(
-            r
-            if isinstance(r, (Recommendation, Exception))
-            else TypeError(f"recommender returned {type(r).__name__}, not a Recommendation")
-            for r in got
-        )
+        results.extend(r if isinstance(r, Exception) else _checked(r) for r in got)
     return results
+
+
+def _checked(result: object) -> Recommendation | Exception:
+    """A recommender's result within the documented bounds, else the error for that student."""
+    try:
+        return validate_recommendation(result)
+    except InvalidRecommendation as exc:
+        return exc
 
 
 def run_batch(
@@ -295,7 +305,7 @@ def run_batch(
             "user_id": [uid for uid, _ in failed],
             "date": date,
             "error_type": [_error_type(exc) for _, exc in failed],
-            "message": [(str(exc) or repr(exc))[:MESSAGE_MAX] for _, exc in failed],
+            "message": [_error_message(exc) for _, exc in failed],
             "run_id": run_id,
             "created_at": now,
         }
@@ -377,6 +387,12 @@ def run_days(
         if on_day is not None:
             on_day(reports[day])
     return BatchSummary(reports)
+
+
+def _error_message(exc: BaseException) -> str:
+    """What intervention_errors keeps of an error: cut short, secrets masked, storable text."""
+    text = redact(str(exc) or repr(exc))[:MESSAGE_MAX]
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\\0")
 
 
 def _error_type(exc: BaseException) -> str:

@@ -9,16 +9,31 @@ deterministic rules over the day's activity, state, weekly KPIs, weak topics and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..redaction import shown
 from ..state.machine import AT_RISK
 
 StudentInputs = dict[str, Any]
 
 #: Priorities: 1 needs attention now, 2 this week, 3 encouragement.
 HIGH, MEDIUM, LOW = 1, 2, 3
+#: The documented bounds of a recommendation (every recommender's, built-in or remote):
+#: a priority from 1 (most urgent) to 9, a code of at most 48 letters, digits, ``_ . : -``,
+#: a non-empty message of at most 2000 characters of printable text (newlines and tabs
+#: allowed; no NUL or other control character, no unpaired surrogate).
+PRIORITY_RANGE = (1, 9)
+CODE_MAX = 48
+MESSAGE_MAX = 2000
+_CODE = re.compile(r"[A-Za-z0-9_.:-]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class InvalidRecommendation(ValueError):
+    """A recommendation outside the documented bounds; the message says which value and why."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +41,39 @@ class Recommendation:
     code: str
     message: str
     priority: int
+
+
+def validate_recommendation(rec: object) -> Recommendation:
+    """Return ``rec`` if every value is within the documented bounds, else raise
+    :class:`InvalidRecommendation` (the values are shown cut short)."""
+    if not isinstance(rec, Recommendation):
+        raise InvalidRecommendation(f"a recommender returned {type(rec).__name__}, not a Recommendation")
+    problems = []
+    code, message, priority = rec.code, rec.message, rec.priority
+    if not isinstance(code, str) or not _CODE.fullmatch(code) or len(code) > CODE_MAX:
+        problems.append(f"code must be 1 to {CODE_MAX} letters, digits or _.:- , not {shown(code)}")
+    if not isinstance(message, str) or not message.strip():
+        problems.append("message must be non-empty text")
+    elif len(message) > MESSAGE_MAX:
+        problems.append(f"message must be at most {MESSAGE_MAX} characters, not {len(message)}")
+    elif _CONTROL.search(message):
+        problems.append(f"message must not contain a control character (found in {shown(message, 40)})")
+    elif not _encodable(message):
+        problems.append("message is not valid Unicode text (unpaired surrogate)")
+    low, high = PRIORITY_RANGE
+    if not (isinstance(priority, int) and not isinstance(priority, bool) and low <= priority <= high):
+        problems.append(f"priority must be an integer from {low} to {high}, not {shown(priority, 24)}")
+    if problems:
+        raise InvalidRecommendation("; ".join(problems))
+    return rec
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class Recommender(Protocol):

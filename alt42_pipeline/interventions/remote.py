@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 
 from ..http import JsonClient, RequestRefused, ServiceUnavailable
-from .recommender import Recommendation, StudentInputs
+from ..redaction import safe_url, shown
+from .recommender import Recommendation, StudentInputs, validate_recommendation
 
 
 class RecommenderUnavailable(RuntimeError):
@@ -63,7 +64,7 @@ class RemoteRecommender:
         )
 
     def __repr__(self) -> str:
-        return f"RemoteRecommender(url={self.url!r})"
+        return f"RemoteRecommender(url={safe_url(self.url)!r})"
 
     def close(self) -> None:
         self._http.close()
@@ -90,28 +91,27 @@ class RemoteRecommender:
         return [_result(s["user_id"], by_user.get(s["user_id"])) for s in students]
 
     def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
+        where = safe_url(self.url)  # the URL itself may hold a secret: messages show its host
         try:
-            response = self._http.request("POST", self.url, json=payload)
+            body = self._http.request_json("POST", self.url, json=payload)
         except ServiceUnavailable as exc:
             raise RecommenderUnavailable(
-                f"recommender at {self.url}: call failed after {exc.attempts} attempts ({exc.problem})"
+                f"recommender at {where}: call failed after {exc.attempts} attempts ({exc.problem})"
             ) from None
         except RequestRefused as exc:
-            raise RecommenderRejected(f"recommender at {self.url} refused the request: HTTP {exc.status}") from None
-        try:
-            body = response.json()
-        except ValueError:
-            raise RecommenderResponseError(f"recommender at {self.url} answered with invalid JSON") from None
+            raise RecommenderRejected(f"recommender at {where} refused the request: HTTP {exc.status}") from None
         if not isinstance(body, dict):
-            raise RecommenderResponseError(f"recommender at {self.url} answered with a non-object")
+            raise RecommenderResponseError(f"recommender at {where} answered with a non-object")
         return body
 
 
 def _result(user_id: Any, entry: dict[str, Any] | None) -> Recommendation | Exception:
+    """One student's entry as a Recommendation (the batch checks its values against the
+    documented bounds), or the error for that student."""
     if entry is None:
         return RecommenderResponseError(f"no recommendation for student {user_id} in the answer")
     if "error" in entry:
-        return RecommenderResponseError(f"recommender error for student {user_id}: {entry['error']}")
+        return RecommenderResponseError(f"recommender error for student {user_id}: {shown(entry['error'], 200)}")
     code, message, priority = entry.get("code"), entry.get("message"), entry.get("priority")
     if not (
         isinstance(code, str)
@@ -123,4 +123,7 @@ def _result(user_id: Any, entry: dict[str, Any] | None) -> Recommendation | Exce
         return RecommenderResponseError(
             f"recommendation for student {user_id} needs a code, a message and an integer priority"
         )
-    return Recommendation(code[:48], message, priority)
+    try:
+        return validate_recommendation(Recommendation(code, message, priority))
+    except ValueError as exc:
+        return RecommenderResponseError(f"recommendation for student {user_id}: {exc}")

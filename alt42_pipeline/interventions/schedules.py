@@ -10,16 +10,21 @@ is one slot, the first occurrence.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
+
+from ..redaction import shown
 
 FREQUENCIES = ("daily", "weekly", "monthly")
 #: Batches a schedule can start, and the name of the Dagster job each one launches.
 TARGET_JOBS = {"interventions": "interventions_job"}
 TARGETS = tuple(TARGET_JOBS)
 NAME_MAX = 64
+#: Characters a schedule name may not hold: they break the CLI's listing, log lines and run tags.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class ScheduleError(ValueError):
@@ -80,20 +85,24 @@ def validate(schedule: Schedule) -> Schedule:
         problems["name"] = "name must not be empty"
     elif len(schedule.name) > NAME_MAX:
         problems["name"] = f"name must be at most {NAME_MAX} characters, not {len(schedule.name)}"
+    elif _CONTROL.search(schedule.name):
+        problems["name"] = "name must not contain a control character (newline, tab, NUL, ...)"
     if schedule.frequency not in FREQUENCIES:
-        problems["frequency"] = f"frequency must be one of {', '.join(FREQUENCIES)}, not {schedule.frequency!r}"
+        problems["frequency"] = f"frequency must be one of {', '.join(FREQUENCIES)}, not {shown(schedule.frequency)}"
     if not _int_in(schedule.hour, 0, 23):
-        problems["hour"] = f"hour must be an integer from 0 to 23, not {schedule.hour!r}"
+        problems["hour"] = f"hour must be an integer from 0 to 23, not {shown(schedule.hour)}"
     if not _int_in(schedule.minute, 0, 59):
-        problems["minute"] = f"minute must be an integer from 0 to 59, not {schedule.minute!r}"
+        problems["minute"] = f"minute must be an integer from 0 to 59, not {shown(schedule.minute)}"
     try:
+        if len(str(schedule.timezone)) > NAME_MAX:
+            raise ValueError
         ZoneInfo(schedule.timezone)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
-        problems["timezone"] = f"timezone {schedule.timezone!r} is not an IANA time zone (e.g. UTC, Asia/Seoul)"
+        problems["timezone"] = f"timezone {shown(schedule.timezone)} is not an IANA time zone (e.g. UTC, Asia/Seoul)"
     if schedule.target not in TARGETS:
-        problems["target"] = f"target must be one of {', '.join(TARGETS)}, not {schedule.target!r}"
+        problems["target"] = f"target must be one of {', '.join(TARGETS)}, not {shown(schedule.target)}"
     if problems:
-        raise ScheduleError(f"schedule {schedule.name!r}: " + "; ".join(problems.values()), problems)
+        raise ScheduleError(f"schedule {shown(schedule.name)}: " + "; ".join(problems.values()), problems)
     return schedule
 
 

@@ -36,12 +36,16 @@ tables; no sparse-matrix products or atomics, and the item x node tables are
 small enough for the M-step (per-item Fisher scoring) to be negligible.
 """
 
-from .calibrate import CalibrationResult, calibrate
-from .data import wide_to_long
-from .fit import item_fit
-from .linking import LinkingConstants, link, rescale
-from .scoring import score
-from .simulate import simulate_items, simulate_responses
+from . import precompile
+
+precompile.seed()  # kernels compiled into the image, handed to this process's numba cache
+
+from .calibrate import CalibrationResult, calibrate  # noqa: E402
+from .data import wide_to_long  # noqa: E402
+from .fit import item_fit  # noqa: E402
+from .linking import LinkingConstants, link, rescale  # noqa: E402
+from .scoring import score  # noqa: E402
+from .simulate import simulate_items, simulate_responses  # noqa: E402
 
 __all__ = [
     "CalibrationResult",

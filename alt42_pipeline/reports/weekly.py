@@ -410,12 +410,15 @@ def write_html(page: str, folder: Path, week_start: dt.date) -> Path:
 
 @dataclass
 class WrittenReport:
-    """A week's report as written: what it shows, its plots, the page and where it is."""
+    """A week's report as stored: what it shows, its plots, the page, the warehouse table
+    holding it (one row per week) and the file written besides, if any."""
 
     report: WeeklyReport
     figures: dict[str, bytes]
     page: str
-    path: Path
+    table: str
+    stored_bytes: int
+    path: Path | None = None
 
     @property
     def inlined_images(self) -> int:
@@ -427,13 +430,42 @@ class WrittenReport:
 
     @property
     def self_contained(self) -> bool:
-        """The file exists, every plot is inlined and nothing is fetched from elsewhere."""
-        return self.path.exists() and self.inlined_images == len(self.figures) and self.external_references == 0
+        """The page is stored whole, every plot is inlined and nothing is fetched from elsewhere."""
+        stored = self.stored_bytes == len(self.page.encode()) and (self.path is None or self.path.exists())
+        return stored and self.inlined_images == len(self.figures) and self.external_references == 0
 
 
-def write_week(wh: Warehouse, week_start: dt.date, now: dt.datetime, folder: Path) -> WrittenReport:
-    """Gather, plot, render and write the report of one week."""
+def store_week(wh: Warehouse, report: WeeklyReport, page: str, run_id: str | None) -> int:
+    """Put the week's report into ``weekly_reports`` (replacing an earlier one of the week);
+    returns the bytes stored, read back."""
+    row = pd.DataFrame(
+        [
+            {
+                "week_start": report.week_start,
+                "title": report.title[:128],
+                "html": page,
+                "summary_md": render_markdown(report),
+                "numbers": {k: (v.item() if isinstance(v, np.generic) else v) for k, v in report.numbers().items()},
+                "size_bytes": len(page.encode()),
+                "run_id": run_id,
+                "generated_at": report.generated_at,
+            }
+        ]
+    )
+    wh.replace("weekly_reports", row, {"week_start": report.week_start})
+    t = wh.table("weekly_reports")
+    stored = wh.scalar(sa.select(t.c.html).where(t.c.week_start == report.week_start))
+    return len(stored.encode()) if stored == page else 0
+
+
+def write_week(
+    wh: Warehouse, week_start: dt.date, now: dt.datetime, folder: Path | None, run_id: str | None = None
+) -> WrittenReport:
+    """Gather, plot, render and store the report of one week: in the warehouse always, as a
+    file in ``folder`` too when one is given."""
     report = gather(wh, week_start, now)
     figs = figures(report)
     page = render_html(report, figs)
-    return WrittenReport(report, figs, page, write_html(page, folder, week_start))
+    stored = store_week(wh, report, page, run_id)
+    path = write_html(page, folder, week_start) if folder is not None else None
+    return WrittenReport(report, figs, page, wh.table("weekly_reports").name, stored, path)

@@ -123,7 +123,7 @@ def refresh_state(
             "updated_at": _ts(frame["prev_updated_at"]).to_numpy(),
         }
     )
-    differs = _differs(cache, frame, prev_codes != now_codes)
+    differs = _differs(cache, frame, (prev_codes != now_codes).any(axis=1))
     cache.loc[differs, "updated_at"] = now_ts
     updated = cache.loc[differs, CACHE_COLUMNS]
     kept = previous.loc[previous.index.intersection(bad_ids)].reset_index()
@@ -189,7 +189,7 @@ def _changes(frame, metrics, states, is_change, since, codes, ids, rules, thresh
             None if pd.isna(prev[i]) else prev[i],
             states[i],
             days[i],
-            [r for bit, r in enumerate(ids) if codes[i] >> bit & 1 and r in at_risk],
+            [r for bit, r in enumerate(ids) if codes[i, bit] and r in at_risk],
             thresholds,
         )
         for i in rows
@@ -212,7 +212,7 @@ def _onsets(users, metrics, now_codes, prev_codes, rules, heartbeat_id, now):
     started = now_codes & ~prev_codes
     parts = []
     for bit, rule in enumerate(rules.rules):
-        rows = np.flatnonzero(started >> bit & 1)
+        rows = np.flatnonzero(started[:, bit])
         if not len(rows):
             continue
         inputs = metrics.iloc[rows][list(rule.inputs)]
@@ -245,27 +245,32 @@ def _plain(value):
 
 
 def _codes(fired: np.ndarray) -> np.ndarray:
-    """Each row's fired rules as bits of one integer (rule i is bit i)."""
-    weights = (1 << np.arange(fired.shape[1], dtype=np.int64)) if fired.shape[1] else np.zeros(0, np.int64)
-    return fired.astype(np.int64) @ weights if fired.shape[1] else np.zeros(fired.shape[0], np.int64)
+    """Each row's fired rules as a boolean row (column i is rule i): any number of rules."""
+    return np.asarray(fired, dtype=bool).reshape(fired.shape[0], -1)
 
 
 def _previous_codes(active: pd.Series, ids: list[str]) -> np.ndarray:
-    """The previous active scenarios (JSON text, decoded once per distinct value) as codes."""
-    position = {rule_id: bit for bit, rule_id in enumerate(ids)}
+    """The previous active scenarios (JSON text, decoded once per distinct value) as boolean
+    rows over ``ids``; scenarios no longer in the rule file are dropped."""
+    position = {rule_id: i for i, rule_id in enumerate(ids)}
     texts = active.where(active.notna(), "").astype(str)
-    codes = {
-        text: sum(1 << position[r] for r in (json.loads(text) if text else []) if r in position)
-        for text in texts.unique()
-    }
-    return texts.map(codes).to_numpy(dtype=np.int64)
+    unique, inverse = np.unique(texts.to_numpy(dtype=object).astype(str), return_inverse=True)
+    rows = np.zeros((len(unique), len(ids)), dtype=bool)
+    for k, text in enumerate(unique):
+        for rule_id in json.loads(text) if text else []:
+            if rule_id in position:
+                rows[k, position[rule_id]] = True
+    return rows[inverse] if len(texts) else np.zeros((0, len(ids)), dtype=bool)
 
 
 def _scenario_texts(codes: np.ndarray, ids: list[str]) -> np.ndarray:
-    """The JSON list of active scenario ids for each code (one dumps per distinct code)."""
-    unique, inverse = np.unique(codes, return_inverse=True)
-    texts = np.array([json.dumps([r for bit, r in enumerate(ids) if c >> bit & 1]) for c in unique], dtype=object)
-    return texts[inverse] if len(codes) else np.array([], dtype=object)
+    """The JSON list of active scenario ids for each row (one dumps per distinct row)."""
+    if not len(codes):
+        return np.array([], dtype=object)
+    keys = np.packbits(codes, axis=1) if codes.shape[1] else np.zeros((len(codes), 1), dtype=np.uint8)
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    texts = np.array([json.dumps([r for r, on in zip(ids, codes[i]) if on]) for i in first], dtype=object)
+    return texts[inverse.reshape(-1)]
 
 
 def _bad_data_errors(bad: pd.DataFrame) -> list[dict]:

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ..redaction import shown
+
 DEFAULT_FILE = Path(__file__).with_name("scenarios.yaml")
 
 #: The inputs a rule may test; the refresh computes each of them for every student.
@@ -37,8 +39,8 @@ OPERATORS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
-_CONDITION = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|==|!=|<|>)\s*(\S+)\s*$")
-_RULE_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_CONDITION = re.compile(r"[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*(<=|>=|==|!=|<|>)[ \t]*(\S+)[ \t]*")
+_RULE_ID = re.compile(r"[a-z][a-z0-9_]{0,63}")  # matched whole: no trailing newline
 _RULE_KEYS = {"id", "description", "when", "at_risk"}
 
 
@@ -103,9 +105,17 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
     """Load and check a rule file; raise :class:`RuleFileError` on the first problem."""
     path = Path(path) if path else DEFAULT_FILE
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
-        raise RuleFileError(f"{path}: cannot read the rule file: {exc}") from exc
+        raise RuleFileError(f"{path}: cannot read the rule file: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise RuleFileError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}, line {line}); "
+            "save the rule file as UTF-8"
+        ) from None
     return parse_rules(text, str(path))
 
 
@@ -122,7 +132,7 @@ def parse_rules(text: str, source: str = "<rules>") -> RuleSet:
     unknown = set(top) - {"version", "rules"}
     if unknown:
         key = sorted(unknown)[0]
-        raise RuleFileError(f"{source}:{_line(top[key][0])}: unknown top-level key {key!r}")
+        raise RuleFileError(f"{source}:{_line(top[key][0])}: unknown top-level key {shown(key)}")
     if "version" not in top:
         raise RuleFileError(f"{source}:1: missing 'version' (an integer bumped on every rule change)")
     version = _scalar(top["version"][1])
@@ -150,16 +160,19 @@ def _rule(node: yaml.Node, index: int, source: str) -> Rule:
         raise RuleFileError(f"{source}:{line}: rule #{index + 1}: must be a mapping with id, when, at_risk")
     fields = _mapping(node, source)
     rule_id = _scalar(fields["id"][1]) if "id" in fields else None
-    name = f"rule {rule_id!r}" if isinstance(rule_id, str) else f"rule #{index + 1}"
+    name = f"rule {shown(rule_id)}" if isinstance(rule_id, str) else f"rule #{index + 1}"
 
     def fail(at: yaml.Node, message: str) -> RuleFileError:
         return RuleFileError(f"{source}:{_line(at)}: {name}: {message}")
 
-    if not isinstance(rule_id, str) or not _RULE_ID.match(rule_id):
-        raise fail(fields["id"][1] if "id" in fields else node, "'id' must be lower_snake_case (a-z, 0-9, _)")
+    if not isinstance(rule_id, str) or not _RULE_ID.fullmatch(rule_id):
+        raise fail(
+            fields["id"][1] if "id" in fields else node,
+            "'id' must be lower_snake_case (a-z, 0-9, _; at most 64 characters)",
+        )
     for key, (key_node, _) in fields.items():
         if key not in _RULE_KEYS:
-            raise fail(key_node, f"unknown key {key!r} (allowed: {', '.join(sorted(_RULE_KEYS))})")
+            raise fail(key_node, f"unknown key {shown(key)} (allowed: {', '.join(sorted(_RULE_KEYS))})")
     description = _scalar(fields["description"][1]) if "description" in fields else ""
     if not isinstance(description, str):
         raise fail(fields["description"][1], "'description' must be text")
@@ -180,18 +193,18 @@ def _rule(node: yaml.Node, index: int, source: str) -> Rule:
 
 def _condition(node: yaml.Node, fail: Callable[[yaml.Node, str], RuleFileError]) -> Condition:
     text = node.value if isinstance(node, yaml.ScalarNode) else None
-    match = _CONDITION.match(text) if isinstance(text, str) else None
+    match = _CONDITION.fullmatch(text) if isinstance(text, str) else None
     if not match:
-        raise fail(node, f"condition {text!r} is not '<metric> <op> <number>' (op: {' '.join(OPERATORS)})")
+        raise fail(node, f"condition {shown(text)} is not '<metric> <op> <number>' (op: {' '.join(OPERATORS)})")
     metric, op, raw = match.groups()
     if metric not in METRICS:
-        raise fail(node, f"unknown metric {metric!r} (known: {', '.join(METRICS)})")
+        raise fail(node, f"unknown metric {shown(metric)} (known: {', '.join(METRICS)})")
     try:
         value = float(raw)
     except ValueError:
-        raise fail(node, f"{raw!r} in {text!r} is not a number") from None
+        raise fail(node, f"{shown(raw)} in {shown(text)} is not a number") from None
     if not np.isfinite(value):
-        raise fail(node, f"{raw!r} in {text!r} is not a finite number")
+        raise fail(node, f"{shown(raw)} in {shown(text)} is not a finite number")
     return Condition(metric, op, value)
 
 
@@ -200,7 +213,7 @@ def _mapping(node: yaml.MappingNode, source: str) -> dict[str, tuple[yaml.Node, 
     for key_node, value_node in node.value:
         key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
         if key in out:
-            raise RuleFileError(f"{source}:{_line(key_node)}: key {key!r} given twice")
+            raise RuleFileError(f"{source}:{_line(key_node)}: key {shown(key)} given twice")
         out[key] = (key_node, value_node)
     return out
 

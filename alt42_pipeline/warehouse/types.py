@@ -41,3 +41,7 @@ class JsonDocument(sa.types.TypeDecorator):
         if isinstance(value, (str, bytes)):
             return json.loads(value)
         return value
+
+
+#: Text of any length: MySQL's TEXT holds only 64 KB (a weekly report with its plots is more).
+LongText = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")

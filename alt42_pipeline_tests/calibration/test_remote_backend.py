@@ -122,7 +122,7 @@ class _TransportResource(IrtResource):
     [
         ("timeout", "failed after 3 attempts: timeout"),
         ("5xx", "failed after 3 attempts"),
-        ("malformed", "malformed JSON"),
+        ("malformed", "failed after 3 attempts: undecodable body"),
         ("wrong_ids", "unknown item ids"),
     ],
 )
@@ -165,12 +165,12 @@ def test_retry_counts_backoff_and_token_never_logged(caplog):
 @pytest.mark.parametrize(
     "body,problem",
     [
-        ({"items": [{"item_id": "a", "a": -1, "d": 0}]}, "impossible parameters"),
-        ({"items": [{"item_id": "a", "a": 1, "d": float("nan")}]}, "impossible parameters"),
+        ({"items": [{"item_id": "a", "a": -1, "d": 0}]}, "outside the documented bounds"),
+        ({"items": [{"item_id": "a", "a": 1, "d": float("nan")}]}, "non-finite parameters"),
         ({"items": [{"item_id": "a", "a": 1, "d": 0}, {"item_id": "a", "a": 1, "d": 0}]}, "duplicate"),
         ({"items": []}, "missing item ids"),
         ({"nothing": 1}, "no 'items' list"),
-        ({"items": [{"item_id": "a", "a": 1, "d": 0}], "linking_constants": {"slope": 0}}, "invalid linking_constants"),
+        ({"items": [{"item_id": "a", "a": 1, "d": 0}], "linking_constants": {"slope": 0}}, "linking_constants outside"),
     ],
 )
 def test_response_validation(body, problem):

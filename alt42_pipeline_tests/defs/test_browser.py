@@ -131,7 +131,7 @@ def test_asset_graph_and_asset_page_render_our_assets_and_metadata(tmp_path, mon
                     "weekly_report",
                 ):
                     expect(page.locator(f'a[href="/assets/{name}"]').first).to_be_visible()
-                expect(page.get_by_text("self-contained HTML file", exact=False).first).to_be_visible()
+                expect(page.get_by_text("self-contained HTML page", exact=False).first).to_be_visible()
                 page.screenshot(path=str(ARTIFACTS / "asset_catalog.png"))
 
                 # an asset's page: definition, the materialization's metadata, and a plot

@@ -121,3 +121,40 @@ def test_build_context_leaves_out_everything_but_the_package():
     assert patterns[patterns.index("*") :][:1] == ["*"]
     assert {"!pyproject.toml", "!alt42_pipeline"} <= set(patterns)
     assert not any(p.startswith("!") and ("test" in p or ".git" in p or "data" in p) for p in patterns)
+
+
+def _locked() -> dict[str, tuple[str, int]]:
+    """requirements.lock: name -> (version, number of hashes)."""
+    text = (chart.REPO / "requirements.lock").read_text()
+    out = {}
+    for block in re.split(r"\n(?=[A-Za-z0-9])", text):
+        m = re.match(r"([A-Za-z0-9_.-]+)==(\S+)", block)
+        if m:
+            out[m.group(1).lower().replace("_", "-")] = (m.group(2), block.count("--hash=sha256:"))
+    return out
+
+
+def test_the_image_installs_the_lock_with_hashes_and_nothing_else(parsed):
+    installs = " ".join(args for op, args in parsed if op == "RUN" and "pip install" in args)
+    assert "--require-hashes" in installs and "-r requirements.lock" in installs
+    assert re.search(r"pip install --no-deps \.(\s|$)", installs)  # the package, without resolving again
+    assert any(op == "COPY" and "requirements.lock" in args for op, args in parsed)
+    assert "!requirements.lock" in DOCKERIGNORE.read_text().split()
+
+
+def test_the_lock_pins_every_runtime_dependency_with_hashes():
+    locked = _locked()
+    assert locked and all(n >= 1 for _, n in locked.values())
+    project = tomllib.loads((chart.REPO / "pyproject.toml").read_text())["project"]
+    for requirement in project["dependencies"]:
+        name = re.match(r"[A-Za-z0-9_.-]+", requirement).group(0).lower().replace("_", "-")
+        assert name in locked, f"{name} is not in requirements.lock"
+        pinned = re.search(r"==([\w.]+)", requirement)
+        if pinned:
+            assert locked[name][0] == pinned.group(1), f"{name}: lock {locked[name][0]} != pyproject {pinned.group(1)}"
+    assert not {"pytest", "ruff", "playwright"} & set(locked)  # runtime only
+
+
+def test_the_user_code_image_is_pinned_by_digest(helm_values):
+    tag = chart.user_deployment(helm_values)["image"]["tag"]
+    assert re.fullmatch(r"[\w.-]+@sha256:[0-9a-f]{64}", tag), tag

@@ -135,3 +135,39 @@ def test_deploy_guide_creates_every_secret_and_config_map_the_pods_read(helm_val
         assert f"kubectl create secret generic {secret} -n alt42" in guide, secret
     assert [ref["name"] for ref in deployment["envConfigMaps"]] == [SETTINGS_CONFIG_MAP]
     assert "kubectl apply -n alt42 -f helm/alt42-settings.yaml" in guide
+
+
+@pytest.mark.parametrize("component", ["dagsterWebserver", "dagsterDaemon"])
+def test_dagster_services_are_hardened(component, helm_values):
+    values = helm_values[component]
+    pod, container = values["podSecurityContext"], values["securityContext"]
+    assert pod["runAsNonRoot"] is True and pod["runAsUser"] != 0 and container["runAsNonRoot"] is True
+    assert container["readOnlyRootFilesystem"] is True and container["allowPrivilegeEscalation"] is False
+    assert container["capabilities"]["drop"] == ["ALL"]
+    (tmp,) = [m for m in values["volumeMounts"] if m["mountPath"] == "/tmp"]
+    assert any(v["name"] == tmp["name"] and "emptyDir" in v for v in values["volumes"])
+
+
+def test_the_web_ui_listens_on_an_unprivileged_port(helm_values):
+    assert helm_values["dagsterWebserver"]["service"]["port"] > 1024
+    assert "8080:8080" in (chart.REPO / "helm" / "README.md").read_text()
+
+
+def test_run_pods_mount_no_service_account_token(helm_values):
+    from alt42_pipeline.defs.shared import SIZES, k8s_config
+
+    launcher = helm_values["runLauncher"]["config"]["k8sRunLauncher"]["runK8sConfig"]
+    assert launcher["podSpecConfig"]["automount_service_account_token"] is False
+    for size in SIZES:
+        assert k8s_config(size)["pod_spec_config"]["automount_service_account_token"] is False
+
+
+def test_network_policies_are_valid_and_select_the_pods_the_chart_makes():
+    docs = list(yaml.safe_load_all((chart.REPO / "helm" / "network-policy.yaml").read_text()))
+    for doc in docs:
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+    deny = [d for d in docs if d["spec"]["podSelector"] == {}]
+    assert deny and deny[0]["spec"]["policyTypes"] == ["Ingress"] and "ingress" not in deny[0]["spec"]
+    (code,) = [d for d in docs if d["spec"]["podSelector"].get("matchLabels") == {"component": "user-deployments"}]
+    ports = [p["port"] for rule in code["spec"]["ingress"] for p in rule["ports"]]
+    assert ports == [chart.user_deployment(chart.load_values())["port"]]

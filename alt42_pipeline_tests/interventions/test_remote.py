@@ -111,7 +111,6 @@ def test_a_refused_request_is_not_retried_and_the_token_stays_secret():
 @pytest.mark.parametrize(
     "response, fragment",
     [
-        (httpx.Response(200, text="<html>oops</html>"), "invalid JSON"),
         (httpx.Response(200, json=[1, 2]), "non-object"),
         (httpx.Response(200, json={"version": "x"}), "no 'recommendations' list"),
     ],
@@ -120,6 +119,19 @@ def test_unusable_answers_are_response_errors(response, fragment):
     remote, _ = client(lambda request: response)
     with pytest.raises(RecommenderResponseError, match=fragment):
         remote.recommend_many(STUDENTS)
+
+
+def test_a_body_that_is_not_json_is_a_service_failure_and_is_retried():
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        return httpx.Response(200, text="<html>oops</html>")
+
+    remote, sleeps = client(handler)
+    with pytest.raises(RecommenderUnavailable, match="after 3 attempts.*not JSON"):
+        remote.recommend_many(STUDENTS)
+    assert len(calls) == 3 and sleeps == [0.5, 1.0]
 
 
 def test_per_student_errors_and_gaps_fail_only_those_students():
@@ -162,7 +174,7 @@ def test_the_timeout_applies_to_a_real_slow_server():
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/recommend"
         with RemoteRecommender(url, timeout_s=0.05, attempts=2, backoff_s=0) as remote:
-            with pytest.raises(RecommenderUnavailable, match="after 2 attempts.*Timeout"):
+            with pytest.raises(RecommenderUnavailable, match="after 2 attempts.*(Timeout|deadline)"):
                 remote.recommend_many(STUDENTS)
     finally:
         server.shutdown()

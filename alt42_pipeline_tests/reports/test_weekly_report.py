@@ -154,3 +154,44 @@ def test_postgresql_warehouse_gives_the_same_report(report_warehouse, pg_url):
         assert "linking constants slope=1.0213, intercept=0.0497, anchor_count=20" in weekly.render_markdown(on_pg)
     finally:
         wh.engine.dispose()
+
+
+def test_the_report_survives_the_pod_in_the_warehouse(report_warehouse, tmp_path, monkeypatch):
+    """As on Kubernetes: no report files (the pod's /tmp vanishes); the page is in the
+    warehouse and the metadata points at its row."""
+    monkeypatch.setenv("ALT42_REPORT_DIR", str(tmp_path / "pod-tmp" / "reports"))
+    monkeypatch.setenv("ALT42_REPORT_FILES", "false")
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(
+            [weekly_report],
+            resources=make_resources(report_warehouse.url),
+            partition_key=WEEK.isoformat(),
+            instance=instance,
+        )
+    assert result.success
+    meta = {k: v.value for k, v in result.asset_materializations_for_node("weekly_report")[0].metadata.items()}
+    assert not (tmp_path / "pod-tmp").exists() and "path" not in meta
+    assert meta["report_table"] == "weekly_reports" and meta["report_week"] == WEEK.isoformat()
+    stored = report_warehouse.read("weekly_reports", {"week_start": WEEK})
+    assert len(stored) == 1 and stored["html"][0].startswith("<!DOCTYPE html>") and "<img" in stored["html"][0]
+    assert stored["size_bytes"][0] == len(stored["html"][0].encode()) and stored["numbers"][0]["attempts"] > 0
+    assert "### Students by state" in stored["summary_md"][0]
+    assert [c.passed for c in result.get_asset_check_evaluations()] == [True]
+    # a re-run replaces the week's row
+    with dg.DagsterInstance.ephemeral() as instance:
+        dg.materialize(
+            [weekly_report],
+            resources=make_resources(report_warehouse.url),
+            partition_key=WEEK.isoformat(),
+            instance=instance,
+        )
+    assert report_warehouse.count("weekly_reports") == 1
+
+
+def test_a_big_report_fits_on_mariadb(mysql_url):
+    wh = Warehouse(mysql_url)
+    wh.migrate()
+    report = weekly.gather(wh, WEEK, NOW)
+    page = "<!DOCTYPE html>" + "x" * 300_000
+    assert weekly.store_week(wh, report, page, "r") == len(page)
+    wh.engine.dispose()

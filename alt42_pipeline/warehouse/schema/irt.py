@@ -32,7 +32,26 @@ def define(md: sa.MetaData, name: Callable[[str], str]) -> None:
         sa.Column("fitted_at", UtcDateTime, nullable=False),
         sa.Index(name("ix_mirt_item_params_calibration"), "calibration_id"),
         sa.Index(name("ix_mirt_item_params_current"), "is_current", "item_id"),
+        # At most one current row per item, in the database itself. Partial indexes exist on
+        # PostgreSQL and SQLite; on MySQL/MariaDB the lock row below is the guard.
+        sa.Index(
+            name("ux_mirt_item_params_current_item"),
+            "item_id",
+            unique=True,
+            postgresql_where=sa.text("is_current"),
+            sqlite_where=sa.text("is_current"),
+        ).ddl_if(dialect=("postgresql", "sqlite")),
         comment="Item parameters per calibration (history kept; is_current marks the latest).",
+    )
+    sa.Table(
+        name("mirt_current_calibration"),
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("calibration_id", sa.String(64)),
+        sa.Column("updated_at", UtcDateTime),
+        sa.CheckConstraint("id = 1", name=name("ck_mirt_current_calibration_one_row")),
+        comment="One row: the current calibration. Writers update it first, so calibrations that "
+        "overlap take turns (a row lock on every database).",
     )
     sa.Table(
         name("mirt_fit_meta"),
