@@ -140,16 +140,19 @@ _FILTER = SecretFilter()
 HTTP_LOGGERS = ("httpx", "httpcore", "urllib3")
 
 
-def install() -> None:
-    """Attach the filter to the HTTP libraries' loggers and to the root logger's handlers
-    (idempotent; call again after logging is configured to cover new handlers)."""
+def install(handlers_of: Iterable[str] = ()) -> None:
+    """Attach the filter to the HTTP libraries' loggers and to the root logger's handlers,
+    and to the handlers of the loggers named in ``handlers_of`` (a server's own, which do not
+    propagate to the root); idempotent: call again after logging is configured to cover new
+    handlers."""
     for name in HTTP_LOGGERS:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
             logger.addFilter(_FILTER)
-    for handler in logging.getLogger().handlers:
-        if _FILTER not in handler.filters:
-            handler.addFilter(_FILTER)
+    for logger in [logging.getLogger(), *(logging.getLogger(name) for name in handlers_of)]:
+        for handler in logger.handlers:
+            if _FILTER not in handler.filters:
+                handler.addFilter(_FILTER)
 
 
 install()

@@ -3,6 +3,7 @@ uvicorn. :func:`create_app` builds the application (``app``), :func:`serve` runs
 
 from __future__ import annotations
 
+from .. import redaction
 from ..settings import Settings
 from .app import create_app
 
@@ -17,7 +18,7 @@ def serve(s: Settings, host: str | None = None, port: int | None = None) -> None
 
     if not s.api.token.get_secret_value():
         raise ApiNotConfigured("ALT42_API_TOKEN is not set: the API refuses to serve without a bearer token")
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(s),
         host=host or s.api.host,
         port=port or s.api.port,
@@ -25,8 +26,10 @@ def serve(s: Settings, host: str | None = None, port: int | None = None) -> None
         proxy_headers=False,  # the client address the rate limit counts is the connection's own
         limit_concurrency=100,
         timeout_keep_alive=5,
-        log_level="info",
+        log_level="info",  # never "trace": uvicorn would log the requests' headers, the token among them
     )
+    redaction.install(handlers_of=("uvicorn", "uvicorn.error", "uvicorn.access"))  # configured by Config
+    uvicorn.Server(config).run()
 
 
 __all__ = ["ApiNotConfigured", "create_app", "serve"]

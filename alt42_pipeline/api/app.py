@@ -49,7 +49,7 @@ from ..interventions import (
     list_schedules,
     update_schedule,
 )
-from ..settings import Settings
+from ..settings import Settings, register_secrets
 from ..warehouse import Warehouse
 from .guard import BodyLimit, RateLimit, bearer_token
 from .models import Error, RunIn, RunOut, ScheduleChange, ScheduleIn, ScheduleList, ScheduleOut, ScheduleRef
@@ -91,6 +91,7 @@ def create_app(
         openapi_url="/api/openapi.json",
         static_url=f"{DOCS}/static",
     )
+    register_secrets(s)  # the token, like every secret, is masked in any log line
     wh = Warehouse(s.warehouse.url, s.warehouse.table_prefix)
     dagster = _Dagster(open_dagster)
     launch_with = launcher or GraphQLLauncher(s.api.dagster_url)

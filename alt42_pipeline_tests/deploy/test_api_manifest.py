@@ -19,8 +19,18 @@ MANIFEST = chart.REPO / "helm" / "alt42-api.yaml"
 
 
 @pytest.fixture(scope="module")
-def documents() -> dict[str, dict[str, Any]]:
-    return {doc["kind"]: doc for doc in yaml.safe_load_all(MANIFEST.read_text())}
+def all_documents() -> list[dict[str, Any]]:
+    return list(yaml.safe_load_all(MANIFEST.read_text()))
+
+
+@pytest.fixture(scope="module")
+def documents(all_documents) -> dict[str, dict[str, Any]]:
+    return {doc["kind"]: doc for doc in all_documents if doc["kind"] != "NetworkPolicy"}
+
+
+@pytest.fixture(scope="module")
+def policies(all_documents) -> dict[str, dict[str, Any]]:
+    return {doc["metadata"]["name"]: doc for doc in all_documents if doc["kind"] == "NetworkPolicy"}
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +48,32 @@ def _env(container: dict[str, Any]) -> dict[str, Any]:
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
 
 
-def test_a_deployment_and_a_service_of_valid_kubernetes(documents):
+def test_a_deployment_a_service_and_their_network_policies_of_valid_kubernetes(all_documents, documents):
     assert set(documents) == {"Deployment", "Service"}
-    for document in documents.values():
+    for document in all_documents:
         kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+
+
+def test_beside_the_default_deny_clients_reach_the_api_and_the_api_reaches_the_web_ui(
+    policies, pod, container, helm_values
+):
+    api_labels = pod["metadata"]["labels"]
+    clients = policies["alt42-api-from-clients"]["spec"]
+    assert clients["podSelector"]["matchLabels"].items() <= api_labels.items()
+    assert [p["port"] for rule in clients["ingress"] for p in rule["ports"]] == [container["ports"][0]["containerPort"]]
+    web = policies["alt42-webserver-from-api"]["spec"]
+    # the chart's webserver pods, as network-policy.yaml selects them
+    shared = list(yaml.safe_load_all((chart.REPO / "helm" / "network-policy.yaml").read_text()))
+    webserver = {"component": "dagster-webserver"}
+    assert any(
+        webserver
+        in [s.get("podSelector", {}).get("matchLabels") for r in d["spec"].get("ingress", []) for s in r["from"]]
+        for d in shared
+    )
+    assert web["podSelector"]["matchLabels"] == webserver
+    (rule,) = web["ingress"]
+    assert rule["from"][0]["podSelector"]["matchLabels"].items() <= api_labels.items()
+    assert [p["port"] for p in rule["ports"]] == [helm_values["dagsterWebserver"]["service"]["port"]]
 
 
 def test_the_pod_is_non_root_read_only_without_capabilities_or_token(pod, container):
@@ -86,8 +118,9 @@ def test_it_reads_the_settings_the_token_and_the_charts_instance(pod, container,
     # every variable set here is a setting the code reads (no typo goes unnoticed)
     known = set(settings.ENVIRONMENT) | {"DAGSTER_HOME", "DAGSTER_PG_PASSWORD"}
     assert set(env) <= known
-    # the chart's webserver Service (release name + "-webserver", port 80) and its instance
-    assert env["ALT42_DAGSTER_URL"] == f"http://{chart.RELEASE}-webserver:80"
+    # the chart's webserver Service (release name + "-webserver", its port) and its instance
+    port = helm_values["dagsterWebserver"]["service"]["port"]
+    assert env["ALT42_DAGSTER_URL"] == f"http://{chart.RELEASE}-webserver:{port}"
     settings.ApiSettings(dagster_url=env["ALT42_DAGSTER_URL"])  # a URL the setting accepts
     assert env["DAGSTER_HOME"] == chart.DAGSTER_HOME
     password = env["DAGSTER_PG_PASSWORD"]["secretKeyRef"]

@@ -6,7 +6,7 @@ Frozen: written out as the schema stood when this revision was made; never edit 
 the rule in ``alt42_pipeline.warehouse.migrations``).
 
 Revision ID: 0010
-Revises: 0004
+Revises: 0006
 """
 
 import sqlalchemy as sa
@@ -16,7 +16,7 @@ from alt42_pipeline.warehouse.migrations.ops import column_missing, prefixed
 from alt42_pipeline.warehouse.types import JsonDocument
 
 revision = "0010"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
