@@ -245,8 +245,10 @@ def _plain(value):
 
 
 def _codes(fired: np.ndarray) -> np.ndarray:
-    """Each row's fired rules as a boolean row (column i is rule i): any number of rules."""
-    return np.asarray(fired, dtype=bool).reshape(fired.shape[0], -1)
+    """Each row's fired rules as a boolean row (column i is rule i): any number of rules,
+    any number of rows (none, on a platform without students yet)."""
+    codes = np.asarray(fired, dtype=bool)
+    return codes if codes.ndim == 2 else codes.reshape(len(codes), -1)
 
 
 def _previous_codes(active: pd.Series, ids: list[str]) -> np.ndarray:

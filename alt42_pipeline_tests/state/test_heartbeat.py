@@ -81,6 +81,15 @@ def test_the_result_is_the_legacy_heartbeat_json_and_its_log_row_keeps_it(wareho
     assert tuple(dry) == LEGACY_KEYS and dry["results"]["dry_run"] is True and dry["success"] is True
 
 
+def test_no_student_at_all_is_a_successful_heartbeat(warehouse):
+    # the legacy test script's dry run: "0 students processed is a success"
+    for dry_run in (True, False):
+        result = run_heartbeat(warehouse, RULES, now=NOW, dry_run=dry_run).legacy()
+        assert (result["success"], result["students_processed"], result["errors"]) == (True, 0, 0)
+        assert result["results"]["states"] == {"active": 0, "idle": 0, "inactive": 0, "at_risk": 0}
+    assert warehouse.count("heartbeat_log") == 1
+
+
 def test_nothing_changed_means_no_change_rows_and_time_moves_states_on(warehouse):
     _platform(warehouse)
     run_heartbeat(warehouse, RULES, now=NOW)
