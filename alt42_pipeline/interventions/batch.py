@@ -379,6 +379,22 @@ def run_days(
     return BatchSummary(reports)
 
 
+def unresolved_failures(wh: Warehouse, days: Iterable[dt.date]) -> dict[dt.date, int]:
+    """Per day: students with a stored error and still no intervention (a later run that
+    succeeded for them resolves the error)."""
+    days = list(days)
+    if not days:
+        return {}
+    e, i = wh.table("intervention_errors"), wh.table("interventions")
+    resolved = sa.exists().where(i.c.user_id == e.c.user_id, i.c.date == e.c.date)
+    stmt = (
+        sa.select(e.c.date, sa.func.count(sa.distinct(e.c.user_id)))
+        .where(e.c.date.in_(days), ~resolved)
+        .group_by(e.c.date)
+    )
+    return {pd.Timestamp(day).date(): int(n) for day, n in wh.read(stmt).itertuples(index=False)}
+
+
 def _error_type(exc: BaseException) -> str:
     kind = type(exc)
     name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"

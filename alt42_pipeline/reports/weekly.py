@@ -419,16 +419,40 @@ class WrittenReport:
 
     @property
     def inlined_images(self) -> int:
-        return self.page.count('src="data:image/png;base64,')
+        return _inlined_images(self.page)
 
     @property
     def external_references(self) -> int:
-        return self.page.count('src="http') + self.page.count('href="http')
+        return _external_references(self.page)
 
     @property
     def self_contained(self) -> bool:
         """The file exists, every plot is inlined and nothing is fetched from elsewhere."""
         return self.path.exists() and self.inlined_images == len(self.figures) and self.external_references == 0
+
+
+def _inlined_images(page: str) -> int:
+    return page.count('src="data:image/png;base64,')
+
+
+def _external_references(page: str) -> int:
+    return page.count('src="http') + page.count('href="http')
+
+
+def inspect_file(folder: Path, week_start: dt.date) -> dict[str, int | bool | str]:
+    """A written report read back: whether it exists, its images, how many are inlined and
+    how many references point elsewhere (self-contained: every image inlined, none outside)."""
+    path = report_path(folder, week_start)
+    page = path.read_text(encoding="utf-8") if path.exists() else ""
+    images, inlined, external = page.count("<img"), _inlined_images(page), _external_references(page)
+    return {
+        "path": str(path),
+        "exists": path.exists(),
+        "images": images,
+        "inlined_images": inlined,
+        "external_references": external,
+        "self_contained": path.exists() and images == inlined and external == 0,
+    }
 
 
 def write_week(wh: Warehouse, week_start: dt.date, now: dt.datetime, folder: Path) -> WrittenReport:
