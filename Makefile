@@ -3,6 +3,13 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+ALT42_DATA_DIR ?= data
+# The demo's partitions start where its data starts: `make demo` writes the date here, the
+# web UI of `make dev` reads it.
+-include $(ALT42_DATA_DIR)/demo.env
+ifdef ALT42_PARTITIONS_START
+export ALT42_PARTITIONS_START
+endif
 
 .PHONY: setup demo test bench dev clean
 

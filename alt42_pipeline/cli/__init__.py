@@ -17,7 +17,7 @@ from pathlib import Path
 def _demo(args: argparse.Namespace) -> int:
     from .. import settings
     from ..demo.platform import DemoConfig
-    from ..demo.run import run_demo, summary
+    from ..demo.run import run_demo, summary, ui_instructions
 
     cfg = DemoConfig(
         students=args.students,
@@ -32,10 +32,7 @@ def _demo(args: argparse.Namespace) -> int:
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     result = run_demo(cfg)
     print(summary(result, settings.load()))
-    print(
-        "\nOpen the web UI on this instance with:\n"
-        f"  DAGSTER_HOME={os.environ['DAGSTER_HOME']} .venv/bin/dagster dev -w workspace.yaml   (or: make dev)"
-    )
+    print(ui_instructions(settings.load()))
     return 0 if result.success else 1
 
 
