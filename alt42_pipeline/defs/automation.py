@@ -20,12 +20,12 @@ import dagster as dg
 
 from .shared import k8s_tags
 
-#: Weekly partitions within a week of the latest one (the current and the last week) whose
-#: upstream days were updated since the week was last requested. Catalogue changes alone
-#: (``questions``, rewritten nightly) do not recompute the weeks; the current week's later
-#: days do not exist yet, so missing upstream days do not hold it back.
+#: The current and the last weekly partition (the two that fit in the 14 days before the end
+#: of the current one) whose upstream days were updated since the week was last requested.
+#: Catalogue changes alone (``questions``, rewritten nightly) do not recompute the weeks; the
+#: current week's later days do not exist yet, so missing upstream days do not hold it back.
 WEEK_OF_UPDATED_DAYS = (
-    dg.AutomationCondition.in_latest_time_window(lookback_delta=dt.timedelta(days=7))
+    dg.AutomationCondition.in_latest_time_window(lookback_delta=dt.timedelta(days=14))
     & dg.AutomationCondition.any_deps_updated().ignore(dg.AssetSelection.assets("questions")).since_last_handled()
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
