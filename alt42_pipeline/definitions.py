@@ -12,6 +12,7 @@ a chain (nothing to run side by side), and a step in a subprocess of its own wou
 the code location again (seconds per step, for work that often takes less than one).
 """
 
+import functools
 from pathlib import Path
 
 import dagster as dg
@@ -21,5 +22,12 @@ from . import defs as defs_package
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    return _build()
+
+
+@functools.cache
+def _build() -> dg.Definitions:
+    """Built once per process: Dagster's CLI asks for the definitions several times per
+    command (five for ``dagster job execute``), and each build walks the defs tree again."""
     tree = dg.ComponentTree.from_module(defs_module=defs_package, project_root=Path(__file__).resolve().parent.parent)
     return dg.Definitions.merge(tree.build_defs(), dg.Definitions(executor=dg.in_process_executor))
