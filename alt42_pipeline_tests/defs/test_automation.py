@@ -41,6 +41,13 @@ def test_every_schedule_and_sensor_has_its_pinned_default():
     assert _automation() == DEFAULTS
 
 
+def test_runs_of_the_automation_carry_a_pod_size():
+    from alt42_pipeline.defs.shared import size_of
+
+    sensor = next(s for s in DEFS.sensors or [] if s.name == "automation_condition_sensor")
+    assert size_of(sensor.run_tags) == "medium"
+
+
 def _readme_table() -> dict[str, list[str]]:
     text = (ROOT / "README.md").read_text()
     section = text.split("## Automation", 1)[1].split("\n## ", 1)[0]
