@@ -148,9 +148,9 @@ def format_table(rows: Sequence[Sequence[str]]) -> str:
 
 
 def run_batch_status(args: argparse.Namespace, instance: Any = None) -> int:
-    import dagster as dg  # the Dagster instance is only needed here
+    from .common import dagster_instance  # the Dagster instance is only needed here
 
-    instance = instance or dg.DagsterInstance.get()
+    instance = instance or dagster_instance()
     blocks = []
     for target, job_name in TARGET_JOBS.items():
         runs = latest_runs(instance, job_name, args.limit)
@@ -197,6 +197,8 @@ def _reported_counts(instance: Any, run_id: str) -> dict[str, Any]:
         else:
             failure = event.step_failure_data.user_failure_data
             metadata = failure.metadata if failure else {}
+        if "range_processed" in metadata:  # a run over several days: its totals, not one day's
+            return {name: metadata[f"range_{name}"].value for name in COUNTS if f"range_{name}" in metadata}
         if "processed" in metadata:
             return {name: metadata[name].value for name in COUNTS if name in metadata}
     return {}
