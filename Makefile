@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+ALT42_DATA_DIR ?= data
 
-.PHONY: setup demo test bench dev clean
+.PHONY: setup demo test bench bench-run-cost dev clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,10 +28,12 @@ test: setup
 	$(VENV)/bin/dg check defs
 	$(PY) -m pytest -n 2 --dist loadfile -q
 
-## The web UI on the demo instance.
+## The web UI on the demo instance. The demo's partitions start where its data starts:
+## `make demo` writes that date to $(ALT42_DATA_DIR)/demo.env, read here (and only here).
 dev: setup
 	@mkdir -p $(DAGSTER_HOME)
-	$(VENV)/bin/dagster dev -w workspace.yaml
+	set -a; if [ -f $(ALT42_DATA_DIR)/demo.env ]; then . $(ALT42_DATA_DIR)/demo.env; fi; set +a; \
+		$(VENV)/bin/dagster dev -w workspace.yaml
 
 ## Timing scripts (by hand; they need the PostgreSQL of the test setup). See benchmarks/README.md.
 bench: setup
@@ -40,6 +43,15 @@ bench: setup
 	$(PY) benchmarks/irt_pipeline.py
 	$(PY) benchmarks/state_refresh.py
 	$(PY) benchmarks/interventions_batch.py
+
+## What Dagster costs around our work, through the real CLI, on the demo of `make demo`
+## (or a demo of its own when there is none). See benchmarks/README.md.
+bench-run-cost: setup
+	@if [ -f $(DAGSTER_HOME)/dagster.yaml ] && [ -f $(ALT42_DATA_DIR)/demo.env ]; then \
+		$(PY) benchmarks/run_cost.py --home $(DAGSTER_HOME) --data $(ALT42_DATA_DIR); \
+	else \
+		$(PY) benchmarks/run_cost.py; \
+	fi
 
 clean:
 	rm -rf data .dagster_home artifacts

@@ -6,7 +6,9 @@ from . import health
 from .pipeline import (
     CalibrationOutcome,
     CalibrationSettings,
+    CurrentCalibration,
     calibrate_and_link,
+    current_calibration,
     current_items,
     first_answers,
     load_anchors,
@@ -19,9 +21,11 @@ from .remote import IrtServiceClient, IrtServiceError
 __all__ = [
     "CalibrationOutcome",
     "CalibrationSettings",
+    "CurrentCalibration",
     "IrtServiceClient",
     "IrtServiceError",
     "calibrate_and_link",
+    "current_calibration",
     "current_items",
     "first_answers",
     "health",

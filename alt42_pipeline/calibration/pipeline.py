@@ -355,6 +355,35 @@ def current_items(wh: Warehouse) -> tuple[pd.DataFrame, dict | None]:
 
 
 @dataclass
+class CurrentCalibration:
+    """The current calibration as the warehouse holds it (what its health rules look at)."""
+
+    calibration_id: str
+    items: pd.DataFrame  # by item_id, reference scale: a, d, b, c, n_responses, is_anchor
+    spec: dict  # mirt_fit_meta.model_spec: convergence, window, linking constants, ...
+    active_items: pd.Index  # items answered in the calibration's window
+
+
+def current_calibration(wh: Warehouse) -> CurrentCalibration | None:
+    """The current calibration, or None before the first."""
+    p = wh.read("mirt_item_params", {"is_current": True})
+    if p.empty:
+        return None
+    calibration_id = p["calibration_id"].iloc[0]
+    meta = wh.read("mirt_fit_meta", {"calibration_id": calibration_id})
+    spec = meta["model_spec"].iloc[0] if len(meta) else {}
+    window = spec.get("window") or {}
+    e = wh.table("events")
+    answered = sa.select(e.c.question_id).distinct().where(e.c.verb == "answered", e.c.question_id.is_not(None))
+    if window.get("from") and window.get("to"):
+        first, last = dt.date.fromisoformat(window["from"]), dt.date.fromisoformat(window["to"])
+        answered = answered.where(e.c.event_date >= first, e.c.event_date <= last)
+    active = pd.Index(wh.read(answered)["question_id"].astype(str), name="item_id")
+    items = p.set_index(p["item_id"].astype(str))
+    return CurrentCalibration(calibration_id, items, spec, active)
+
+
+@dataclass
 class RescoreResult:
     users: int
     calibration_id: str | None

@@ -18,7 +18,7 @@ from pathlib import Path
 def _demo(args: argparse.Namespace) -> int:
     from .. import settings
     from ..demo.platform import DemoConfig
-    from ..demo.run import run_demo, summary
+    from ..demo.run import run_demo, summary, ui_instructions
 
     cfg = DemoConfig(
         students=args.students,
@@ -30,10 +30,7 @@ def _demo(args: argparse.Namespace) -> int:
     write_demo_instance(Path(os.environ["DAGSTER_HOME"]))
     result = run_demo(cfg)
     print(summary(result, settings.load()))
-    print(
-        "\nOpen the web UI on this instance with:\n"
-        f"  DAGSTER_HOME={os.environ['DAGSTER_HOME']} .venv/bin/dagster dev -w workspace.yaml   (or: make dev)"
-    )
+    print(ui_instructions(settings.load()))
     return 0 if result.success else 1
 
 
@@ -81,16 +78,15 @@ def _migrate(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from ..clock import utcnow
     from ..reports import status
-    from .common import open_warehouse
+    from .common import dagster_instance, find_dagster_home, open_warehouse
 
     now = utcnow()
     window = dt.timedelta(days=args.days)
+    wh = open_warehouse()
     runs = None
-    if os.environ.get("DAGSTER_HOME") and not args.no_runs:
-        import dagster as dg
-
-        runs = failed_runs(dg.DagsterInstance.get(), now - window)
-    print(status.format_status(status.gather(open_warehouse(), now, runs, window)))
+    if find_dagster_home() is not None and not args.no_runs:
+        runs = failed_runs(dagster_instance(), now - window)
+    print(status.format_status(status.gather(wh, now, runs, window)))
     return 0
 
 
@@ -146,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command. A configuration or connection problem is one line on stderr naming the
+    setting (passwords masked) and exit status 2; anything else is a bug and keeps its traceback."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -156,4 +154,31 @@ def main(argv: list[str] | None = None) -> int:
     from .. import redaction
 
     redaction.install()  # the handlers basicConfig just made mask secrets too
-    return args.func(args)
+    try:
+        return args.func(args)
+    except Exception as exc:
+        message = configuration_problem(exc)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+
+
+def configuration_problem(exc: Exception) -> str | None:
+    """The one-line message of a configuration or connection error, None for anything else."""
+    import sqlalchemy as sa
+
+    from ..settings import SettingsError
+    from ..sources import SourceError
+    from .common import ConfigurationError, first_line, masked
+
+    if isinstance(exc, SettingsError | ConfigurationError | SourceError):
+        return str(exc)
+    if isinstance(exc, sa.exc.DBAPIError | sa.exc.ArgumentError | sa.exc.NoSuchModuleError):
+        # reached through a URL other than the warehouse's (which open_warehouse names)
+        return "database error (check ALT42_WAREHOUSE_URL, ALT42_ASSESSMENT_URL, ALT42_MOODLE_URL): " + masked(
+            first_line(exc)
+        )
+    if type(exc).__name__ == "DagsterHomeNotSetError":
+        return "DAGSTER_HOME is not set: set it to the folder of the Dagster instance"
+    return None

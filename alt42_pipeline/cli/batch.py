@@ -16,7 +16,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ..control import InstanceUnavailable, open_instance
 from ..interventions import (
     DEFAULT_SCHEDULE,
     FREQUENCIES,
@@ -148,12 +147,9 @@ def format_table(rows: Sequence[Sequence[str]]) -> str:
 
 def run_batch_status(args: argparse.Namespace, instance: Any = None) -> int:
     from ..control.batch import batch_status
+    from .common import dagster_instance  # the Dagster instance is only needed here
 
-    try:
-        instance = instance or open_instance()
-    except InstanceUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    instance = instance or dagster_instance()
     print(format_status(batch_status(instance, open_warehouse(), args.limit)))
     return 0
 
@@ -190,17 +186,17 @@ def run_batch_run(args: argparse.Namespace) -> int:
     """Run the batch for a day through the Dagster webserver: the API's own code path."""
     from .. import settings
     from ..control.batch import BatchDayError, GraphQLLauncher, LaunchError, batch_day, launch_batch
+    from .common import dagster_instance
 
     s = settings.load()
     try:
         day = batch_day(dt.date.fromisoformat(args.date) if args.date else None, s.partitions_start)
-        launched = launch_batch(
-            day, instance=open_instance(), launcher=GraphQLLauncher(s.api.dagster_url), launched_by="cli"
-        )
+        instance = dagster_instance()
+        launched = launch_batch(day, instance=instance, launcher=GraphQLLauncher(s.api.dagster_url), launched_by="cli")
     except (ValueError, BatchDayError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (InstanceUnavailable, LaunchError) as exc:
+    except LaunchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if launched.launched:

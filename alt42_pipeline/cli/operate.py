@@ -36,12 +36,21 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     api.set_defaults(func=run_api_command)
 
 
+def _dagster_instance():
+    """The instance of DAGSTER_HOME, else of the demo's .dagster_home here (InstanceUnavailable)."""
+    from ..control import open_instance
+    from .common import find_dagster_home
+
+    return open_instance(find_dagster_home())
+
+
 def run_heartbeat_command(args: argparse.Namespace) -> int:
     """Print the heartbeat's JSON result, also when it fails (``success: false``); exit 0/1."""
     from ..clock import utcnow
-    from ..control import InstanceUnavailable, open_instance, open_warehouse
+    from ..control import InstanceUnavailable
     from ..control.heartbeat import run_once
     from ..state import HeartbeatFailed, HeartbeatSummary
+    from .common import open_warehouse
 
     instance = None
     dry_run = args.dry_run
@@ -49,7 +58,7 @@ def run_heartbeat_command(args: argparse.Namespace) -> int:
         s = settings.load()
         dry_run = dry_run or s.state.heartbeat_dry_run  # a deployment in dry-run mode writes nothing
         try:
-            instance = open_instance()
+            instance = _dagster_instance()
         except InstanceUnavailable as exc:
             if dry_run:
                 print(f"note: this dry run leaves no trace for pipeline_health_sensor: {exc}", file=sys.stderr)
@@ -68,7 +77,7 @@ def run_doctor_command(args: argparse.Namespace) -> int:
     from ..control.doctor import FAIL, Check, Report, run_doctor
 
     try:
-        report = run_doctor(settings.load())
+        report = run_doctor(settings.load(), open_dagster=_dagster_instance)
     except settings.SettingsError as exc:
         report = Report([Check("settings", FAIL, str(exc))])
     if args.json:

@@ -302,6 +302,8 @@ def reported_counts(instance: dg.DagsterInstance, run_id: str) -> dict[str, Any]
         else:
             failure = event.step_failure_data.user_failure_data
             metadata = failure.metadata if failure else {}
+        if "range_processed" in metadata:  # a run over several days: its totals, not one day's
+            return {name: metadata[f"range_{name}"].value for name in COUNTS if f"range_{name}" in metadata}
         if "processed" in metadata:
             return {name: metadata[name].value for name in COUNTS if name in metadata}
     return {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
 
@@ -17,12 +18,13 @@ class InstanceUnavailable(RuntimeError):
     """The Dagster instance cannot be opened; the message says what to set."""
 
 
-def open_instance() -> dg.DagsterInstance:
-    """The instance of ``DAGSTER_HOME``, or :class:`InstanceUnavailable` in one sentence."""
+def open_instance(home: Path | None = None) -> dg.DagsterInstance:
+    """The instance in the folder ``home`` (default: ``DAGSTER_HOME``), or
+    :class:`InstanceUnavailable` in one sentence."""
     from dagster._core.errors import DagsterHomeNotSetError
 
     try:
-        return dg.DagsterInstance.get()
+        return dg.DagsterInstance.from_config(str(home)) if home is not None else dg.DagsterInstance.get()
     except DagsterHomeNotSetError:
         raise InstanceUnavailable(
             "DAGSTER_HOME is not set: point it at the Dagster instance's folder "

@@ -1,63 +1,51 @@
-"""Freshness checks of every asset, and the sensor that evaluates them (replaces the legacy
-hand-run "latest updated_at / computed_at / fitted_at" SQL).
+"""How fresh each asset must be: Dagster's freshness policies (1.12+), set on the assets and
+evaluated by the daemon every 30 seconds, never inside the runs that write the assets. A
+stale asset shows as failing freshness in the UI (asset health), on the catalogue and in
+the asset's page, whatever job, sensor or person was supposed to write it.
 
-Each check passes when the asset was materialized recently enough: by a deadline (a cron
-tick) no earlier than a lower bound before it. Daily and weekly partitions expose the
-current day/week (``end_offset=1``), so a time-partition check would demand today's
-partition by the deadline; the schedules write yesterday's, hence last-update checks.
-
-Dagster 1.13 marks these builders as superseded by ``FreshnessPolicy`` on the assets; that
-policy feeds the asset's health, not an asset check. The operators' routine (and the issue)
-is asset checks with a history per asset, so the builders stay, their warning silenced here.
+Cron policies say "written between the lower bound and the deadline of every cron tick"
+(a missed nightly run is stale from its deadline on); time-window policies say "written
+within the last ...". Today's events have an asset of their own (``intraday_events``), so
+the half-hourly refresh never makes the nightly ``events`` look fresh.
 """
 
 import datetime as dt
-import warnings
 
 import dagster as dg
 
-from .shared import k8s_tags
+from .. import settings
 
-HOURS = dt.timedelta(hours=1)
-DAYS = dt.timedelta(days=1)
+HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
 
-# (asset keys, deadline cron in UTC or None for "now", lower bound before it), with the
-# schedule that should have written them in time
-_RULES: list[tuple[list[str], str | None, dt.timedelta]] = [
-    # ingest_schedule 02:10 (questions, events, features_topic_daily), weekly_kpi_schedule 02:40
-    (["questions", "events", "features_topic_daily", "weekly_kpi"], "0 3 * * *", 3 * HOURS),
-    # nightly calibration 03:00, or the weekly alternative (Sundays 03:10): at most 8 days old
-    (["mirt_item_params", "mirt_fit_meta"], None, 8 * DAYS),
-    # re-scored daily 04:30 (and by every calibration)
-    (["mirt_ability"], "0 6 * * *", 2 * HOURS),
-    # refreshed by ingest_job with the catalogue, daily 02:10
-    (["user_last_access"], "0 3 * * *", 3 * HOURS),
-    # the heartbeat (every 30 minutes) writes these; an hour without a write is stale
-    (
-        ["student_state_cache", "state_change_log", "scenario_evaluation_log", "event_processing_log", "heartbeat_log"],
-        None,
-        HOURS,
-    ),
-    # inactivity_sensor launches runs only when students cross a threshold: allow a week
-    (["inactivity_alerts"], None, 8 * DAYS),
-    # batch schedules live in the database (default daily 09:00 UTC); weekly ones are allowed
-    (["interventions"], None, 8 * DAYS),
-    # weekly_report_schedule Mondays 04:00
-    (["weekly_report"], "0 6 * * 1", 2 * HOURS),
-]
+#: The nightly ingest (``ingest_schedule`` 02:10 UTC, yesterday): written between 02:00 and
+#: 03:00 every day (``questions``, ``user_last_access``, ``events``).
+NIGHTLY_INGEST = dg.FreshnessPolicy.cron(deadline_cron="0 3 * * *", lower_bound_delta=HOUR, timezone="UTC")
+#: Follows the nightly ingest by automation (features, KPIs): written between 02:00 and 03:30.
+AFTER_NIGHTLY_INGEST = dg.FreshnessPolicy.cron(deadline_cron="30 3 * * *", lower_bound_delta=1.5 * HOUR, timezone="UTC")
+#: Re-scored after the nightly ingest and by every calibration: between 02:00 and 04:00.
+ABILITIES = dg.FreshnessPolicy.cron(deadline_cron="0 4 * * *", lower_bound_delta=2 * HOUR, timezone="UTC")
+#: Calibrated nightly (a warning after a missed night) or weekly, the alternative cadence.
+CALIBRATION = dg.FreshnessPolicy.time_window(fail_window=8 * DAY, warn_window=26 * HOUR)
+#: Every 30 minutes: a warning after one missed slot, stale after two.
+INTRADAY = dg.FreshnessPolicy.time_window(
+    fail_window=90 * dt.timedelta(minutes=1), warn_window=45 * dt.timedelta(minutes=1)
+)
+#: Batches come from schedules users keep in the database (daily by default, weekly allowed).
+BATCHES = dg.FreshnessPolicy.time_window(fail_window=8 * DAY, warn_window=26 * HOUR)
+#: The Monday report (``weekly_report_schedule`` 04:00 UTC): written between 04:00 and 06:00.
+WEEKLY_REPORT = dg.FreshnessPolicy.cron(deadline_cron="0 6 * * 1", lower_bound_delta=2 * HOUR, timezone="UTC")
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", dg.SupersessionWarning)
-    freshness_checks = [
-        check
-        for keys, deadline, lower_bound in _RULES
-        for check in dg.build_last_update_freshness_checks(
-            assets=[dg.AssetKey(k) for k in keys], deadline_cron=deadline, lower_bound_delta=lower_bound, timezone="UTC"
-        )
-    ]
-    freshness_sensor = dg.build_sensor_for_freshness_checks(
-        freshness_checks=freshness_checks,
-        name="freshness_checks_sensor",
-        minimum_interval_seconds=600,
-        tags=k8s_tags("small"),
-    )
+
+def heartbeat() -> dg.FreshnessPolicy:
+    """The heartbeat's tables: stale after ``ALT42_HEARTBEAT_STALE_MINUTES`` (the same limit
+    as the health alert), a warning after one missed 30-minute slot."""
+    stale = dt.timedelta(minutes=settings.load().state.heartbeat_stale_minutes)
+    warn = dt.timedelta(minutes=35)
+    return dg.FreshnessPolicy.time_window(fail_window=stale, warn_window=warn if warn < stale else None)
+
+
+#: Assets without a freshness policy, and why (a test keeps every other asset covered).
+NO_POLICY = {
+    "inactivity_alerts": "written only when a student crosses an inactivity threshold: no cadence to hold it to",
+}

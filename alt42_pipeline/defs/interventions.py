@@ -19,9 +19,23 @@ from ..interventions import (
     list_schedules,
     parse_required_records,
     run_days,
+    unresolved_failures,
 )
+from .freshness import BATCHES
 from .resources import InterventionsResource, WarehouseResource
-from .shared import OWNERS, SERIAL_TAG, daily, k8s_tags, partition_days
+from .shared import (
+    SERIAL_TAG,
+    asset_spec,
+    counts_table,
+    daily,
+    describe_partitions,
+    k8s_tags,
+    materializing,
+    partition_days,
+    preview,
+    rounded,
+    selected,
+)
 
 #: Tags a scheduled run carries: the schedule's name and id; ``SLOT_TAG`` is the schedule id +
 #: due time (the run key).
@@ -32,87 +46,116 @@ DUE_TAG = "alt42/due_at"
 FIRST_DAY = daily.start.date()
 
 
-@dg.asset(
+@dg.multi_asset(
+    specs=[
+        asset_spec(
+            "interventions",
+            table="interventions",
+            deps=[
+                "events",
+                "student_state_cache",
+                "weekly_kpi",
+                # weak topics come from the last two weeks of topic features
+                dg.AssetDep(
+                    "features_topic_daily",
+                    partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-(WEAK_WINDOW_DAYS - 1)),
+                ),
+                "mirt_ability",
+            ],
+            group_name="interventions",
+            kinds={"python", "pandas", "sql"},
+            description=(
+                "One recommendation per student for the partition's day, for students with every "
+                "required record that day (ALT42_REQUIRED_RECORDS) and no intervention yet. "
+                "Students whose recommendation fails are stored in intervention_errors."
+            ),
+            freshness_policy=BATCHES,
+        )
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "interventions_without_failures",
+            asset="interventions",
+            description="Every eligible student of the day(s) got a recommendation: no student has a stored "
+            "error (intervention_errors) and still no intervention.",
+        )
+    ],
     partitions_def=daily,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[
-        "events",
-        "student_state_cache",
-        "weekly_kpi",
-        # weak topics come from the last two weeks of topic features
-        dg.AssetDep(
-            "features_topic_daily",
-            partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-(WEAK_WINDOW_DAYS - 1)),
-        ),
-        "mirt_ability",
-    ],
-    group_name="interventions",
-    owners=OWNERS,
-    kinds={"python", "pandas", "sql"},
-    check_specs=[dg.AssetCheckSpec("interventions_without_failures", asset="interventions")],
-    description=(
-        "One recommendation per student for the partition's day, for students with every "
-        "required record that day (ALT42_REQUIRED_RECORDS) and no intervention yet. "
-        "Students whose recommendation fails are stored in intervention_errors."
-    ),
+    can_subset=True,
 )
-def interventions(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, batch: InterventionsResource
-) -> dg.MaterializeResult:
-    options = batch.settings()
+def interventions(context: dg.AssetExecutionContext, warehouse: WarehouseResource, batch: InterventionsResource):
+    wh = warehouse.get()
+    days = partition_days(context)
+    if materializing(context):
+        yield _run_batch(context, wh, days, batch.settings())
+    unresolved = unresolved_failures(wh, days)
+    yield from selected(
+        context,
+        [
+            dg.AssetCheckResult(
+                check_name="interventions_without_failures",
+                passed=not any(unresolved.values()),
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "unresolved_failures": sum(unresolved.values()),
+                    "days_with_failures": ", ".join(d.isoformat() for d, n in sorted(unresolved.items()) if n),
+                },
+            )
+        ],
+    )
+
+
+def _run_batch(context: dg.AssetExecutionContext, wh, days, options) -> dg.MaterializeResult:
     groups = parse_required_records(options.required_records)
     with contextlib.ExitStack() as stack:
         recommender = build_recommender(options)
         if hasattr(recommender, "close"):
             stack.callback(recommender.close)
         summary = run_days(  # one day, or every day of a backfill range
-            warehouse.get(),
-            partition_days(context),
+            wh,
+            days,
             recommender,
             groups,
-            run_id=context.run_id,
+            run_id=context.run.run_id,
             chunk=options.recommender_chunk,
             on_day=lambda r: context.log.info("interventions %s: %s", r.date, r.counts),
         )
     counts = summary.counts
     processed, failed = counts["processed"], counts["failed"]
-    last = summary.last
-    metadata = {
-        **counts,
-        "dagster/row_count": processed,
-        "days": len(summary.reports),
-        "recommender": f"{recommender.name} {recommender.version}",
-        "required_records": "; ".join(str(g) for g in groups),
-        "recommendations": dg.MetadataValue.json(summary.recommendations),
-        "seconds": dg.MetadataValue.json(summary.seconds),
-        "preview": dg.MetadataValue.md(last.sample.to_markdown(index=False) if len(last.sample) else "(none)"),
-    }
     if failed:
         context.log.warning(
             "%d of %d students failed (see intervention_errors for run %s); first: %s",
             failed,
             failed + processed,
-            context.run_id,
+            context.run.run_id,
             summary.first_error,
         )
         if summary.systemic_failure_days:
             # The errors are stored; failing the run makes a systemic failure visible to retries.
-            days = ", ".join(str(d) for d in summary.systemic_failure_days)
-            raise dg.Failure(description=f"every eligible student failed for {days}", metadata=counts)
-    check = dg.AssetCheckResult(
-        check_name="interventions_without_failures",
-        passed=failed == 0,
-        severity=dg.AssetCheckSeverity.WARN,
-        description="Every eligible student got a recommendation (failures are in intervention_errors).",
-        metadata={"failed": failed, "processed": processed},
-    )
-    return dg.MaterializeResult(metadata=metadata, check_results=[check])
+            days_failed = ", ".join(str(d) for d in summary.systemic_failure_days)
+            raise dg.Failure(description=f"every eligible student failed for {days_failed}", metadata=counts)
+    rows = wh.counts_by("interventions", "date", {"date": days})
+    per_day = {
+        day.isoformat(): {
+            "dagster/row_count": rows.get(day, 0),
+            **report.counts,
+            "recommendations": counts_table(report.recommendations, "recommendation", "students"),
+            "seconds": {stage: rounded(s, 3) for stage, s in report.seconds.items()},
+            "preview": preview(report.sample),
+        }
+        for day, report in summary.reports.items()
+    }
+    common = {
+        "recommender": f"{recommender.name} {recommender.version}",
+        "required_records": "; ".join(str(g) for g in groups),
+    }
+    return dg.MaterializeResult(metadata={**common, **describe_partitions(context, per_day, counts)})
 
 
 interventions_job = dg.define_asset_job(
     "interventions_job",
     selection=[interventions],
-    partitions_def=daily,
     description="The intervention batch for one day (the partition); scheduled by db_schedule_sensor.",
     # One batch at a time: two runs of one day would race on the (student, date) key.
     tags={**k8s_tags("medium"), SERIAL_TAG: "interventions", "dagster/max_runtime": "3600"},

@@ -1,15 +1,33 @@
-"""IRT: nightly anchored calibration and daily re-scoring (replaces calibrate-irt /
-mirt-calibrate and the R plumber service; the service stays an optional backend)."""
+"""IRT: nightly anchored calibration and re-scoring after new answers (replaces
+calibrate-irt / mirt-calibrate and the R plumber service; the service stays an optional
+backend).
+
+Every asset and check here runs alone, or is not offered alone:
+
+``irt_calibration`` (``mirt_item_params`` + ``mirt_fit_meta``)
+    One calibration writes both tables in one transaction, so the two are one
+    non-subsettable multi-asset: the UI materializes them together. The calibration also
+    scores every student (the domain writes ``mirt_ability`` in the same transaction); the
+    calibration job then materializes ``mirt_ability``, which finds nothing new to score and
+    reports the table as the calibration left it.
+``calibration_health``
+    The calibration's checks, one step reading the current calibration from the warehouse;
+    any of them runs alone.
+``mirt_ability``
+    Re-scores the students with answers since their last score, with the current item
+    parameters; its check (``ability_se``) runs in its step, or alone.
+"""
 
 import datetime as dt
 import uuid
 
 import dagster as dg
-import pandas as pd
 
 from ..calibration import (
     CalibrationSettings,
     calibrate_and_link,
+    current_calibration,
+    current_items,
     health,
     load_anchors,
     load_responses,
@@ -17,9 +35,19 @@ from ..calibration import (
     write_calibration,
 )
 from ..clock import utcnow
-from ..reports import plots
+from .automation import AFTER_NEW_ANSWERS
+from .freshness import ABILITIES, CALIBRATION
 from .resources import IrtResource, WarehouseResource
-from .shared import OWNERS, SERIAL_TAG, k8s_tags, preview, verdict_check
+from .shared import (
+    SERIAL_TAG,
+    asset_spec,
+    k8s_tags,
+    materializing,
+    preview,
+    rounded,
+    selected,
+    verdict_check,
+)
 
 GROUP = "irt"
 ITEMS, META, ABILITY = dg.AssetKey("mirt_item_params"), dg.AssetKey("mirt_fit_meta"), dg.AssetKey("mirt_ability")
@@ -39,55 +67,50 @@ class CalibrationConfig(dg.Config, CalibrationSettings):
         return CalibrationSettings.model_validate(self.model_dump(exclude={"as_of"}))
 
 
+class ScoringConfig(dg.Config):
+    """Run configuration of a re-score: the answers window and the scoring method."""
+
+    window_days: int = CalibrationSettings().window_days
+    score_method: str = CalibrationSettings().score_method
+    as_of: str = ""  # last day of the window (YYYY-MM-DD); empty = today (UTC)
+
+    def settings(self) -> CalibrationSettings:
+        return CalibrationSettings(window_days=self.window_days, score_method=self.score_method)
+
+
+def _plots():
+    from ..reports import plots  # matplotlib: imported by the runs that draw, not by the code location
+
+    return plots
+
+
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(
+        asset_spec(
             ITEMS,
+            table="mirt_item_params",
             deps=UPSTREAM,
             group_name=GROUP,
-            owners=OWNERS,
             kinds={"python", "sql"},
             description="Item parameters (a, d, b, c, standard errors, n) per calibration on the anchor "
             "scale; history kept, is_current marks the latest calibration.",
+            freshness_policy=CALIBRATION,
         ),
-        dg.AssetSpec(
+        asset_spec(
             META,
+            table="mirt_fit_meta",
             deps=UPSTREAM,
             group_name=GROUP,
-            owners=OWNERS,
             kinds={"python", "sql"},
             description="One row per calibration: model_spec JSON with model, quadrature, window, "
             "counts, convergence, fit (loglik/AIC/BIC) and linking_constants.",
-        ),
-        dg.AssetSpec(
-            ABILITY,
-            deps=UPSTREAM,
-            group_name=GROUP,
-            owners=OWNERS,
-            kinds={"python", "sql"},
-            description="Current ability (theta, se) per student on the anchor scale; re-scored daily "
-            "with the current item parameters between calibrations.",
+            freshness_policy=CALIBRATION,
         ),
     ],
-    check_specs=[
-        dg.AssetCheckSpec("calibration_converged", asset=META),
-        dg.AssetCheckSpec(
-            "item_parameter_bounds", asset=ITEMS, description=f"a in {health.A_RANGE}, |b| <= {health.B_LIMIT}"
-        ),
-        dg.AssetCheckSpec(
-            "anchor_drift",
-            asset=ITEMS,
-            description=f"linked anchors within |Δb| <= {health.DRIFT_B}, |log a ratio| <= {health.DRIFT_LOG_A}",
-        ),
-        dg.AssetCheckSpec(
-            "item_coverage",
-            asset=ITEMS,
-            description=f"at least {health.MIN_COVERAGE:.0%} of the answered items calibrated",
-        ),
-        dg.AssetCheckSpec("ability_se", asset=ABILITY, description=f"median ability SE <= {health.MAX_MEDIAN_SE}"),
-    ],
-    can_subset=True,
+    can_subset=False,
     name="irt_calibration",
+    description="One full calibration on the window's first answers, linked to the anchors; it also "
+    "scores every student of the window (mirt_ability).",
 )
 def irt_calibration(
     context: dg.AssetExecutionContext, config: CalibrationConfig, warehouse: WarehouseResource, irt: IrtResource
@@ -95,15 +118,6 @@ def irt_calibration(
     wh = warehouse.get()
     now = utcnow()
     s = config.settings()
-    selected = context.selected_asset_keys
-    if selected == {ABILITY}:
-        yield from _rescore(context, wh, s, now, config.last_day(now))
-        return
-    if not {ITEMS, META} <= selected:
-        raise dg.Failure(
-            "mirt_item_params and mirt_fit_meta are calibrated together; select both (or mirt_ability alone to re-score)"
-        )
-
     last = config.last_day(now)
     first = last - dt.timedelta(days=s.window_days - 1)
     responses = load_responses(wh, first, last)
@@ -117,7 +131,7 @@ def irt_calibration(
     )
     outcome = calibrate_and_link(responses, anchors, s, irt.settings(), irt.client())
     calibration_id = f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    write_calibration(wh, outcome, s, (first, last), calibration_id, context.run_id, now)
+    write_calibration(wh, outcome, s, (first, last), calibration_id, context.run.run_id, now)
     if outcome.fallback_reason:
         context.log.warning("remote IRT service failed, the built-in engine calibrated: %s", outcome.fallback_reason)
     context.log.info(
@@ -128,9 +142,10 @@ def irt_calibration(
         outcome.linking,
     )
 
+    plots = _plots()
     items, abilities = outcome.items, outcome.abilities
     flagged = health.flagged_items(items, outcome.anchors)
-    summary = items[["a", "b"]].describe().T.round(3).reset_index(names="parameter")
+    summary = items[["a", "b"]].describe().T.reset_index(names="parameter")
     common = {"calibration_id": calibration_id}
     yield dg.MaterializeResult(
         asset_key=ITEMS,
@@ -155,47 +170,115 @@ def irt_calibration(
         asset_key=META,
         metadata={
             **common,
+            "dagster/row_count": wh.count("mirt_fit_meta"),
             "backend": outcome.backend_used,
             "fallback_reason": outcome.fallback_reason or "",
-            "linking_constants": outcome.linking,
+            "linking_constants": {k: rounded(v) if isinstance(v, float) else v for k, v in outcome.linking.items()},
             "converged": bool(outcome.fit.get("converged")),
-            "loglik": float(outcome.fit["loglik"]) if outcome.fit.get("loglik") is not None else 0.0,
-            "calibration_seconds": round(outcome.timings.get("calibrate", 0.0), 3),
+            "loglik": rounded(outcome.fit.get("loglik")),
+            "calibration_seconds": rounded(outcome.timings.get("calibrate", 0.0), 3),
             "responses": len(responses),
+            "students_scored": len(abilities),
         },
     )
-    if ABILITY in selected:
-        yield dg.MaterializeResult(
-            asset_key=ABILITY,
-            metadata={
-                **common,
-                "dagster/row_count": len(abilities),
-                "se": health.se_summary(abilities),
-                "theta_distribution": dg.MetadataValue.md(
-                    plots.markdown_image(
-                        plots.histogram(abilities["theta"].to_numpy(), "Abilities (reference scale)", "θ"), "abilities"
-                    )
-                ),
-            },
+
+
+_CALIBRATION_CHECKS = [
+    dg.AssetCheckSpec(
+        "calibration_converged",
+        asset=META,
+        description="The current calibration's EM converged (iterations in the metadata).",
+    ),
+    dg.AssetCheckSpec(
+        "item_parameter_bounds",
+        asset=ITEMS,
+        description=f"Current items have a in {health.A_RANGE} and |b| <= {health.B_LIMIT}.",
+    ),
+    dg.AssetCheckSpec(
+        "anchor_drift",
+        asset=ITEMS,
+        description=f"Linked anchors stay within |Δb| <= {health.DRIFT_B} and |log a ratio| <= {health.DRIFT_LOG_A} "
+        "of their reference parameters.",
+    ),
+    dg.AssetCheckSpec(
+        "item_coverage",
+        asset=ITEMS,
+        description=f"At least {health.MIN_COVERAGE:.0%} of the items answered in the window got parameters.",
+    ),
+]
+
+
+@dg.multi_asset_check(
+    specs=_CALIBRATION_CHECKS,
+    can_subset=True,
+    name="calibration_health",
+    description="Health of the current calibration, read from the warehouse.",
+)
+def calibration_health(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+    wh = warehouse.get()
+    cal = current_calibration(wh)
+    if cal is None:
+        results = [
+            dg.AssetCheckResult(
+                asset_key=spec.asset_key, check_name=spec.name, passed=False, metadata={"problem": "no calibration yet"}
+            )
+            for spec in _CALIBRATION_CHECKS
+        ]
+    else:
+        verdicts = health.calibration_verdicts(
+            cal.items, load_anchors(wh), cal.spec.get("converged"), cal.spec.get("iterations"), cal.active_items
         )
-
-    active = pd.Index(responses["item_id"].unique())
-    for verdict in health.calibration_verdicts(
-        items, outcome.anchors, outcome.fit.get("converged"), outcome.fit.get("iterations"), active
-    ):
-        yield verdict_check(verdict)
-    if ABILITY in selected:
-        yield verdict_check(health.ability_verdict(abilities))
+        results = [verdict_check(v) for v in verdicts]
+    yield from selected(context, results)
 
 
-def _rescore(context, wh, s: CalibrationSettings, now: dt.datetime, last_day: dt.date):
-    result = rescore(wh, s, last_day, None, context.run_id, now)
-    context.log.info("re-scored %s students with calibration %s", result.users, result.calibration_id)
-    yield dg.MaterializeResult(
-        asset_key=ABILITY,
-        metadata={"rescored_students": result.users, "calibration_id": result.calibration_id or "", "mode": "rescore"},
-    )
-    yield verdict_check(health.ability_verdict(wh.read("mirt_ability", columns=["se"])))
+@dg.multi_asset(
+    specs=[
+        asset_spec(
+            ABILITY,
+            table="mirt_ability",
+            deps=[ITEMS, "events"],
+            group_name=GROUP,
+            kinds={"python", "sql"},
+            description="Current ability (theta, se) per student on the anchor scale: scored by each "
+            "calibration, re-scored after new answers with the current item parameters.",
+            freshness_policy=ABILITIES,
+            automation_condition=AFTER_NEW_ANSWERS,
+            skippable=True,
+        )
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "ability_se",
+            asset=ABILITY,
+            description=f"The median standard error of the abilities is at most {health.MAX_MEDIAN_SE}.",
+        )
+    ],
+    can_subset=True,
+)
+def mirt_ability(context: dg.AssetExecutionContext, config: ScoringConfig, warehouse: WarehouseResource):
+    wh = warehouse.get()
+    if materializing(context):
+        now = utcnow()
+        last_day = dt.date.fromisoformat(config.as_of) if config.as_of else now.date()
+        if current_items(wh)[1] is None:
+            context.log.warning("no calibration yet: nothing to score abilities with (run irt_calibration_job)")
+            return
+        result = rescore(wh, config.settings(), last_day, None, context.run.run_id, now)
+        context.log.info("re-scored %s students with calibration %s", result.users, result.calibration_id)
+        abilities = wh.read("mirt_ability", columns=["theta", "se", "calibration_id"])
+        plots = _plots()
+        theta = plots.histogram(abilities["theta"].to_numpy(), "Abilities (reference scale)", "θ")
+        yield dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": len(abilities),
+                "rescored_students": result.users,
+                "calibration_id": result.calibration_id or "",
+                "se": {k: rounded(v) if isinstance(v, float) else v for k, v in health.se_summary(abilities).items()},
+                "theta_distribution": dg.MetadataValue.md(plots.markdown_image(theta, "abilities")),
+            }
+        )
+    yield from selected(context, [verdict_check(health.ability_verdict(wh.read("mirt_ability", columns=["se"])))])
 
 
 irt_calibration_job = dg.define_asset_job(
@@ -207,7 +290,8 @@ irt_calibration_job = dg.define_asset_job(
 irt_rescore_job = dg.define_asset_job(
     "irt_rescore_job",
     selection=dg.AssetSelection.assets(ABILITY),
-    description="Re-score students with new answers using the current item parameters (no recalibration).",
+    description="Re-score students with new answers using the current item parameters (no recalibration); "
+    "the automation does it after every update of events.",
     tags={**k8s_tags("medium"), SERIAL_TAG: "irt", "dagster/max_runtime": "3600"},
 )
 
@@ -227,12 +311,4 @@ irt_weekly_schedule = dg.ScheduleDefinition(
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Weekly full calibration, Sundays 03:10 UTC (off by default; the weekly alternative).",
-)
-irt_rescore_schedule = dg.ScheduleDefinition(
-    name="irt_rescore_schedule",
-    job=irt_rescore_job,
-    cron_schedule="30 4 * * *",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Daily 04:30 UTC: re-score students who answered since the last ability fit.",
 )

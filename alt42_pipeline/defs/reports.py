@@ -6,11 +6,20 @@ import datetime as dt
 import dagster as dg
 
 from ..clock import utcnow
-from ..reports import plots, render_markdown, write_week
+from ..reports import inspect_stored, render_markdown, write_week
 from ..spine import week_start
+from .freshness import WEEKLY_REPORT
 from .resources import ReportsResource, WarehouseResource
-from .shared import OWNERS, k8s_tags, partition_weeks
-from .shared import weekly as weekly_partitions
+from .shared import (
+    asset_spec,
+    complete_weeks,
+    describe_partitions,
+    k8s_tags,
+    materializing,
+    partition_weeks,
+    rounded,
+    selected,
+)
 
 GROUP = "reports"
 
@@ -33,46 +42,78 @@ REPORT_INPUTS = [
 ]
 
 
-@dg.asset(
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds={"html", "matplotlib"},
-    deps=REPORT_INPUTS,
-    partitions_def=weekly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    description="The weekly report of one ISO week (Monday UTC) as one self-contained HTML page "
-    "(plots inlined) stored in the warehouse table weekly_reports (and as a file in ALT42_REPORT_DIR "
-    "unless ALT42_REPORT_FILES=false): KPI trends, students by state and state changes, "
-    "inactivity alerts, abilities and their growth, item health (anchor drift, misfit), errors "
-    "of the week. Its Markdown summary is in the metadata.",
+@dg.multi_asset(
+    specs=[
+        asset_spec(
+            "weekly_report",
+            group_name=GROUP,
+            kinds={"html", "matplotlib"},
+            deps=REPORT_INPUTS,
+            description="The weekly report of one ended ISO week (Monday UTC) as one self-contained HTML "
+            "page (plots inlined) stored in the warehouse table weekly_reports (and as a file in "
+            "ALT42_REPORT_DIR unless ALT42_REPORT_FILES=false): KPI trends, students by state and state "
+            "changes, inactivity alerts, abilities and their growth, item health (anchor drift, misfit), "
+            "errors of the week. Its Markdown summary is in the metadata.",
+            freshness_policy=WEEKLY_REPORT,
+        )
+    ],
     check_specs=[
         dg.AssetCheckSpec(
             "weekly_report_self_contained",
             asset="weekly_report",
-            description="The HTML page was stored whole and every plot is inlined (no external resource).",
+            description="The stored HTML page of the week(s) exists and every image is inlined (no external resource).",
         ),
     ],
+    partitions_def=complete_weeks,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    can_subset=True,
 )
 def weekly_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource, reports: ReportsResource):
     wh = warehouse.get()
     options = reports.settings()
     folder = options.report_dir if options.files else None
-    weeks = list(partition_weeks(context))
-    for i, week in enumerate(weeks, 1):
-        context.log.info("weekly report %s (%s/%s): reading the week from the warehouse", week, i, len(weeks))
-        written = write_week(wh, week, utcnow(), folder, context.run_id)
-        context.log.info(
-            "weekly report %s (%s/%s): %s plots, stored in %s%s",
-            week,
-            i,
-            len(weeks),
-            len(written.figures),
-            written.table,
-            f" and {written.path}" if written.path else "",
-        )
-    # a backfill stores one report per week; the metadata describes the last one
+    weeks = partition_weeks(context)
+    if materializing(context):
+        per_week = {}
+        for i, week in enumerate(weeks, 1):
+            context.log.info("weekly report %s (%s/%s): reading the week from the warehouse", week, i, len(weeks))
+            written = write_week(wh, week, utcnow(), folder, context.run.run_id)
+            context.log.info(
+                "weekly report %s (%s/%s): %s plots, stored in %s%s",
+                week,
+                i,
+                len(weeks),
+                len(written.figures),
+                written.table,
+                f" and {written.path}" if written.path else "",
+            )
+            per_week[week.isoformat()] = _week_metadata(written)
+        yield dg.MaterializeResult(metadata=describe_partitions(context, per_week, {"reports": len(weeks)}))
+    stored = [inspect_stored(wh, week) for week in weeks]
+    yield from selected(
+        context,
+        [
+            dg.AssetCheckResult(
+                check_name="weekly_report_self_contained",
+                passed=bool(stored) and all(r["self_contained"] for r in stored),
+                metadata={
+                    "reports": len(stored),
+                    "missing": ", ".join(r["week"] for r in stored if not r["exists"]),
+                    "images": sum(r["images"] for r in stored),
+                    "inlined_images": sum(r["inlined_images"] for r in stored),
+                    "external_references": sum(r["external_references"] for r in stored),
+                },
+            )
+        ],
+    )
+
+
+def _week_metadata(written) -> dict:
+    from ..reports import plots  # matplotlib: imported by the runs that draw, not by the code location
+
     trend = written.figures.get("KPI trends")
     week = written.report.week_start.isoformat()
+    numbers = {k: rounded(v) if isinstance(v, float) else v for k, v in written.report.numbers().items()}
     where = {
         "stored_in": dg.MetadataValue.md(
             f"warehouse table `{written.table}`, row `week_start = '{week}'` "
@@ -83,32 +124,19 @@ def weekly_report(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     }
     if written.path is not None:
         where["path"] = dg.MetadataValue.path(str(written.path))
-    yield dg.MaterializeResult(
-        metadata={
-            **written.report.numbers(),
-            **where,
-            "weeks": len(weeks),
-            "size_kb": round(len(written.page.encode()) / 1024, 1),
-            "plots": len(written.figures),
-            "summary": dg.MetadataValue.md(render_markdown(written.report)),
-            "kpi_trend": dg.MetadataValue.md(plots.markdown_image(trend, "KPI trend") if trend else "_no KPI rows_"),
-        }
-    )
-    yield dg.AssetCheckResult(
-        check_name="weekly_report_self_contained",
-        passed=written.self_contained,
-        metadata={
-            "inlined_images": written.inlined_images,
-            "plots": len(written.figures),
-            "external_references": written.external_references,
-        },
-    )
+    return {
+        **numbers,
+        **where,
+        "size_kb": rounded(len(written.page.encode()) / 1024, 3),
+        "plots": len(written.figures),
+        "summary": dg.MetadataValue.md(render_markdown(written.report)),
+        "kpi_trend": dg.MetadataValue.md(plots.markdown_image(trend, "KPI trend") if trend else "_no KPI rows_"),
+    }
 
 
 weekly_report_job = dg.define_asset_job(
     "weekly_report_job",
     selection=dg.AssetSelection.assets(weekly_report),
-    partitions_def=weekly_partitions,
     description="The weekly report of one week.",
     tags={**k8s_tags("medium"), "alt42/domain": "reports"},
 )
@@ -124,6 +152,7 @@ def last_week(moment: dt.datetime) -> str:
     cron_schedule="0 4 * * 1",
     execution_timezone="UTC",
     name="weekly_report_schedule",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Mondays 04:00 UTC: the report of the week that just ended (replaces the "
     "generate-weekly-report CronJob).",
 )

@@ -37,16 +37,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Mapping, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import pandas as pd
 
 from .. import settings
+from ..warehouse import build_schema
+from ..warehouse.types import JsonDocument
 
 if TYPE_CHECKING:
     from ..calibration.health import Verdict
+    from ..warehouse import Warehouse
 
 OWNERS = ["team:analytics-platform"]
 #: Runs with the same value of this tag never run at once (the instance's tag concurrency
@@ -55,67 +59,198 @@ SERIAL_TAG = "alt42/serial"
 
 # -- partitions (daily event days and Monday-start ISO weeks, UTC) ------------------------------
 
-_START = settings.load().partitions_start.isoformat()
-#: ``end_offset=1`` exposes today: the heartbeat re-ingests today's partition every 30
-#: minutes so student state sees events of the last half hour, not of yesterday.
-daily = dg.DailyPartitionsDefinition(start_date=_START, timezone="UTC", end_offset=1)
+_START = settings.load().partitions_start
+#: Closed UTC days from ``ALT42_PARTITIONS_START``: a day becomes a partition once it has
+#: ended (the nightly ingest writes yesterday). Today's events so far are the unpartitioned
+#: ``intraday_events`` asset, so a daily partition always means a whole day.
+daily = dg.DailyPartitionsDefinition(start_date=_START.isoformat(), timezone="UTC")
+#: The Monday of the week holding the first day: every day belongs to a weekly partition.
+FIRST_MONDAY = _START - dt.timedelta(days=_START.weekday())
 #: Weeks start on Monday 00:00 UTC; ``end_offset=1`` exposes the current, unfinished week
-#: so its KPIs can be refreshed every day.
-weekly = dg.WeeklyPartitionsDefinition(start_date=_START, day_offset=1, timezone="UTC", end_offset=1)
+#: so its KPIs can be refreshed every day (their metadata says how many days it holds).
+weekly = dg.WeeklyPartitionsDefinition(start_date=FIRST_MONDAY.isoformat(), day_offset=1, timezone="UTC", end_offset=1)
+#: Ended weeks only: what is reported on once the week is over.
+complete_weeks = dg.WeeklyPartitionsDefinition(start_date=FIRST_MONDAY.isoformat(), day_offset=1, timezone="UTC")
 
 
-def partition_days(context: dg.AssetExecutionContext) -> Iterator[dt.date]:
+def partition_days(context: dg.AssetExecutionContext) -> list[dt.date]:
     """Every day of the run's partition (range), for daily-partitioned assets."""
     return _starts(context, dt.timedelta(days=1))
 
 
-def partition_weeks(context: dg.AssetExecutionContext) -> Iterator[dt.date]:
+def partition_weeks(context: dg.AssetExecutionContext) -> list[dt.date]:
     """The Monday of every week in the run's partition (range), for weekly assets."""
     return _starts(context, dt.timedelta(days=7))
 
 
-def _starts(context: dg.AssetExecutionContext, step: dt.timedelta) -> Iterator[dt.date]:
-    window = context.partition_time_window
-    start, end = window.start.date(), window.end.date()
+def _starts(context: dg.AssetExecutionContext, step: dt.timedelta) -> list[dt.date]:
+    if context.has_partition_key or context.has_partition_key_range:
+        window = context.partition_time_window
+        start, end = window.start.date(), window.end.date()
+    else:  # the asset's checks run alone: they look at the latest materialized partition
+        latest = latest_partition(context)
+        if latest is None:
+            return []
+        start = dt.date.fromisoformat(latest)
+        end = start + step
+    out = []
     while start < end:
-        yield start
+        out.append(start)
         start += step
+    return out
 
 
-# -- metadata and checks --------------------------------------------------------------------------
+def latest_partition(context: dg.AssetExecutionContext) -> str | None:
+    """The partition of the asset's latest materialization (None before the first)."""
+    keys = context.selected_asset_keys or {check.asset_key for check in context.selected_asset_check_keys}
+    event = context.instance.get_latest_materialization_event(next(iter(keys)))
+    return event.dagster_event.partition if event and event.dagster_event else None
+
+
+def week_days(week: dt.date, last_day: dt.date) -> int:
+    """Days of the week starting ``week`` that lie between the first partition day and
+    ``last_day`` (a week is complete with 7)."""
+    first = max(week, _START)
+    last = min(week + dt.timedelta(days=6), last_day)
+    return max(0, (last - first).days + 1)
+
+
+def materializing(context: dg.AssetExecutionContext) -> bool:
+    """Whether the asset itself is selected (False when only its checks run)."""
+    return bool(context.selected_asset_keys)
+
+
+# -- metadata ---------------------------------------------------------------------------------
+
+
+def asset_spec(key: str, *, table: str | None = None, **kwargs: Any) -> dg.AssetSpec:
+    """An asset of ours: owned by the team, and for a warehouse table its name and columns."""
+    return dg.AssetSpec(key, owners=OWNERS, metadata=table_metadata(table) if table else None, **kwargs)
+
+
+def table_metadata(base: str) -> dict[str, Any]:
+    """``dagster/table_name`` (with the table prefix) and ``dagster/column_schema`` of a
+    warehouse table, for the asset's definition."""
+    table = build_schema(settings.load().warehouse.table_prefix)[base]
+    primary = [c.name for c in table.primary_key.columns]
+    columns = [
+        dg.TableColumn(
+            name=c.name,
+            type="json" if isinstance(c.type, JsonDocument) else str(c.type).lower(),
+            description=c.comment,
+            constraints=dg.TableColumnConstraints(nullable=bool(c.nullable), unique=primary == [c.name]),
+        )
+        for c in table.columns
+    ]
+    constraints = dg.TableConstraints(other=[f"primary key ({', '.join(primary)})"]) if len(primary) > 1 else None
+    return {
+        "dagster/table_name": table.name,
+        "dagster/column_schema": dg.TableSchema(columns=columns, constraints=constraints),
+    }
+
+
+def rounded(value: float | None, digits: int = 4) -> float | None:
+    """A float for the metadata: ``digits`` significant digits (NaN becomes None)."""
+    if value is None or not math.isfinite(float(value)):
+        return None
+    value = float(value)
+    return 0.0 if value == 0 else round(value, max(0, digits - 1 - int(math.floor(math.log10(abs(value))))))
+
+
+def _cell(value: Any) -> str | int | float | bool | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return None
+    if isinstance(value, bool | int | str):
+        return value
+    if hasattr(value, "item"):  # numpy scalars
+        return _cell(value.item())
+    if isinstance(value, float):
+        return rounded(value)
+    if isinstance(value, dt.date | dt.datetime | pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, Mapping | list):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
+_KINDS = {"b": "bool", "i": "int", "u": "int", "f": "float", "M": "datetime"}
 
 
 def preview(frame: pd.DataFrame | None, rows: int = 10) -> dg.MetadataValue:
-    """A small markdown table of ``frame`` for the asset page."""
-    if frame is None or frame.empty:
-        return dg.MetadataValue.md("_no rows_")
-    return dg.MetadataValue.md(frame.head(rows).to_markdown(index=False))
+    """The first ``rows`` rows of ``frame`` as a table for the asset page (floats rounded)."""
+    frame = pd.DataFrame() if frame is None else frame.head(rows)
+    schema = dg.TableSchema(columns=[dg.TableColumn(str(c), _KINDS.get(frame[c].dtype.kind, "string")) for c in frame])
+    records = [dg.TableRecord({str(k): _cell(v) for k, v in row.items()}) for row in frame.to_dict("records")]
+    return dg.MetadataValue.table(records=records, schema=schema)
 
 
-def keys_check(name: str, frame: pd.DataFrame, keys: Sequence[str]) -> dg.AssetCheckResult:
-    """Keys are unique and non-null in the written rows."""
-    nulls = int(frame[list(keys)].isna().any(axis=1).sum()) if len(frame) else 0
-    dups = int(frame.duplicated(list(keys)).sum()) if len(frame) else 0
+def counts_table(counts: Mapping[str, Any], key: str, value: str) -> dg.MetadataValue:
+    """A mapping (e.g. rejects per reason) as a two-column table."""
+    return preview(pd.DataFrame({key: list(counts), value: list(counts.values())}), rows=len(counts) or 1)
+
+
+def describe_partitions(
+    context: dg.AssetExecutionContext, per_partition: Mapping[str, Mapping[str, Any]], totals: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Give each partition of the run its own metadata, and return what describes the run.
+
+    A run of several partitions (a single-run backfill) reports one materialization per
+    partition; each carries the figures of its own partition (``context.add_asset_metadata``
+    with the partition key) and the run's totals under ``range_*`` keys, labelled as such.
+    """
+    for key, metadata in per_partition.items():
+        context.add_asset_metadata(dict(metadata), partition_key=key)
+    keys = sorted(per_partition)
+    if len(keys) <= 1:
+        return {}
+    return {
+        "range": f"{keys[0]} .. {keys[-1]}",
+        "range_partitions": len(keys),
+        **{f"range_{name}": value for name, value in totals.items()},
+    }
+
+
+# -- checks -----------------------------------------------------------------------------------
+
+
+def selected(
+    context: dg.AssetExecutionContext, results: Iterable[dg.AssetCheckResult]
+) -> Iterable[dg.AssetCheckResult]:
+    """The results of the checks selected in this run (an asset's checks can run without it,
+    and a subset of them without the others)."""
+    wanted = {key.name for key in context.selected_asset_check_keys}
+    return [r for r in results if r.check_name in wanted]
+
+
+def keys_check(name: str, wh: Warehouse, base: str, keys: Sequence[str], where=None) -> dg.AssetCheckResult:
+    """Keys are unique and non-null in the stored rows (``where`` narrows them to the run's
+    partitions), counted by the database, whatever the number of rows."""
+    found = wh.key_violations(base, keys, where)
     return dg.AssetCheckResult(
         check_name=name,
-        passed=nulls == 0 and dups == 0,
-        metadata={"rows": len(frame), "null_keys": nulls, "duplicate_keys": dups, "keys": ", ".join(keys)},
+        passed=found.null_keys == 0 and found.duplicate_keys == 0,
+        metadata={
+            "rows": found.rows,
+            "null_keys": found.null_keys,
+            "duplicate_keys": found.duplicate_keys,
+            "keys": ", ".join(keys),
+        },
     )
 
 
-def rows_check(name: str, rows: int, minimum: int = 1) -> dg.AssetCheckResult:
+def rows_check(name: str, rows: int, minimum: int = 1, **metadata: Any) -> dg.AssetCheckResult:
     """At least ``minimum`` rows were written (an empty partition is suspicious)."""
     return dg.AssetCheckResult(
         check_name=name,
         passed=rows >= minimum,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"rows": rows, "minimum": minimum},
+        metadata={"rows": rows, "minimum": minimum, **metadata},
     )
 
 
 def verdict_check(verdict: Verdict, table_rows: int = 30) -> dg.AssetCheckResult:
     """A domain's health verdict as an asset check result."""
-    metadata = dict(verdict.metadata)
+    metadata = {k: rounded(v) if isinstance(v, float) else v for k, v in verdict.metadata.items()}
     if verdict.table is not None:
         metadata["table"] = preview(verdict.table, table_rows)
     severity = dg.AssetCheckSeverity.ERROR if verdict.severity == "error" else dg.AssetCheckSeverity.WARN

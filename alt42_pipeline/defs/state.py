@@ -7,12 +7,12 @@ domain's settings from its resource, calls the core and reports what happened as
 import datetime as dt
 
 import dagster as dg
+import pandas as pd
 
 from ..clock import utcnow
 from ..state import (
     HeartbeatConfig,
     HeartbeatSummary,
-    LatestHeartbeat,
     NotificationError,
     checks,
     health,
@@ -22,8 +22,9 @@ from ..state import (
     run_heartbeat,
     slot_start,
 )
+from .freshness import heartbeat
 from .resources import StateResource, WarehouseResource
-from .shared import OWNERS, SERIAL_TAG, k8s_tags
+from .shared import OWNERS, SERIAL_TAG, asset_spec, k8s_tags, preview, selected, table_metadata
 
 HEARTBEAT_MINUTES = 30
 #: A heartbeat normally takes seconds; one still running after 20 minutes is stuck.
@@ -39,14 +40,17 @@ _SPECS = {
 
 
 def _spec(key: str, description: str) -> dg.AssetSpec:
-    return dg.AssetSpec(
+    return asset_spec(
         key,
+        table=key,
         description=description,
-        deps=["events", "mirt_ability"] if key == "student_state_cache" else ["events"],
-        owners=OWNERS,
+        deps=["events", "intraday_events", "mirt_ability"]
+        if key == "student_state_cache"
+        else ["events", "intraday_events"],
         kinds={"sql", "pandas"},
         group_name="state",
         skippable=True,
+        freshness_policy=heartbeat(),
     )
 
 
@@ -68,12 +72,8 @@ def latest_dry_run(instance: dg.DagsterInstance) -> dt.datetime | None:
     return None
 
 
-def _preview(summary: HeartbeatSummary) -> str:
-    lines = ["| state | students |", "|---|---|"] + [f"| {s} | {n} |" for s, n in summary.states.items()]
-    if summary.error_details:
-        lines += ["", "| student | error |", "|---|---|"]
-        lines += [f"| {e['user_id']} | {e['error']} |" for e in summary.error_details[:10]]
-    return "\n".join(lines)
+def _states(summary: HeartbeatSummary) -> dg.MetadataValue:
+    return preview(pd.DataFrame({"state": list(summary.states), "students": list(summary.states.values())}))
 
 
 @dg.multi_asset(
@@ -89,7 +89,7 @@ def student_state(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         warehouse.get(),
         rules,
         HeartbeatConfig.from_settings(s),
-        run_id=context.run_id,
+        run_id=context.run.run_id,
         now=utcnow(),
         dry_run=s.heartbeat_dry_run,
     )
@@ -104,7 +104,8 @@ def student_state(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         "students_processed": summary.students_processed,
         "errors": summary.errors,
         "rules_version": rules.version,
-        "preview": dg.MetadataValue.md(_preview(summary)),
+        "students_by_state": _states(summary),
+        "first_errors": preview(pd.DataFrame(summary.error_details[:10], columns=["user_id", "error"])),
     }
     yield dg.MaterializeResult(asset_key="student_state_cache", metadata=cache_meta)
     yield dg.MaterializeResult(asset_key="state_change_log", metadata={"rows_added": summary.state_changes})
@@ -117,65 +118,92 @@ def student_state(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
 
 
 # One check per table the heartbeat writes: what the latest heartbeat wrote is consistent.
-# Separate checks (not check specs of the asset) so that a dry run, which writes nothing,
-# skips them instead of reporting on a heartbeat that left no trace.
-def _latest(wh) -> LatestHeartbeat:
-    latest = latest_heartbeat(wh)
-    if latest is None:
-        raise dg.Failure("no successful heartbeat recorded to check")
-    return latest
+# The heartbeat writes its five tables at once (a multi-asset that cannot be split), so its
+# checks are one step of their own, reading the warehouse, any of which runs alone. A dry
+# run, which writes nothing, skips them instead of reporting on a heartbeat that left no trace.
+_HEARTBEAT_CHECKS = [
+    dg.AssetCheckSpec(
+        "student_states_valid",
+        asset="student_state_cache",
+        description="Every cached state is one of the state machine's states.",
+    ),
+    dg.AssetCheckSpec(
+        "state_changes_match_cache",
+        asset="state_change_log",
+        description="The latest heartbeat's state changes lead to the cached states.",
+    ),
+    dg.AssetCheckSpec(
+        "scenario_firings_match_rules",
+        asset="scenario_evaluation_log",
+        description="The latest firings name loaded rules at the loaded version.",
+    ),
+    dg.AssetCheckSpec(
+        "consumed_events_exist",
+        asset="event_processing_log",
+        description="Every event the latest heartbeat consumed exists.",
+    ),
+    dg.AssetCheckSpec(
+        "heartbeat_without_student_errors",
+        asset="heartbeat_log",
+        description="The latest heartbeat met no student with bad data (a warning: those students are "
+        "skipped, not lost).",
+    ),
+]
 
 
-def _result(count: int) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(passed=count == 0, metadata={"offending_rows": count})
-
-
-@dg.asset_check(asset="student_state_cache", description="Every cached state is one of the state machine's states.")
-def student_states_valid(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    return _result(checks.invalid_states(warehouse.get()))
-
-
-@dg.asset_check(asset="state_change_log", description="The latest heartbeat's state changes lead to the cached states.")
-def state_changes_match_cache(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    wh = warehouse.get()
-    return _result(checks.changes_not_in_cache(wh, _latest(wh).heartbeat_id))
-
-
-@dg.asset_check(
-    asset="scenario_evaluation_log", description="The latest firings name loaded rules at the loaded version."
-)
-def scenario_firings_match_rules(warehouse: WarehouseResource, state: StateResource) -> dg.AssetCheckResult:
-    wh = warehouse.get()
-    rules = load_rules(state.settings().scenarios_file or None)
-    return _result(checks.firings_off_rules(wh, _latest(wh).heartbeat_id, rules))
-
-
-@dg.asset_check(asset="event_processing_log", description="Every event the latest heartbeat consumed exists.")
-def consumed_events_exist(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    wh = warehouse.get()
-    return _result(checks.consumed_events_missing(wh, _latest(wh).heartbeat_id))
-
-
-@dg.asset_check(
-    asset="heartbeat_log",
-    description="The latest heartbeat met no student with bad data (a warning: those students are skipped, not lost).",
-)
-def heartbeat_without_student_errors(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    latest = _latest(warehouse.get())
+def _offending(spec: dg.AssetCheckSpec, count: int) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
-        passed=latest.errors == 0,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"errors": latest.errors, "first_errors": dg.MetadataValue.json(latest.error_details[:10])},
+        asset_key=spec.asset_key, check_name=spec.name, passed=count == 0, metadata={"offending_rows": count}
     )
 
 
-HEARTBEAT_CHECKS = [
-    student_states_valid,
-    state_changes_match_cache,
-    scenario_firings_match_rules,
-    consumed_events_exist,
-    heartbeat_without_student_errors,
-]
+@dg.multi_asset_check(
+    specs=_HEARTBEAT_CHECKS,
+    can_subset=True,
+    name="heartbeat_checks",
+    description="What the latest heartbeat wrote is consistent, table by table.",
+)
+def heartbeat_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, state: StateResource):
+    wh = warehouse.get()
+    latest = latest_heartbeat(wh)
+    if latest is None:
+        yield from selected(
+            context,
+            [
+                dg.AssetCheckResult(
+                    asset_key=spec.asset_key,
+                    check_name=spec.name,
+                    passed=False,
+                    metadata={"problem": "no successful heartbeat recorded yet"},
+                )
+                for spec in _HEARTBEAT_CHECKS
+            ],
+        )
+        return
+    wanted = {key.name for key in context.selected_asset_check_keys}
+    specs = {spec.name: spec for spec in _HEARTBEAT_CHECKS}
+    if "student_states_valid" in wanted:
+        yield _offending(specs["student_states_valid"], checks.invalid_states(wh))
+    if "state_changes_match_cache" in wanted:
+        yield _offending(specs["state_changes_match_cache"], checks.changes_not_in_cache(wh, latest.heartbeat_id))
+    if "scenario_firings_match_rules" in wanted:
+        rules = load_rules(state.settings().scenarios_file or None)
+        yield _offending(
+            specs["scenario_firings_match_rules"], checks.firings_off_rules(wh, latest.heartbeat_id, rules)
+        )
+    if "consumed_events_exist" in wanted:
+        yield _offending(specs["consumed_events_exist"], checks.consumed_events_missing(wh, latest.heartbeat_id))
+    if "heartbeat_without_student_errors" in wanted:
+        yield dg.AssetCheckResult(
+            asset_key="heartbeat_log",
+            check_name="heartbeat_without_student_errors",
+            passed=latest.errors == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"errors": latest.errors, "first_errors": dg.MetadataValue.json(latest.error_details[:10])},
+        )
+
+
+HEARTBEAT_CHECKS = [heartbeat_checks]
 
 
 state_refresh_job = dg.define_asset_job(
@@ -216,6 +244,7 @@ class InactivityWindow(dg.Config):
     owners=OWNERS,
     kinds={"sql"},
     group_name="state",
+    metadata=table_metadata("inactivity_alerts"),
 )
 def inactivity_alerts(
     context: dg.AssetExecutionContext, config: InactivityWindow, warehouse: WarehouseResource, state: StateResource
@@ -235,7 +264,7 @@ def inactivity_alerts(
             "notified": notified,
             "window_since": since.isoformat(),
             "window_until": until.isoformat(),
-            "dagster/row_count": wh.count("inactivity_alerts"),
+            "dagster/row_count": wh.count("inactivity_alerts"),  # the table's rows, every alert so far
         }
     )
 

@@ -1,16 +1,22 @@
-"""Run the whole graph on a demo platform: generate, write the sources, materialize all.
+"""Run the whole graph on a demo platform: generate, write the sources, then launch the
+code location's own jobs, as the schedules and sensors would, so the Dagster instance (and
+``dagster dev``) shows every asset materialized by runs that carry the jobs' names and tags.
 
-Materializes in dependency order, in one run per partitioning: unpartitioned assets in one
-run, daily assets over the demo's days in one single-run backfill, weekly assets over its
-weeks, so the Dagster instance (and ``dagster dev``) shows every asset materialized.
+The partitions start on the demo's first day (``ALT42_PARTITIONS_START``, written to
+``<ALT42_DATA_DIR>/demo.env`` for ``make dev``), so the UI shows every partition of the
+demo's days materialized. Weeks are materialized once they have ended: the current week
+(the days since Monday) is left out, as the nightly automation would only have started it.
+A daily partitioned job over the demo's days is one run (a single-run backfill).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import dagster as dg
 
@@ -21,11 +27,17 @@ from .write import save_truth, write_assessment, write_moodle
 
 log = logging.getLogger(__name__)
 
+#: Where ``dagster dev`` serves the web UI by default.
+UI_URL = "http://127.0.0.1:3000"
+#: The environment the demo's code location needs beyond the defaults (read by ``make dev``).
+ENV_FILE = "demo.env"
+
 
 @dataclass
 class DemoRun:
     platform: Platform
-    runs: list[tuple[str, list[str], bool, float]] = field(default_factory=list)  # label, assets, ok, seconds
+    runs: list[tuple[str, str, bool, float]] = field(default_factory=list)  # job, partitions, ok, seconds
+    left_out: str = ""  # the partial week the demo did not materialize, if any
 
     @property
     def success(self) -> bool:
@@ -42,77 +54,69 @@ def write_platform(cfg: DemoConfig, s: settings.Settings) -> Platform:
     return platform
 
 
-def _batches(defs: dg.Definitions):
-    """Asset definitions in dependency order, grouped into consecutive runs of one
-    partitioning. A multi-asset's keys travel together, placed where its last key falls in
-    the topological order (so every upstream of every key has run before)."""
-    graph = defs.resolve_asset_graph()
-    position = {key: i for i, key in enumerate(graph.toposorted_asset_keys)}
-    units: dict[tuple, tuple[int, object]] = {}
-    for key in graph.materializable_asset_keys:
-        node = graph.get(key)
-        keys = tuple(sorted(node.assets_def.keys & graph.materializable_asset_keys))
-        units[keys] = (max(position[k] for k in keys), node.partitions_def)
-    batches: list[tuple[object, list[dg.AssetKey]]] = []
-    for keys, (_, pdef) in sorted(units.items(), key=lambda item: item[1][0]):
-        if batches and batches[-1][0] == pdef:
-            batches[-1][1].extend(keys)
-        else:
-            batches.append((pdef, list(keys)))
-    return batches
+def start_partitions_at(first_day: dt.date) -> settings.Settings:
+    """Make the code location's partitions start on the demo's first day (this process, and
+    ``make dev`` through ``<ALT42_DATA_DIR>/demo.env``)."""
+    os.environ["ALT42_PARTITIONS_START"] = first_day.isoformat()
+    settings.load.cache_clear()
+    s = settings.load()
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    (s.data_dir / ENV_FILE).write_text(
+        "# written by the demo: its partitions start where its data starts (read by make dev)\n"
+        f"ALT42_PARTITIONS_START={first_day.isoformat()}\n"
+    )
+    return s
 
 
-def materialize_all(
-    defs: dg.Definitions, first: dt.date, last: dt.date, instance: dg.DagsterInstance, result: DemoRun
-) -> None:
-    from ..defs import shared as partitions
+def _range(first: str, last: str) -> tuple[str | None, dict[str, str]]:
+    """A partition key, or the tags of a single-run range."""
+    if first == last:
+        return first, {}
+    return None, {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+
+
+def launch_jobs(defs: dg.Definitions, cfg: DemoConfig, instance: dg.DagsterInstance, result: DemoRun) -> None:
+    """The jobs in the order the nightly schedules and sensors would launch them."""
     from ..spine import week_start
 
-    assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
-    resources = defs.resources
-    for pdef, keys in _batches(defs):
-        tags: dict[str, str] = {}
-        partition_key = None
-        if pdef is not None:
-            if pdef == partitions.daily:
-                lo, hi = first.isoformat(), last.isoformat()
-            elif pdef == partitions.weekly:
-                lo, hi = week_start(first).isoformat(), week_start(last).isoformat()
-            else:
-                raise ValueError(f"the demo does not know how to run partitions {pdef}")
-            if lo == hi:
-                partition_key = lo
-            else:
-                tags = {"dagster/asset_partition_range_start": lo, "dagster/asset_partition_range_end": hi}
-        label = f"{len(keys)} asset(s)" + (f" {tags or partition_key}" if (tags or partition_key) else "")
+    days = (cfg.first_day.isoformat(), cfg.last_day.isoformat())
+    ended = week_start(cfg.last_day + dt.timedelta(days=1)) - dt.timedelta(days=7)  # the last ended week
+    weeks = (week_start(cfg.first_day).isoformat(), ended.isoformat()) if ended >= week_start(cfg.first_day) else None
+    if week_start(cfg.last_day) > ended:
+        result.left_out = f"{week_start(cfg.last_day)} .. {cfg.last_day} (the current week, not ended)"
+    as_of = {"config": {"as_of": cfg.last_day.isoformat()}}
+    plan: list[tuple[str, tuple[str, str] | None, dict]] = [
+        ("ingest_job", days, {}),
+        ("weekly_kpi_job", weeks, {}),
+        ("irt_calibration_job", None, {"ops": {"irt_calibration": as_of, "mirt_ability": as_of}}),
+        ("intraday_events_job", None, {}),
+        ("state_refresh_job", None, {}),
+        ("inactivity_alert_job", None, {}),
+        ("interventions_job", days, {}),
+        ("weekly_report_job", weeks, {}),
+    ]
+    for name, partitions, run_config in plan:
+        if partitions is None and name in ("weekly_kpi_job", "weekly_report_job"):
+            continue  # no week has ended yet
+        partition_key, tags = _range(*partitions) if partitions else (None, {})
         started = time.perf_counter()
-        selection = dg.AssetSelection.assets(*keys)
-        run = dg.materialize(
-            assets,
-            selection=selection,
-            resources=resources,
-            instance=instance,
-            partition_key=partition_key,
-            tags=tags,
-            raise_on_error=False,
-            # the console shows warnings only; every event is still in the instance (and the UI)
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        run = defs.resolve_job_def(name).execute_in_process(
+            run_config=run_config, instance=instance, partition_key=partition_key, tags=tags, raise_on_error=False
         )
         seconds = time.perf_counter() - started
-        result.runs.append((label, [k.to_user_string() for k in keys], run.success, seconds))
-        log.info(
-            "%s: %s in %.1f s", ", ".join(k.to_user_string() for k in keys), "ok" if run.success else "FAILED", seconds
-        )
+        label = " .. ".join(dict.fromkeys(partitions)) if partitions else ""
+        result.runs.append((name, label, run.success, seconds))
+        log.info("%s %s: %s in %.1f s", name, label, "ok" if run.success else "FAILED", seconds)
 
 
 def run_demo(cfg: DemoConfig, instance: dg.DagsterInstance | None = None) -> DemoRun:
-    from ..definitions import defs
+    s = start_partitions_at(cfg.first_day)
+    from ..definitions import defs  # after the partitions start is set: the code location reads it
 
-    s = settings.load()
     platform = write_platform(cfg, s)
     result = DemoRun(platform=platform)
     instance = instance or dg.DagsterInstance.get()
-    materialize_all(defs(), cfg.first_day, cfg.last_day, instance, result)
+    launch_jobs(defs(), cfg, instance, result)
     _init_batch_schedule(s)
     return result
 
@@ -131,13 +135,17 @@ def summary(result: DemoRun, s: settings.Settings) -> str:
     from ..warehouse import Warehouse
 
     wh = Warehouse(s.warehouse.url, s.warehouse.table_prefix)
+    cfg = result.platform.config
     lines = [
-        f"demo platform: {result.platform.config.students} students, {len(result.platform.items)} items, "
-        f"{result.platform.n_events} source rows, {result.platform.config.first_day} .. {result.platform.config.last_day}",
-        "runs:",
+        f"demo platform: {cfg.students} students, {len(result.platform.items)} items, "
+        f"{result.platform.n_events} source rows, {cfg.first_day} .. {cfg.last_day} "
+        f"(partitions start on {cfg.first_day})",
+        "runs (the code location's jobs):",
     ]
-    for label, keys, ok, seconds in result.runs:
-        lines.append(f"  {'ok ' if ok else 'FAIL'} {seconds:6.1f}s  {', '.join(keys)}  {label}")
+    for job, partitions, ok, seconds in result.runs:
+        lines.append(f"  {'ok ' if ok else 'FAIL'} {seconds:6.1f}s  {job:22s} {partitions}")
+    if result.left_out:
+        lines.append(f"weeks left out: {result.left_out}")
     lines.append("warehouse tables:")
     for base in wh.schema.table_names:
         lines.append(f"  {wh.schema.name(base):32s} {wh.count(base):>9,d} rows")
@@ -157,3 +165,15 @@ def summary(result: DemoRun, s: settings.Settings) -> str:
         lines.append("students per state: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     wh.engine.dispose()
     return "\n".join(lines)
+
+
+def ui_instructions(s: settings.Settings) -> str:
+    """How to open the web UI on the demo's instance."""
+    home = os.environ.get("DAGSTER_HOME", str(Path(".dagster_home").resolve()))
+    return (
+        "\nThe web UI on this instance:\n"
+        "  make dev\n"
+        f"  (= ALT42_PARTITIONS_START={s.partitions_start} DAGSTER_HOME={home} "
+        ".venv/bin/dagster dev -w workspace.yaml)\n"
+        f"then open {UI_URL} (assets: {UI_URL}/assets, runs: {UI_URL}/runs)"
+    )

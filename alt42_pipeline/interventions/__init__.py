@@ -11,7 +11,7 @@ two has to import the other back.
 from __future__ import annotations
 
 from ..settings import InterventionSettings
-from .batch import WEAK_WINDOW_DAYS, BatchReport, BatchSummary, rows_by_run, run_batch, run_days
+from .batch import WEAK_WINDOW_DAYS, BatchReport, BatchSummary, rows_by_run, run_batch, run_days, unresolved_failures
 from .recommender import Recommendation, Recommender, RuleRecommender
 from .remote import RemoteRecommender
 from .required_records import parse_required_records
@@ -66,6 +66,7 @@ __all__ = [
     "rows_by_run",
     "run_batch",
     "run_days",
+    "unresolved_failures",
     "update_schedule",
 ]
 

@@ -395,6 +395,22 @@ def _error_message(exc: BaseException) -> str:
     return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\\0")
 
 
+def unresolved_failures(wh: Warehouse, days: Iterable[dt.date]) -> dict[dt.date, int]:
+    """Per day: students with a stored error and still no intervention (a later run that
+    succeeded for them resolves the error)."""
+    days = list(days)
+    if not days:
+        return {}
+    e, i = wh.table("intervention_errors"), wh.table("interventions")
+    resolved = sa.exists().where(i.c.user_id == e.c.user_id, i.c.date == e.c.date)
+    stmt = (
+        sa.select(e.c.date, sa.func.count(sa.distinct(e.c.user_id)))
+        .where(e.c.date.in_(days), ~resolved)
+        .group_by(e.c.date)
+    )
+    return {pd.Timestamp(day).date(): int(n) for day, n in wh.read(stmt).itertuples(index=False)}
+
+
 def _error_type(exc: BaseException) -> str:
     kind = type(exc)
     name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"

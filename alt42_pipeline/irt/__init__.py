@@ -34,28 +34,57 @@ numba kernel (parallel over chunks of persons) sums each person's rows,
 normalises the posterior and adds it back into per-thread expected-count
 tables; no sparse-matrix products or atomics, and the item x node tables are
 small enough for the M-step (per-item Fisher scoring) to be negligible.
+
+Imports are lazy: ``from alt42_pipeline.irt import calibrate`` (or ``irt.score``) loads the
+module that defines the name on first use, so importing the package, or its item model, does
+not compile or load numba and scipy.stats (a second and more) in processes that never
+estimate anything, like the code location loading its definitions.
 """
 
-from . import precompile
+from __future__ import annotations
 
-precompile.seed()  # kernels compiled into the image, handed to this process's numba cache
+import importlib
+import sys
+import types
 
-from .calibrate import CalibrationResult, calibrate  # noqa: E402
-from .data import wide_to_long  # noqa: E402
-from .fit import item_fit  # noqa: E402
-from .linking import LinkingConstants, link, rescale  # noqa: E402
-from .scoring import score  # noqa: E402
-from .simulate import simulate_items, simulate_responses  # noqa: E402
+#: Public name -> the module of the package that defines it.
+_EXPORTS = {
+    "CalibrationResult": "calibrate",
+    "calibrate": "calibrate",
+    "wide_to_long": "data",
+    "item_fit": "fit",
+    "LinkingConstants": "linking",
+    "link": "linking",
+    "rescale": "linking",
+    "score": "scoring",
+    "simulate_items": "simulate",
+    "simulate_responses": "simulate",
+}
 
-__all__ = [
-    "CalibrationResult",
-    "LinkingConstants",
-    "calibrate",
-    "item_fit",
-    "link",
-    "rescale",
-    "score",
-    "simulate_items",
-    "simulate_responses",
-    "wide_to_long",
-]
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
+
+class _Package(types.ModuleType):
+    """The import system binds each submodule to its package as an attribute; ``calibrate``
+    is both a module and the function this package exports, and the function must win."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from numba import njit
 
 from ._messages import _MAX_LISTED, _fmt
+from .jit import njit
 from .model import exclusion_reasons
 
 logger = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
-from numba import njit, prange
+
+from .jit import njit, numba, prange
 
 
 def chunk_bounds(offsets: np.ndarray, n_chunks: int | None = None) -> np.ndarray:

@@ -22,13 +22,20 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
 from ._messages import _fmt
 
 # Where log P is taken with a lower asymptote, P is kept this far from 0 and 1,
 # so an answer the model deems impossible costs a large finite log-likelihood.
 _EPS = 1e-12
+
+
+def expit(x):
+    """The logistic function (scipy's, exact in the tails). scipy.special is imported on the
+    first call: the item model is imported wherever items are read, estimating or not."""
+    from scipy.special import expit as logistic
+
+    return logistic(x)
 
 
 def b_from_d(a, d):

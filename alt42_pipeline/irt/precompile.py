@@ -8,7 +8,7 @@ so without this every calibration or rescore pod would compile again (about 11 s
   ``NUMBA_CACHE_DIR`` pointing at :data:`BAKED`, inside the package) calls every kernel
   through the engine's public functions, for every model and scoring method, on simulated
   data: the cache then holds each kernel for the argument types the pipeline uses;
-* at run time, :func:`seed` (called when :mod:`alt42_pipeline.irt` is imported) copies the
+* at run time, :func:`seed` (called by :mod:`.jit`, before any kernel module loads) copies the
   baked cache into the process's writable ``NUMBA_CACHE_DIR`` when that one lacks it; numba
   needs its cache directory writable, and the image's package directory is read-only.
 

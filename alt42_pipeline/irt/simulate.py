@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from numba import njit
 
+from .jit import njit
 from .model import b_from_d, d_from_b, item_arrays, response
 
 DESIGNS = ("dense", "random", "multistage")

@@ -3,28 +3,37 @@
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import logging
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-# week labels ("03-02") are categories on purpose; matplotlib says so at INFO on every plot
-logging.getLogger("matplotlib.category").setLevel(logging.WARNING)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from ..irt.model import item_arrays, response, total_information  # noqa: E402
+from ..irt.model import item_arrays, response, total_information
 
 THETA = np.linspace(-4, 4, 161)
+
+
+@functools.cache
+def _pyplot():
+    """matplotlib's pyplot without a display, imported by the first plot: importing it costs
+    about a second, which the code location and the runs that draw nothing do not pay."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    # week labels ("03-02") are categories on purpose; matplotlib says so at INFO on every plot
+    logging.getLogger("matplotlib.category").setLevel(logging.WARNING)
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
+    _pyplot().close(fig)
     return buf.getvalue()
 
 
@@ -36,7 +45,7 @@ def markdown_image(png: bytes, alt: str) -> str:
 def test_information(items: pd.DataFrame, title: str = "Test information") -> bytes:
     """Test information curve (2PL/3PL Fisher information summed over items) with its SE."""
     info = total_information(THETA, *item_arrays(items, null_c_is_zero=True))
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig, ax = _pyplot().subplots(figsize=(6, 3.2))
     ax.plot(THETA, info, color="#1f77b4", label="information")
     ax.set_xlabel("θ (reference scale)")
     ax.set_ylabel("information")
@@ -50,7 +59,7 @@ def test_information(items: pd.DataFrame, title: str = "Test information") -> by
 
 def wright_map(items: pd.DataFrame, abilities: pd.DataFrame, title: str = "Wright map") -> bytes:
     """Persons (θ histogram) against item difficulties (b) on one scale."""
-    fig, (left, right) = plt.subplots(1, 2, sharey=True, figsize=(6, 4), gridspec_kw={"width_ratios": [3, 2]})
+    fig, (left, right) = _pyplot().subplots(1, 2, sharey=True, figsize=(6, 4), gridspec_kw={"width_ratios": [3, 2]})
     theta = abilities["theta"].dropna().to_numpy()
     b = items["b"].dropna().to_numpy()
     lo, hi = (
@@ -71,7 +80,7 @@ def wright_map(items: pd.DataFrame, abilities: pd.DataFrame, title: str = "Wrigh
 def iccs(items: pd.DataFrame, title: str = "Item characteristic curves", limit: int = 12) -> bytes:
     """ICCs of up to ``limit`` items (e.g. the flagged ones)."""
     shown = items.head(limit)
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = _pyplot().subplots(figsize=(6, 3.5))
     p = response(THETA[:, None], *item_arrays(shown, null_c_is_zero=True))
     for j, item in enumerate(shown.index):
         ax.plot(THETA, p[:, j], label=str(item))
@@ -85,7 +94,7 @@ def iccs(items: pd.DataFrame, title: str = "Item characteristic curves", limit: 
 
 
 def line_chart(frame: pd.DataFrame, x: str, ys: list[str], title: str, ylabel: str = "") -> bytes:
-    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    fig, ax = _pyplot().subplots(figsize=(6.5, 3.2))
     for y in ys:
         ax.plot(frame[x], frame[y], marker="o", label=y)
     ax.set_title(title)
@@ -96,7 +105,7 @@ def line_chart(frame: pd.DataFrame, x: str, ys: list[str], title: str, ylabel: s
 
 
 def bar_chart(labels: list[str], values: list[float], title: str, ylabel: str = "") -> bytes:
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig, ax = _pyplot().subplots(figsize=(6, 3))
     ax.bar(labels, values, color="#1f77b4")
     ax.set_title(title)
     ax.set_ylabel(ylabel)
@@ -104,7 +113,7 @@ def bar_chart(labels: list[str], values: list[float], title: str, ylabel: str = 
 
 
 def histogram(values: np.ndarray, title: str, xlabel: str, bins: int = 30) -> bytes:
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig, ax = _pyplot().subplots(figsize=(6, 3))
     ax.hist(values, bins=bins, color="#2ca02c")
     ax.set_title(title)
     ax.set_xlabel(xlabel)
@@ -113,7 +122,7 @@ def histogram(values: np.ndarray, title: str, xlabel: str, bins: int = 30) -> by
 
 def anchor_drift(drift: pd.DataFrame, title: str = "Anchor drift: linked against reference b") -> bytes:
     """Each anchor's linked difficulty against its reference value; drifted anchors in red."""
-    fig, ax = plt.subplots(figsize=(4.5, 4))
+    fig, ax = _pyplot().subplots(figsize=(4.5, 4))
     flagged = drift["drifted"].astype(bool).to_numpy()
     ax.scatter(drift["b_ref"][~flagged], drift["b"][~flagged], color="#1f77b4", label="stable")
     ax.scatter(drift["b_ref"][flagged], drift["b"][flagged], color="#d62728", label="drifted")

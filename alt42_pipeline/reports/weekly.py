@@ -422,11 +422,11 @@ class WrittenReport:
 
     @property
     def inlined_images(self) -> int:
-        return self.page.count('src="data:image/png;base64,')
+        return _inlined_images(self.page)
 
     @property
     def external_references(self) -> int:
-        return self.page.count('src="http') + self.page.count('href="http')
+        return _external_references(self.page)
 
     @property
     def self_contained(self) -> bool:
@@ -456,6 +456,31 @@ def store_week(wh: Warehouse, report: WeeklyReport, page: str, run_id: str | Non
     t = wh.table("weekly_reports")
     stored = wh.scalar(sa.select(t.c.html).where(t.c.week_start == report.week_start))
     return len(stored.encode()) if stored == page else 0
+
+
+def _inlined_images(page: str) -> int:
+    return page.count('src="data:image/png;base64,')
+
+
+def _external_references(page: str) -> int:
+    return page.count('src="http') + page.count('href="http')
+
+
+def inspect_stored(wh: Warehouse, week_start: dt.date) -> dict[str, int | bool | str]:
+    """A stored report read back from ``weekly_reports``: whether the week has one, its images,
+    how many are inlined and how many references point elsewhere (self-contained: every image
+    inlined, none outside)."""
+    t = wh.table("weekly_reports")
+    page = wh.scalar(sa.select(t.c.html).where(t.c.week_start == week_start)) or ""
+    images, inlined, external = page.count("<img"), _inlined_images(page), _external_references(page)
+    return {
+        "week": week_start.isoformat(),
+        "exists": bool(page),
+        "images": images,
+        "inlined_images": inlined,
+        "external_references": external,
+        "self_contained": bool(page) and images == inlined and external == 0,
+    }
 
 
 def write_week(

@@ -2,7 +2,8 @@
 
 The readers (``assessment``, ``moodle``) know the real schemas (``schemas``); :class:`Sources`
 is what the rest of the code holds and passes on as one argument. A source whose URL is
-empty is not read: its engine is None and its readers give empty frames.
+empty is not read: its engine is None and its readers give empty frames. A SQLite source
+must exist: a misspelt path would otherwise become a new, empty database read as "no rows".
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
@@ -33,6 +35,8 @@ class Sources:
     @classmethod
     def connect(cls, assessment_url: str, moodle_url: str, moodle_prefix: str = "mdl_") -> Sources:
         """Engines for the URLs (one per URL per process); an empty URL is a source not read."""
+        _must_exist(assessment_url, "the assessment database (ALT42_ASSESSMENT_URL)")
+        _must_exist(moodle_url, "Moodle's database (ALT42_MOODLE_URL)")
         return cls(
             assessment=_engine(assessment_url) if assessment_url else None,
             moodle=_engine(moodle_url) if moodle_url else None,
@@ -64,9 +68,22 @@ class Sources:
         return moodle.read_last_access(self.moodle, self.moodle_prefix)
 
 
+class SourceError(ValueError):
+    """A source that cannot be read as configured; the message names its setting."""
+
+
+def _must_exist(url: str, what: str) -> None:
+    if not url:
+        return
+    parsed = sa.engine.make_url(url)
+    path = parsed.database
+    if parsed.get_backend_name() == "sqlite" and path and path != ":memory:" and not Path(path).exists():
+        raise SourceError(f"{what}: the SQLite file {path} does not exist")
+
+
 @lru_cache(maxsize=8)
 def _engine(url: str) -> sa.Engine:
     return make_engine(url)
 
 
-__all__ = ["Sources"]
+__all__ = ["SourceError", "Sources"]

@@ -1,21 +1,28 @@
-"""Versioned, re-runnable schema migrations (Alembic, driven from code, no ini file)."""
+"""Versioned, re-runnable schema migrations (Alembic, driven from code, no ini file).
+
+Alembic is imported by the functions that migrate, not with the module: loading the code
+location (which imports the warehouse for its table names) does not need it.
+"""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 log = logging.getLogger(__name__)
 _SCRIPTS = Path(__file__).with_name("migrations")
 
 
 def _config(connection: sa.Connection, prefix: str) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(_SCRIPTS))
     cfg.attributes["connection"] = connection
@@ -24,6 +31,9 @@ def _config(connection: sa.Connection, prefix: str) -> Config:
 
 
 def _script_directory() -> ScriptDirectory:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
     cfg = Config()
     cfg.set_main_option("script_location", str(_SCRIPTS))
     return ScriptDirectory.from_config(cfg)
@@ -39,6 +49,8 @@ def revisions() -> list[str]:
 
 
 def current_revision(engine: sa.Engine, prefix: str = "") -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"version_table": f"{prefix}alembic_version"})
         return ctx.get_current_revision()
@@ -48,6 +60,8 @@ def upgrade(engine: sa.Engine, prefix: str = "", revision: str = "head") -> str:
     """Bring the warehouse to ``revision``; a no-op when it is already there."""
     if revision == "head" and current_revision(engine, prefix) == head_revision():
         return head_revision()
+    from alembic import command
+
     alembic_log = logging.getLogger("alembic")
     level = alembic_log.level
     alembic_log.setLevel(logging.WARNING)  # its per-step INFO lines are noise in run logs
@@ -62,5 +76,7 @@ def upgrade(engine: sa.Engine, prefix: str = "", revision: str = "head") -> str:
 
 
 def downgrade(engine: sa.Engine, prefix: str = "", revision: str = "base") -> None:
+    from alembic import command
+
     with engine.begin() as conn:
         command.downgrade(_config(conn, prefix), revision)

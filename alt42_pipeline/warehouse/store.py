@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,15 @@ def make_engine(url: str) -> sa.Engine:
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+@dataclass(frozen=True)
+class KeyViolations:
+    """What :meth:`Warehouse.key_violations` counted."""
+
+    rows: int
+    null_keys: int
+    duplicate_keys: int
 
 
 class Warehouse:
@@ -132,6 +142,38 @@ class Warehouse:
         stmt = sa.select(sa.func.count()).select_from(table).where(*self._clauses(table, where))
         with self.engine.connect() as conn:
             return int(conn.execute(stmt).scalar_one())
+
+    def counts_by(self, base: str, column: str, where: Where = None) -> dict[Any, int]:
+        """Rows per value of ``column`` among the rows matching ``where`` (values with no row
+        are absent)."""
+        self.ensure_schema()
+        table = self.table(base)
+        col = table.c[column]
+        stmt = sa.select(col, sa.func.count()).where(*self._clauses(table, where)).group_by(col)
+        with self.engine.connect() as conn:
+            return {value: int(n) for value, n in conn.execute(stmt)}
+
+    def key_violations(self, base: str, keys: Sequence[str], where: Where = None) -> KeyViolations:
+        """Rows, rows with a null key column and rows beyond the first of each duplicated key,
+        among the rows matching ``where``, counted by the database (no rows are fetched)."""
+        self.ensure_schema()
+        table = self.table(base)
+        clauses = self._clauses(table, where)
+        cols = [table.c[k] for k in keys]
+        any_null = sa.or_(*[c.is_(None) for c in cols])
+        groups = (
+            sa.select(sa.func.count().label("n"))
+            .select_from(table)
+            .where(*clauses)
+            .group_by(*cols)
+            .having(sa.func.count() > 1)
+            .subquery()
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(sa.func.count()).select_from(table).where(*clauses)).scalar_one()
+            nulls = conn.execute(sa.select(sa.func.count()).select_from(table).where(*clauses, any_null)).scalar_one()
+            extra = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(groups.c.n - 1), 0))).scalar_one()
+        return KeyViolations(rows=int(rows), null_keys=int(nulls), duplicate_keys=int(extra))
 
     def scalar(self, statement: sa.Select) -> Any:
         self.ensure_schema()

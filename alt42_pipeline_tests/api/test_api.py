@@ -256,13 +256,14 @@ def _graphql(deployment, query: str, variables: dict) -> dict:
     return body["data"]
 
 
-def test_status_without_dagster_home_is_one_clear_line(deployment_env, monkeypatch, capsys):
+def test_status_without_dagster_home_is_one_clear_line(deployment_env, monkeypatch, capsys, tmp_path):
     monkeypatch.delenv("DAGSTER_HOME")
-    assert main(["batch-status"]) == 1
+    monkeypatch.chdir(tmp_path)  # and no demo's .dagster_home here either
+    assert main(["batch-status"]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1
     assert captured.err.startswith("error: DAGSTER_HOME is not set")
-    assert main(["batch-run", "--date", "2026-11-20"]) == 1
+    assert main(["batch-run", "--date", "2026-11-20"]) == 2
     assert capsys.readouterr().err.startswith("error: DAGSTER_HOME is not set")
 
 

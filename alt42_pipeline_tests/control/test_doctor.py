@@ -155,8 +155,9 @@ def test_a_stale_daemon_fails_the_daemon_check(deployment, capsys):
     assert detail.startswith("not running (`dagster-daemon run`): SENSOR: last heartbeat 6") and " s ago" in detail
 
 
-def test_no_dagster_home_and_an_unmigrated_warehouse_are_said_plainly(deployment, capsys, monkeypatch, pg_url):
+def test_no_dagster_home_and_an_unmigrated_warehouse_are_said_plainly(deployment, capsys, monkeypatch, tmp_path):
     monkeypatch.delenv("DAGSTER_HOME")
+    monkeypatch.chdir(tmp_path)  # and no demo's .dagster_home here either
     with sa.create_engine(deployment["warehouse"]).begin() as conn:
         conn.exec_driver_sql(f"UPDATE {PREFIX}alembic_version SET version_num = '0003'")
     code, checks = doctor(capsys)

@@ -2,7 +2,8 @@
 
 The snapshot (``graph_snapshot.json`` beside this file) lists every asset (group, deps,
 partitions, automation), every check, job (selection and the tags that decide how runs
-behave), schedule and sensor with its default status. When a change to the graph is
+behave, executor), schedule and sensor with its default status, and each asset's freshness
+policy. When a change to the graph is
 intended, regenerate it and review the diff::
 
     ALT42_UPDATE_SNAPSHOT=1 .venv/bin/python -m pytest alt42_pipeline_tests/defs/test_graph_snapshot.py
@@ -31,6 +32,15 @@ def _partitions(pdef) -> str | None:
     return type(pdef).__name__
 
 
+def _freshness(policy) -> str | None:
+    if policy is None:
+        return None
+    if hasattr(policy, "fail_window"):  # a time-window policy; else a cron policy
+        warn = policy.warn_window.to_timedelta() if policy.warn_window else None
+        return f"within {policy.fail_window.to_timedelta()} (warn after {warn})"
+    return f"by {policy.deadline_cron} {policy.timezone}, not before {policy.lower_bound_delta} earlier"
+
+
 def graph_snapshot(defs: dg.Definitions) -> dict:
     graph = defs.resolve_asset_graph()
     assets = {}
@@ -46,6 +56,7 @@ def graph_snapshot(defs: dg.Definitions) -> dict:
             if node.automation_condition
             else None,
             "kinds": sorted(node.kinds),
+            "freshness": _freshness(node.freshness_policy),
         }
     checks = sorted(
         f"{k.asset_key.to_user_string()}:{k.name}" + (" (blocking)" if _blocking(graph, k) else "")
@@ -59,6 +70,7 @@ def graph_snapshot(defs: dg.Definitions) -> dict:
         jobs[job.name] = {
             "assets": sorted(k.to_user_string() for k in job.asset_layer.selected_asset_keys),
             "tags": {t: str(tags[t]) for t in RUN_TAGS if t in tags},
+            "executor": job.executor_def.name,
         }
     schedules = {
         s.name: {

@@ -49,9 +49,10 @@ def test_status_answers_the_health_check_questions(report_warehouse):
     assert events["latest"] == wh.read("events")["occurred_at"].max()
 
 
-def test_cli_prints_the_screen_for_the_configured_warehouse(sqlite_url, monkeypatch, capsys):
+def test_cli_prints_the_screen_for_the_configured_warehouse(sqlite_url, monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("ALT42_WAREHOUSE_URL", sqlite_url)
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.chdir(tmp_path)  # no demo instance (.dagster_home) here either
     assert cli.main(["status"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("ALT42 status at ")

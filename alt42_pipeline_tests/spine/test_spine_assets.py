@@ -6,11 +6,18 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from alt42_pipeline.defs.spine import events, features_topic_daily, questions, user_last_access, weekly_kpi
+from alt42_pipeline.defs.spine import (
+    events,
+    features_topic_daily,
+    intraday_events,
+    questions,
+    user_last_access,
+    weekly_kpi,
+)
 from alt42_pipeline.warehouse import Warehouse
 from alt42_pipeline_tests.conftest import SMALL_DEMO, make_resources
 
-ASSETS = [questions, events, user_last_access, features_topic_daily, weekly_kpi]
+ASSETS = [questions, events, intraday_events, user_last_access, features_topic_daily, weekly_kpi]
 RANGE = {
     "dagster/asset_partition_range_start": SMALL_DEMO.first_day.isoformat(),
     "dagster/asset_partition_range_end": SMALL_DEMO.last_day.isoformat(),
@@ -159,9 +166,8 @@ def test_future_rows_of_today_are_rejected_not_loaded(sqlite_url, demo_sources):
     resources = make_resources(sqlite_url, asmt_url, moodle_url)
     with dg.DagsterInstance.ephemeral() as instance:
         dg.materialize(ASSETS, selection=[questions], resources=resources, instance=instance)
-        assert dg.materialize(
-            ASSETS, selection=[events], resources=resources, instance=instance, partition_key=today.isoformat()
-        ).success
+        # today is not a partition of events (days become partitions once they end): the intraday asset
+        assert dg.materialize(ASSETS, selection=[intraday_events], resources=resources, instance=instance).success
     rejected = Warehouse(sqlite_url).read("rejected_events")
     assert list(rejected.reason) == ["future_time"]
 
@@ -199,18 +205,12 @@ def test_prefixed_warehouse(tmp_path, demo_sources):
 
 
 def test_schedules_target_the_right_partitions():
-    from alt42_pipeline.defs.spine import ingest_schedule, intraday_events_schedule, weekly_kpi_schedule
+    from alt42_pipeline.defs.spine import ingest_schedule, intraday_events_schedule
 
     at = dt.datetime(2026, 3, 4, 2, 10, tzinfo=dt.UTC)  # a Wednesday
     daily = ingest_schedule(dg.build_schedule_context(scheduled_execution_time=at))
     assert daily.partition_key == "2026-03-03"
-    weekly = weekly_kpi_schedule(dg.build_schedule_context(scheduled_execution_time=at))
-    assert weekly.partition_key == "2026-03-02"
-    monday = weekly_kpi_schedule(
-        dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 3, 9, 2, 40, tzinfo=dt.UTC))
-    )
-    assert monday.partition_key == "2026-03-02"  # Monday morning: yesterday's week
     intraday = intraday_events_schedule(
         dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 3, 4, 14, 35, tzinfo=dt.UTC))
     )
-    assert intraday.partition_key == "2026-03-04" and intraday.run_key == "intraday:2026-03-04T14:35:00+00:00"
+    assert intraday.partition_key is None and intraday.run_key == "intraday:2026-03-04T14:35:00+00:00"

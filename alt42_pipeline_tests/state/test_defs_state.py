@@ -69,7 +69,8 @@ def test_the_heartbeat_run_writes_its_log_row_and_the_same_summary_as_metadata(s
     assert row.summary["results"]["events_consumed"] == row.events_consumed == 25
     cache = meta["student_state_cache"]
     assert cache["dagster/row_count"] == 1 and cache["students_at_risk"] == 1
-    assert "| at_risk | 1 |" in cache["preview"] and "| 2 |" in cache["preview"]
+    assert {"state": "at_risk", "students": 1} in [r.data for r in cache["students_by_state"].records]
+    assert [r.data["user_id"] for r in cache["first_errors"].records] == [2]
     assert meta["event_processing_log"]["rows_added"] == 25
 
     again = dg.materialize(heartbeat, resources=_resources(wh), instance=instance)
