@@ -149,8 +149,9 @@ def run_batch_status(args: argparse.Namespace, instance: Any = None) -> int:
     from ..control.batch import batch_status
     from .common import dagster_instance  # the Dagster instance is only needed here
 
+    wh = open_warehouse()  # first: its problem is the one to report when both are missing
     instance = instance or dagster_instance()
-    print(format_status(batch_status(instance, open_warehouse(), args.limit)))
+    print(format_status(batch_status(instance, wh, args.limit)))
     return 0
 
 

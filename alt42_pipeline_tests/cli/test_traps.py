@@ -68,6 +68,7 @@ def test_a_bad_setting_is_one_line_naming_the_variable(tmp_path):
 
 
 def test_batch_status_without_dagster_home_says_what_to_set(tmp_path):
+    (tmp_path / "data").mkdir()  # the warehouse (batch-status reads the schedules) can be made
     proc = _alt42("batch-status", tmp_path=tmp_path)  # no DAGSTER_HOME and no .dagster_home in a fresh folder
     if (ROOT / ".dagster_home" / "dagster.yaml").exists():  # the demo's instance, which it then reads
         assert proc.returncode == 0, proc.stderr
@@ -80,6 +81,7 @@ def test_batch_status_reads_the_demo_instance_without_dagster_home(tmp_path):
     """As the README shows it, after make demo: the demo's .dagster_home is the instance."""
     (tmp_path / ".dagster_home").mkdir()
     (tmp_path / ".dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (tmp_path / "data").mkdir()  # the demo's warehouse folder (batch-status reads the schedules there)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALT42_", "DAGSTER_"))}
     env["PYTHONPATH"] = str(ROOT)
     proc = subprocess.run(
