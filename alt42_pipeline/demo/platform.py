@@ -359,6 +359,7 @@ def _moodle_rows(cfg, rng, students, mbank, activity: _Activity) -> dict[str, pd
             "state": "finished",
             "timestart": t0[q_sess] + 60,
             "timefinish": t_end[q_sess] + 5,
+            "timemodified": t_end[q_sess] + 5,
             "sumgrades": 0.0,
         }
     )
@@ -440,6 +441,7 @@ def _moodle_rows(cfg, rng, students, mbank, activity: _Activity) -> dict[str, pd
         }
     )
     return {
+        **_roles(cfg, users),
         "logstore_standard_log": log,
         "quiz": quiz,
         "question": question,
@@ -448,3 +450,28 @@ def _moodle_rows(cfg, rng, students, mbank, activity: _Activity) -> dict[str, pd
         "question_attempt_steps": steps,
         "user_lastaccess": lastaccess,
     }
+
+
+def _roles(cfg: DemoConfig, users: np.ndarray) -> dict[str, pd.DataFrame]:
+    """Moodle's role tables: every demo student holds the student role in every course."""
+    courses = np.arange(1, cfg.courses + 1)
+    role = pd.DataFrame(
+        {
+            "id": [3, 5],
+            "name": ["Teacher", "Student"],
+            "shortname": ["editingteacher", "student"],
+            "archetype": ["editingteacher", "student"],
+        }
+    )
+    context = pd.DataFrame({"id": 100 + courses, "contextlevel": 50, "instanceid": courses})
+    ctx = np.repeat(100 + courses, len(users))
+    assignments = pd.DataFrame(
+        {
+            "id": np.arange(1, len(ctx) + 1),
+            "roleid": 5,
+            "contextid": ctx,
+            "userid": np.tile(users, len(courses)),
+            "timemodified": 0,
+        }
+    )
+    return {"role": role, "context": context, "role_assignments": assignments}

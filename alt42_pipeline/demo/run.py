@@ -47,7 +47,8 @@ class DemoRun:
 def write_platform(cfg: DemoConfig, s: settings.Settings) -> Platform:
     platform = generate(cfg)
     s.data_dir.mkdir(parents=True, exist_ok=True)
-    write_assessment(platform, make_engine(s.sources.assessment_url))
+    if s.sources.assessment_url:
+        write_assessment(platform, make_engine(s.sources.assessment_url))
     if s.sources.moodle_url:
         write_moodle(platform, make_engine(s.sources.moodle_url), s.sources.moodle_prefix)
     save_truth(platform, s.data_dir / "truth")
