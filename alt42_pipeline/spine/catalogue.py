@@ -7,6 +7,7 @@ used is kept (topic, source) with a recorded *problem* (``catalogue_problems``, 
 ``unparseable_meta``   ``meta`` is not a JSON object
 ``tags_not_a_list``    ``meta.tags`` is not a list (a lone string counts as one tag)
 ``invalid_irt``        ``meta.irt`` is not an object, or a parameter is not a finite number
+                       (no reference parameters are kept; an anchor tag is not used)
 ``invalid_anchor``     tagged ``anchor`` but its parameters are outside the accepted
                        ranges: the question is kept as a plain item (``is_anchor`` false)
 ``anchor_without_reference``  tagged ``anchor`` without a slope and an intercept
@@ -119,8 +120,8 @@ def _assessment_row(q, problems: list[tuple[str, str, str]]):
     try:
         a, d, b, c = _reference(meta)
     except _Problem as exc:
-        problems.append((qid, exc.problem, str(exc)))
-        a = d = b = c = None
+        problems.append((qid, exc.problem, str(exc) + ("; not used as an anchor" if is_anchor else "")))
+        return (qid, q.topic, "assessment", False, None, None, None, None, meta or None)
     if is_anchor:
         if a is None or d is None:
             problems.append((qid, "anchor_without_reference", "tagged anchor without a slope and an intercept"))
