@@ -607,7 +607,9 @@ def _real_world_cases(platform: Platform) -> None:
         "sumgrades": 0.0,
     }
     first_qa = int(qas["id"].max()) + 1
-    previews = preview_qa.assign(id=np.arange(first_qa, first_qa + len(preview_qa)), questionusageid=preview_usage)
+    previews = preview_qa.assign(
+        id=np.arange(first_qa, first_qa + len(preview_qa)), questionusageid=preview_usage, timemodified=pfinish
+    )
     new_steps += [_step(q, 0, "gradedright", 1.0, pfinish, DEMO_TEACHER) for q in previews["id"]]
     # log rows whose action does not fit the warehouse's verb (32 characters)
     long_rows = log.iloc[:km].assign(action="x" * 40, eventname="\\local_custom\\event\\very_long_action")
@@ -633,7 +635,18 @@ def _real_world_cases(platform: Platform) -> None:
         **{f"mdl-qa:{q}": (0.0, 0.0) for q in gave_up["id"]},
         **{f"mdl-qa:{q}": (1.0, 1.0) for q in regraded["id"]},
     }
+    truth["catalogue_problems"] = _bad_question_meta(asmt["question"], rng)
     platform.real_world = truth
+
+
+def _bad_question_meta(question: pd.DataFrame, rng: np.random.Generator) -> dict[str, str]:
+    """Two plain questions get a ``meta`` real authors write: an ``irt`` that is not an object,
+    tags as one string. Both stay in the catalogue with a recorded problem."""
+    plain = question.index[~question["meta"].str.contains('"anchor"')]
+    first, second = rng.choice(plain, 2, replace=False)
+    question.loc[first, "meta"] = json.dumps({"tags": ["practice"], "irt": "see sheet"})
+    question.loc[second, "meta"] = json.dumps({"tags": "not-an-anchor"})
+    return {str(question.loc[first, "id"]): "invalid_irt", str(question.loc[second, "id"]): "tags_not_a_list"}
 
 
 def _step(question_attempt: int, sequence: int, state: str, fraction: float, t: int, user: int) -> dict:

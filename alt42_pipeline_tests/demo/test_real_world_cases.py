@@ -17,7 +17,7 @@ from alt42_pipeline.spine import ingest_day, refresh_catalogue
 from alt42_pipeline.spine.accounting import accounted
 from alt42_pipeline.warehouse import Warehouse, make_engine
 
-CFG = DemoConfig(students=60, days=5, end_date=dt.date(2026, 3, 6), seed=7, real_world_share=0.01, moodle_version=4)
+CFG = DemoConfig(students=120, days=6, end_date=dt.date(2026, 3, 6), seed=7, real_world_share=0.01, moodle_version=4)
 NOW = dt.datetime(2026, 3, 7, 2, 10)
 
 
@@ -74,4 +74,6 @@ def test_the_warehouse_holds_the_truth(ingested):
     assert regraded["success"].astype(bool).all() and (regraded["score"] == 1.0).all()
     for event_id, (score, raw) in truth["scores"].items():
         assert (events.loc[event_id, "score"], events.loc[event_id, "raw_score"]) == pytest.approx((score, raw))
+    problems = wh.read("catalogue_problems")
+    assert dict(zip(problems["question_id"], problems["problem"])) == truth["catalogue_problems"]
     assert set(wh.read("questions")["topic_id"].dropna().str.startswith(("mdl-cat:", "topic-"))) == {True}
