@@ -73,13 +73,15 @@ def _catalogue_problems(wh: Warehouse) -> pd.DataFrame:
 
 
 def _latest_accounting(wh: Warehouse) -> dict[str, object]:
-    """The accounting of the latest ingested day, one line per source (``spine.accounting``)."""
+    """The accounting of the latest ingested day with source rows, one line per source
+    (``spine.accounting``)."""
     from ..spine.accounting import accounting_text
 
     book = wh.read("ingest_accounting", columns=["event_date", "source", "kind", "rows"])
     if book.empty:
         return {"day": None, "lines": []}
-    day = book["event_date"].max()
+    read = book[(book["kind"] == "read") & (book["rows"] > 0)]
+    day = (read if len(read) else book)["event_date"].max()  # today's intraday run may have read nothing yet
     rows = book[book["event_date"] == day]
     lines = [
         accounting_text(src, dict(zip(part["kind"], part["rows"].astype(int)))) for src, part in rows.groupby("source")

@@ -228,7 +228,10 @@ def ingest_day(wh: Warehouse, sources: Sources, day: dt.date, now: dt.datetime) 
     with wh.transaction() as tx:
         tx.delete("events", {"event_date": day})
         tx.delete_in("events", "event_id", list(d.moved) + list(d.updates["event_id"]))
-        tx.insert("events", pd.concat([canonical.events, d.updates], ignore_index=True))
+        # in the order of the secondary indexes ((event_date, user_id), (user_id, occurred_at)):
+        # the database then adds to their B-trees mostly in sequence
+        written = pd.concat([canonical.events, d.updates], ignore_index=True)
+        tx.insert("events", written.sort_values(["event_date", "user_id", "occurred_at", "event_id"], kind="stable"))
         tx.replace("rejected_events", rejected, {"event_date": day})
         tx.replace("ingest_accounting", book, {"event_date": day})
     result = DayResult(
