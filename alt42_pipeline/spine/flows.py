@@ -125,11 +125,11 @@ class _Day:
 
 def _taken_elsewhere(wh: Warehouse, ids: pd.Series, day: dt.date) -> pd.Index:
     """The ``ids`` that are events of a day other than ``day``."""
-    ids = pd.Index(ids.dropna().astype(str).unique())
     t = wh.table("events")
     other = sa.or_(t.c.event_date < day, t.c.event_date > day)
     if not len(ids) or wh.scalar(sa.select(t.c.event_id).where(other).limit(1)) is None:
-        return pd.Index([], dtype=object)
+        return pd.Index([], dtype=object)  # no other day yet: nothing to look up
+    ids = pd.Index(ids.dropna().astype(str).unique())
     found: list[str] = []
     for i in range(0, len(ids), 10_000):
         chunk = list(ids[i : i + 10_000])
@@ -231,7 +231,7 @@ def ingest_day(wh: Warehouse, sources: Sources, day: dt.date, now: dt.datetime) 
         # in the order of the secondary indexes ((event_date, user_id), (user_id, occurred_at)):
         # the database then adds to their B-trees mostly in sequence
         written = pd.concat([canonical.events, d.updates], ignore_index=True)
-        tx.insert("events", written.sort_values(["event_date", "user_id", "occurred_at", "event_id"], kind="stable"))
+        tx.insert("events", written.sort_values(["event_date", "user_id", "occurred_at"], kind="stable"))
         tx.replace("rejected_events", rejected, {"event_date": day})
         tx.replace("ingest_accounting", book, {"event_date": day})
     result = DayResult(
