@@ -347,3 +347,22 @@ def test_9_an_empty_source_url_is_not_read_even_when_the_default_file_exists(tmp
     wh.engine.dispose()
     default_moodle.engine.dispose()
     asmt.engine.dispose()
+
+
+def test_4_a_quiz_attempt_finished_again_on_a_later_day_moves_its_answers_there(warehouse, moodle):
+    moodle.quiz_attempt(1, STUDENT, epoch(DAY, 10))
+    moodle.question_attempt(
+        1, 1, 31, [("todo", None, epoch(DAY, 9), STUDENT), ("gradedwrong", 0.0, epoch(DAY, 10), STUDENT)]
+    )
+    sources = Sources(None, moodle.engine)
+    _ingest(warehouse, sources, DAY)
+    # re-opened by the teacher and finished again the next day (a new timefinish)
+    moodle.add_step(1, "gradedright", 1.0, epoch(NEXT, 11), STUDENT)
+    moodle.execute(
+        "UPDATE {p}quiz_attempts SET timefinish = :t, timemodified = :t WHERE id = 1", {"t": epoch(NEXT, 11)}
+    )
+    (result,) = [ingest_day(warehouse, sources, NEXT, NOW)]
+    assert "mdl-qa:1" not in _events(warehouse, DAY).index
+    assert bool(_events(warehouse, NEXT).loc["mdl-qa:1", "success"]) is True
+    assert result.accounting["moodle"]["moved"] == 1 and _rejects(warehouse, NEXT) == {}
+    _balanced(result)
