@@ -144,14 +144,37 @@ def _theta_objective(lo, hi, codes, a, d, c, theta, prior_mean, prior_prec):
     return f, g, info
 
 
+@njit(cache=True, fastmath=True)
+def _theta_observed_information(lo, hi, codes, a, d, c, theta, prior_prec):
+    """Minus the second derivative of the log-likelihood (+ log normal prior) of one person
+    at theta: the observed information. With a lower asymptote it differs from the Fisher
+    information by a residual term, ``-(x - P) d/dtheta[P' / (P (1 - P))]``; for the 2PL the
+    two are equal."""
+    obs = prior_prec
+    for k in range(lo, hi):
+        j = codes[k] >> 1
+        x = codes[k] & 1
+        eta = a[j] * theta + d[j]
+        lg = 1.0 / (1.0 + math.exp(-eta))
+        cj = c[j]
+        pr = cj + (1.0 - cj) * lg
+        pr = min(max(pr, 1e-300), 1.0 - 1e-16)
+        v = pr * (1.0 - pr)
+        dp = (1.0 - cj) * lg * (1.0 - lg) * a[j]
+        d2p = dp * a[j] * (1.0 - 2.0 * lg)
+        obs += dp * dp / v - (x - pr) * (d2p / v - dp * dp * (1.0 - 2.0 * pr) / (v * v))
+    return obs
+
+
 @njit(parallel=True, cache=True)
 def newton_theta(
     offsets, codes, a, d, c, start, prior_mean, prior_prec, bound, max_iter, tol, out_theta, out_se, out_iter
 ):
     """MAP (``prior_prec > 0``) or ML (``prior_prec == 0``) ability per person
     by Fisher scoring with step halving, theta kept within ``[-bound, bound]``.
-    SE is ``1 / sqrt(information)`` at the estimate (test information plus
-    prior precision)."""
+    SE is ``1 / sqrt(information)`` at the estimate, the observed information (minus the
+    second derivative of the log-likelihood plus the prior precision); where that is not
+    positive (a 3PL likelihood can bend the wrong way) the Fisher information."""
     n_users = offsets.shape[0] - 1
     for p in prange(n_users):
         lo = offsets[p]
@@ -181,6 +204,11 @@ def newton_theta(
             if moved < tol:
                 break
         out_theta[p] = th
+        # SE from the observed information at the estimate (the Fisher information, which
+        # the steps use, where the observed one is not positive)
+        obs = _theta_observed_information(lo, hi, codes, a, d, c, th, prior_prec)
+        if obs > 0:
+            info = obs
         out_se[p] = 1.0 / math.sqrt(info) if info > 0 else np.inf
         out_iter[p] = it
 

@@ -2,9 +2,11 @@
 
 * ``"eap"``: posterior mean over the quadrature grid, ``se`` = posterior SD.
 * ``"map"``: posterior mode (Fisher scoring with step halving) under the
-  normal prior; ``se = 1 / sqrt(test information + 1 / prior_sd^2)``.
+  normal prior; ``se = 1 / sqrt(observed information + 1 / prior_sd^2)`` (the observed
+  information, minus the second derivative of the log-likelihood at the estimate; equal to
+  the test information for the 2PL, not for the 3PL).
 * ``"ml"``: likelihood maximum, theta kept within ``[-bound, bound]``;
-  ``se = 1 / sqrt(test information)``.  Perfect and zero scores have no finite
+  ``se = 1 / sqrt(observed information)`` likewise.  Perfect and zero scores have no finite
   ML estimate: they get ``theta = +bound`` / ``-bound``, ``se = NaN`` and
   ``flag = "all_correct"`` / ``"all_incorrect"``; other estimates stopped by
   the bound get ``flag = "at_bound"``.
