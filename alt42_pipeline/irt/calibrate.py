@@ -39,7 +39,7 @@ from scipy.special import expit, logit
 from . import mstep as ms
 from ._messages import _fmt
 from .data import prepare_responses
-from .estep import EStep, quadrature
+from .estep import GridEStep, person_grids, required_nodes
 from .fit import information_criteria
 from .model import b_from_d, item_arrays
 
@@ -203,7 +203,8 @@ def calibrate(
         with ``a`` and ``d`` (or ``b``), and ``c`` for the 3PL.  The latent
         mean and SD are then estimated.
     quadpts, theta_lim:
-        Rectangular quadrature (default 41 nodes on [-6, 6]).
+        Rectangular quadrature (default 41 nodes on [-6, 6]) for persons with few answers;
+        persons whose posterior is narrower get finer nested grids (see :mod:`.estep`).
     tol, max_iter:
         Stop when the largest parameter change of an EM step is below
         ``tol``; ``max_iter`` bounds the number of EM steps (E-steps).
@@ -293,15 +294,18 @@ def calibrate(
         layout = _Layout(model, free, model == "1pl", False, has_c, anchored, anchored)
     _check_identified(layout, J, model)
 
-    z, logw = quadrature(quadpts, theta_lim)
-    estep = EStep(data, quadpts)
     mean, sd = 0.0, 1.0
+
+    def grids_for(x):
+        """Each person's quadrature grid at the parameters ``x`` (see :mod:`.estep`)."""
+        aa, dd, gg, mu, sg = layout.unpack(x, a, d, g, mean, sd)
+        nodes = required_nodes(data, aa, dd, expit(gg) if has_c else None, mu, sg, quadpts, theta_lim)
+        return nodes, GridEStep(person_grids(nodes, data, theta_lim))
 
     def em_map(x):
         aa, dd, gg, mu, sg = layout.unpack(x, a, d, g, mean, sd)
-        theta = mu + sg * z
         c = expit(gg) if has_c else None
-        r, n, node_tot, ll = estep.run(ms.log_tables(theta, aa, dd, c), logw)
+        r, n, node_tot, ll, theta = estep.run(lambda th: ms.log_tables(th, aa, dd, c), mu, sg)
         if layout.common_slope:
             na, nd = ms.mstep_common_slope(r, n, theta, aa, dd, free, priors)
             ng = None
@@ -339,38 +343,49 @@ def calibrate(
         logger.debug("EM iteration %d: loglik %.6f, max parameter change %.3e", it, ll, change)
         return x_new, ll, change
 
-    while it < max_iter:
-        x1, _, ch = step(x0)
-        if ch < tol:
-            converged, x_final = True, x1
-            break
-        if not accelerate or it >= max_iter:
-            x0 = x_final = x1
-            continue
-        x2, ll1, ch2 = step(x1)
-        if ch2 < tol:
-            converged, x_final = True, x2
-            break
-        r_ = x1 - x0
-        v_ = (x2 - x1) - r_
-        vv = float(v_ @ v_)
-        alpha = -math.sqrt(float(r_ @ r_) / vv) if vv > 0 else -1.0
-        alpha = max(min(alpha, -1.0), -step_max)
-        xn = x0 - 2.0 * alpha * r_ + alpha * alpha * v_
-        if alpha == -1.0 or not valid(xn) or it >= max_iter:
-            x0 = x_final = x2
-            continue
-        x3, lln, ch3 = step(xn)
-        if np.isfinite(lln) and lln >= ll1 - 1e-8 * abs(ll1):
-            if alpha == -step_max:
-                step_max *= 4.0
-            x0 = x_final = x3
-            if ch3 < tol:
-                converged = True
+    _, estep = grids_for(x0)
+    # The grids follow the parameters: at convergence each person's grid is checked against
+    # the converged slopes and latent SD, and the EM continues on finer grids where needed.
+    for _round in range(4):
+        while it < max_iter:
+            x1, _, ch = step(x0)
+            if ch < tol:
+                converged, x_final = True, x1
                 break
-        else:
-            step_max = max(1.0, step_max / 4.0)
-            x0 = x_final = x2
+            if not accelerate or it >= max_iter:
+                x0 = x_final = x1
+                continue
+            x2, ll1, ch2 = step(x1)
+            if ch2 < tol:
+                converged, x_final = True, x2
+                break
+            r_ = x1 - x0
+            v_ = (x2 - x1) - r_
+            vv = float(v_ @ v_)
+            alpha = -math.sqrt(float(r_ @ r_) / vv) if vv > 0 else -1.0
+            alpha = max(min(alpha, -1.0), -step_max)
+            xn = x0 - 2.0 * alpha * r_ + alpha * alpha * v_
+            if alpha == -1.0 or not valid(xn) or it >= max_iter:
+                x0 = x_final = x2
+                continue
+            x3, lln, ch3 = step(xn)
+            if np.isfinite(lln) and lln >= ll1 - 1e-8 * abs(ll1):
+                if alpha == -step_max:
+                    step_max *= 4.0
+                x0 = x_final = x3
+                if ch3 < tol:
+                    converged = True
+                    break
+            else:
+                step_max = max(1.0, step_max / 4.0)
+                x0 = x_final = x2
+        needed, _ = grids_for(x_final)
+        if not converged or np.all(needed <= estep.nodes):
+            break
+        logger.info("EM continues on finer quadrature for %d persons", int(np.sum(needed > estep.nodes)))
+        nodes = np.maximum(needed, estep.nodes)
+        estep = GridEStep(person_grids(nodes, data, theta_lim))
+        x0, converged, step_max = x_final, False, 4.0
 
     a, d, g, mean, sd = layout.unpack(x_final, a, d, g, mean, sd)
     loglik = history[-1] if history else float("nan")
@@ -390,7 +405,7 @@ def calibrate(
     se_method = None
     cov = None
     if se:
-        ses, se_method, cov = item_standard_errors(data, layout, a, d, g, mean, sd, z, logw, priors, items_index)
+        ses, se_method, cov = item_standard_errors(data, layout, a, d, g, mean, sd, estep.grids, priors, items_index)
 
     if layout.model == "rasch" and layout.common_slope:
         a_out = np.ones(J)

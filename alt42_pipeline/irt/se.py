@@ -33,7 +33,7 @@ from scipy.special import expit
 
 from . import kernels
 from . import mstep as ms
-from .estep import EStep
+from .estep import GridEStep
 
 MAX_DENSE = 4000
 
@@ -45,8 +45,9 @@ def _raw_gradient(r, n, z, x, has_c, priors):
     return grad
 
 
-def item_standard_errors(data, layout, a, d, g, mean, sd, z, logw, priors, items_index, max_dense: int | None = None):
-    """``(se columns, method, covariance DataFrame or None)``; see module docstring."""
+def item_standard_errors(data, layout, a, d, g, mean, sd, grids, priors, items_index, max_dense: int | None = None):
+    """``(se columns, method, covariance DataFrame or None)``; see module docstring. ``grids``
+    are the persons' quadrature grids of the calibration (:func:`.estep.person_grids`)."""
     if max_dense is None:
         max_dense = MAX_DENSE
     has_c = layout.has_c
@@ -56,8 +57,9 @@ def item_standard_errors(data, layout, a, d, g, mean, sd, z, logw, priors, items
     az = a * sd
     dz = d + a * mean
     c = expit(g) if has_c else None
-    logtab = ms.log_tables(z, az, dz, c)
-    r, n, _, _ = EStep(data, z.size).run(logtab, logw)
+    estep = GridEStep(grids)
+    z = estep.z
+    r, n, _, _, _ = estep.run(lambda th: ms.log_tables(th, az, dz, c), 0.0, 1.0)
 
     m = 3 if has_c else 2
     cols = [1] if layout.slope_fixed_one else list(range(m))
@@ -79,27 +81,28 @@ def item_standard_errors(data, layout, a, d, g, mean, sd, z, logw, priors, items
         H[:, :, ci] = ((gp - gm) / (2 * h[:, None]))[:, cols]
     A = -0.5 * (H + np.transpose(H, (0, 2, 1)))
 
-    # Term 2: posterior covariance of complete-data scores.
-    P, dP = ms.item_derivatives(z, az, dz, g if has_c else None)
-    dlog = np.empty((2 * J, z.size, k))
-    dlog[1::2] = dP[:, :, cols] / P[:, :, None]
-    dlog[0::2] = -dP[:, :, cols] / (1.0 - P)[:, :, None]
+    # Term 2: posterior covariance of complete-data scores, each person on their grid.
     slot = np.full(J, -1, dtype=np.int64)
     slot[fidx] = np.arange(fidx.size) * k
     n_raw = fidx.size * k
     dense = n_raw <= max_dense
-    # one dense matrix per chunk: as many chunks as threads when dense
-    bounds = kernels.chunk_bounds(data.offsets, (1 if dense else 4) * numba.get_num_threads())
-    nch = bounds.shape[0] - 1
-    if dense:
-        out = np.zeros((nch, n_raw, n_raw))
-    else:
-        out = np.zeros((nch, n_raw, k))
-    with numba.parallel_chunksize(1):
-        kernels.louis_accumulate(
-            data.offsets, data.codes, logtab, logw, np.ascontiguousarray(dlog), bounds, k, slot, out, not dense
-        )
-    B = out.sum(axis=0)
+    B = np.zeros((n_raw, n_raw) if dense else (n_raw, k))
+    for grid in grids:
+        gd = grid.data
+        P, dP = ms.item_derivatives(grid.z, az, dz, g if has_c else None)
+        dlog = np.empty((2 * J, grid.z.size, k))
+        dlog[1::2] = dP[:, :, cols] / P[:, :, None]
+        dlog[0::2] = -dP[:, :, cols] / (1.0 - P)[:, :, None]
+        logtab = ms.log_tables(grid.z, az, dz, c)
+        # one dense matrix per chunk: as many chunks as threads when dense
+        bounds = kernels.chunk_bounds(gd.offsets, (1 if dense else 4) * numba.get_num_threads())
+        nch = bounds.shape[0] - 1
+        out = np.zeros((nch,) + B.shape)
+        with numba.parallel_chunksize(1):
+            kernels.louis_accumulate(
+                gd.offsets, gd.codes, logtab, grid.logw, np.ascontiguousarray(dlog), bounds, k, slot, out, not dense
+            )
+        B += out.sum(axis=0)
 
     if dense:
         B = B + B.T - np.diag(np.diag(B))
