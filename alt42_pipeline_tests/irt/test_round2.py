@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from alt42_pipeline.irt import calibrate, score, simulate_items, simulate_responses
+from alt42_pipeline.irt import calibrate, item_fit, score, simulate_items, simulate_responses, sparse_item_fit
 
 
 def _loglik3(items, x, t):
@@ -99,3 +99,25 @@ def test_eap_of_a_student_with_2000_answers_is_exact():
         # 41 nodes: EAP off by up to 0.057, posterior SD 0.007-0.099 against about 0.04
         assert out.loc[u, "theta"] == pytest.approx(m, abs=1e-3)
         assert out.loc[u, "se"] == pytest.approx(sd, abs=1e-3)
+
+
+def test_s_x2_refuses_incomplete_data_and_sparse_fit_finds_the_misfit():
+    true = simulate_items(30, "2pl", seed=11)
+    true.loc[5, ["a", "d"]] = [-1.2, 0.3]  # miskeyed: the answer key is reversed
+    df, _ = simulate_responses(true, 4000, design="random", items_per_user=18, seed=12)
+    fit = calibrate(df, "2pl", se=False)
+    # before: S-X2 silently used the 0 or 1 complete persons (df = -1, p = NaN)
+    with pytest.raises(ValueError, match="sparse_item_fit"):
+        item_fit(df, fit.items)
+    # the calibration estimates the miskeyed item's negative slope; against a table that
+    # says it is a normal item (as the bank would), the sparse fit points at it
+    bank = fit.items.copy()
+    bank.loc[5, ["a", "d"]] = [1.2, -0.3]
+    out = sparse_item_fit(df, bank)
+    assert out.index.equals(bank.index)
+    assert (out["n"] > 0).all()
+    assert out["rmsd"].idxmax() == 5 and out.loc[5, "rmsd"] > 0.15
+    assert out["outfit"].idxmax() == 5 and out.loc[5, "outfit"] > 1.3
+    others = out.drop(index=5)
+    assert (others["rmsd"] < 0.05).all()
+    assert others["infit"].between(0.8, 1.2).all() and others["outfit"].between(0.7, 1.3).all()
