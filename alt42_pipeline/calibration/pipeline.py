@@ -81,6 +81,12 @@ class CalibrationOutcome:
             "backend": self.backend_used,
             "fallback_reason": self.fallback_reason,
             "linking_constants": self.linking,
+            # the calibrated latent distribution on the reference scale: the prior of every
+            # later score with these items (the Rasch model's latent SD is not 1)
+            "latent": {
+                "mean": float(self.items.attrs.get("theta_mean", 0.0)),
+                "sd": float(self.items.attrs.get("theta_sd", 1.0)),
+            },
             "score_method": settings.score_method,
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
         }
@@ -351,7 +357,22 @@ def current_items(wh: Warehouse) -> tuple[pd.DataFrame, dict | None]:
     if items["c"].isna().all():
         items = items.drop(columns=["c"])
     spec = meta["model_spec"].iloc[0] if len(meta) else {}
-    return items, {"calibration_id": cal, **(spec.get("linking_constants") or {})}
+    linking = {"calibration_id": cal, **(spec.get("linking_constants") or {})}
+    mean, sd = latent_distribution(spec)
+    items.attrs["theta_mean"], items.attrs["theta_sd"] = mean, sd
+    return items, linking
+
+
+def latent_distribution(spec: dict) -> tuple[float, float]:
+    """The calibrated latent ``(mean, sd)`` on the reference scale from a ``model_spec``.
+    Calibrations stored before the latent distribution was kept have only the linking
+    constants: their calibration scale was N(0, 1) (2PL/3PL/1PL), so the linking's
+    ``(intercept, slope)`` is that distribution on the reference scale."""
+    latent = spec.get("latent")
+    if latent and latent.get("sd"):
+        return float(latent.get("mean", 0.0)), float(latent["sd"])
+    lc = spec.get("linking_constants") or {}
+    return float(lc.get("intercept", 0.0)), float(lc.get("slope", 1.0))
 
 
 @dataclass
@@ -417,13 +438,8 @@ def rescore(
     first = today - dt.timedelta(days=settings.window_days - 1)
     responses = load_responses(wh, first, today, users=pd.Index(active))
     known = responses["item_id"].isin(items.index)
-    scored = irt.score(
-        responses[known],
-        items,
-        method=settings.score_method,
-        prior_mean=linking.get("intercept", 0.0),
-        prior_sd=linking.get("slope", 1.0),
-    )
+    # the prior is the calibrated latent distribution (items.attrs, from model_spec)
+    scored = irt.score(responses[known], items, method=settings.score_method)
     rows = _ability_rows(scored, settings.score_method, linking["calibration_id"], run_id, now)
     with wh.transaction() as tx:
         _replace_abilities(tx, rows)
