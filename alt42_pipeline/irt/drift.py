@@ -189,7 +189,8 @@ def anchor_drift(
     # var(A b + B) over the constants' uncertainty, plus the two estimates'
     var_link = bn**2 * V[0, 0] + V[1, 1] + 2 * bn * V[0, 1]
     var_b = (A * sbn) ** 2 + sbr**2 + var_link
-    delta_la = np.log(an / A) - np.log(ar)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        delta_la = np.where(an > 0, np.log(np.abs(an) / A) - np.log(ar), np.nan)
     var_la = (san / an) ** 2 + (sar / ar) ** 2 + V[0, 0] / A**2
     with np.errstate(divide="ignore", invalid="ignore"):
         z_b = np.where(var_b > 0, delta_b / np.sqrt(var_b), np.nan)
@@ -203,7 +204,7 @@ def anchor_drift(
     mad = 1.4826 * np.median(np.abs(delta_b - med))
     robust = (delta_b - med) / mad if mad > 0 else np.full(delta_b.size, np.nan)
     large = (np.abs(delta_b) >= min_shift) | (has_a & (np.abs(delta_la) >= min_log_a))
-    drifting = (p < alpha) & large
+    drifting = ((p < alpha) & large) | ~(an > 0)
     return pd.DataFrame(
         {
             "b_linked": b_star,
@@ -248,8 +249,12 @@ def link_purified(
             f"linking needs at least {min_anchors} usable common items, found {len(candidates)}"
             + (f" ({len(excluded)} kept out for review: {_fmt(excluded)})" if excluded else "")
         )
-    used = list(candidates)
-    dropped: list = []
+    # a slope that is not positive (a miskeyed anchor) cannot be linked at all
+    a_new = item_arrays(new_items.loc[candidates])[0]
+    used = [i for i, a in zip(candidates, a_new) if a > 0]
+    dropped: list = [i for i, a in zip(candidates, a_new) if not a > 0]
+    if len(used) < min_anchors:
+        raise ValueError(f"linking needs at least {min_anchors} common items with positive slopes, found {len(used)}")
     rounds = 0
     readmitted = False
 
