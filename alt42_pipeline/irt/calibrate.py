@@ -82,6 +82,9 @@ class CalibrationResult:
     elapsed: float
     loglik_history: list[float] = field(default_factory=list, repr=False)
     covariance: pd.DataFrame | None = field(default=None, repr=False)
+    #: standard error of ``latent_sd`` where it is a free parameter of the information
+    #: (the Rasch model without anchors); None otherwise
+    latent_sd_se: float | None = None
 
 
 # --------------------------------------------------------------------------
@@ -465,6 +468,7 @@ def calibrate(
         elapsed=elapsed,
         loglik_history=history,
         covariance=cov,
+        latent_sd_se=None if ses is None else ses.get("latent_sd"),
     )
 
 

@@ -417,3 +417,51 @@ def mstep_items(r, n, theta, x, free_idx, cols, has_c, a_prior, a_mu, a_sd, c_pr
                 break
         for i in range(3):
             x[j, i] = cur[i]
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def louis_matvec(offsets, codes, logtab, logprior, dlog, bounds, n_par, slot, v, out):
+    """``out[chunk] += sum_p Cov_p[s_p] v``: the second term of Louis' information times a
+    vector, without forming the matrix. For person p with posterior weights ``w_q`` and
+    centred complete-data scores ``e_jq`` of the free items they answered,
+    ``(Cov_p v)_j = sum_q w_q e_jq (sum_k e_kq . v_k)``. One pass over the responses per
+    product (the cost of an E-step times ``n_par``); ``out`` is ``(chunks, n_raw)``."""
+    n_chunks = bounds.shape[0] - 1
+    n_q = logtab.shape[1]
+    for c in prange(n_chunks):
+        buf = out[c]
+        ll = np.empty(n_q)
+        w = np.empty(n_q)
+        t = np.empty(n_q)
+        for p in range(bounds[c], bounds[c + 1]):
+            lo = offsets[p]
+            hi = offsets[p + 1]
+            m, s = _posterior_weights(codes, lo, hi, logtab, logprior, ll, w)
+            for q in range(n_q):
+                w[q] /= s
+                t[q] = 0.0
+            for k in range(lo, hi):
+                code = codes[k]
+                base = slot[code >> 1]
+                if base < 0:
+                    continue
+                for mm in range(n_par):
+                    acc = 0.0
+                    for q in range(n_q):
+                        acc += w[q] * dlog[code, q, mm]
+                    vm = v[base + mm]
+                    for q in range(n_q):
+                        t[q] += (dlog[code, q, mm] - acc) * vm
+            for k in range(lo, hi):
+                code = codes[k]
+                base = slot[code >> 1]
+                if base < 0:
+                    continue
+                for mm in range(n_par):
+                    acc = 0.0
+                    for q in range(n_q):
+                        acc += w[q] * dlog[code, q, mm]
+                    tot = 0.0
+                    for q in range(n_q):
+                        tot += w[q] * (dlog[code, q, mm] - acc) * t[q]
+                    buf[base + mm] += tot

@@ -121,3 +121,27 @@ def test_s_x2_refuses_incomplete_data_and_sparse_fit_finds_the_misfit():
     others = out.drop(index=5)
     assert (others["rmsd"] < 0.05).all()
     assert others["infit"].between(0.8, 1.2).all() and others["outfit"].between(0.7, 1.3).all()
+
+
+@pytest.mark.parametrize("model", ["1pl", "rasch"])
+def test_shared_parameter_se_is_exact_beyond_the_dense_limit(model, monkeypatch):
+    import importlib
+
+    se_module = importlib.import_module("alt42_pipeline.irt.se")
+    items = simulate_items(150, model, seed=1)
+    df, _ = simulate_responses(items, 1500, design="random", items_per_user=30, seed=2)
+    dense = calibrate(df, model)
+    monkeypatch.setattr(se_module, "MAX_DENSE", 10)  # as if there were more than 4000 parameters
+    block = calibrate(df, model)
+    assert (dense.se_method, block.se_method) == ("louis", "louis-blockdiag")
+    shared_dense = dense.covariance.iloc[0, 0] ** 0.5
+    if model == "1pl":
+        shared_block = block.items["se_a"].iloc[0]
+        assert dense.items["se_a"].iloc[0] == pytest.approx(shared_dense)
+    else:
+        shared_block = block.latent_sd_se
+        assert dense.latent_sd_se == pytest.approx(shared_dense)
+    # before: 36-43% too small (cross-item terms of the shared parameter ignored)
+    assert shared_block == pytest.approx(shared_dense, rel=1e-3)
+    # intercepts stay block-diagonal, close to the full inverse
+    np.testing.assert_allclose(block.items["se_d"], dense.items["se_d"], rtol=0.05)
