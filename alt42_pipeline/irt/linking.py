@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
 
 from ._messages import _fmt
 from .model import b_from_d, d_from_b, item_arrays, response
@@ -69,6 +68,8 @@ def link(
 
         def crit(x):
             return characteristic_curve_loss(method, x, an, bn, cn, ar, br, cr, grid)
+
+        from scipy.optimize import minimize  # loaded by the runs that link, not by every importer
 
         res = minimize(
             crit,
