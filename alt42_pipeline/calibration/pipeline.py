@@ -122,6 +122,7 @@ class CalibrationOutcome:
             "excluded_items": int(len(self.excluded)),
             "converged": bool(self.fit.get("converged")),
             "iterations": self.fit.get("iterations"),
+            "warm_start": bool(self.fit.get("warm_start")),
             "loglik": self.fit.get("loglik"),
             "aic": self.fit.get("aic"),
             "bic": self.fit.get("bic"),
@@ -191,11 +192,36 @@ def load_anchors(wh: Warehouse) -> pd.DataFrame:
     return out
 
 
-def _builtin(responses: pd.DataFrame, s: CalibrationSettings) -> tuple[pd.DataFrame, dict, pd.DataFrame, dict | None]:
+def warm_start(previous: pd.DataFrame | None, linking: dict | None) -> pd.DataFrame | None:
+    """Starting values for the engine from the current calibration: its items (reference
+    scale) taken back to that calibration's own scale with its linking constants
+    (``a * slope``, ``(b - intercept) / slope``), where the new calibration's scale will be
+    close. None when there is nothing to start from."""
+    if previous is None or previous.empty or not linking or not linking.get("slope"):
+        return None
+    A, B = float(linking["slope"]), float(linking.get("intercept", 0.0))
+    a = previous["a"].to_numpy(float) * A
+    b = (previous["b"].to_numpy(float) - B) / A
+    start = pd.DataFrame({"a": a, "d": -a * b}, index=previous.index)
+    if "c" in previous:
+        start["c"] = previous["c"].fillna(0.0).clip(0.0, 0.5).to_numpy()
+    ok = np.isfinite(start[["a", "d"]]).all(axis=1) & (start["a"] > 0)
+    return start[ok]
+
+
+def _builtin(
+    responses: pd.DataFrame, s: CalibrationSettings, start: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, dict, pd.DataFrame, dict | None]:
     fit = irt.calibrate(
-        responses, model=s.model, quadpts=s.quadpts, min_item_responses=s.min_item_responses, on_invalid="exclude"
+        responses,
+        model=s.model,
+        quadpts=s.quadpts,
+        min_item_responses=s.min_item_responses,
+        on_invalid="exclude",
+        start=start,
     )
     summary = {
+        "warm_start": start is not None,
         "converged": fit.converged,
         "iterations": fit.iterations,
         "loglik": fit.loglik,
@@ -248,6 +274,7 @@ def calibrate_and_link(
     *,
     kept_out=(),
     previous: pd.DataFrame | None = None,
+    previous_linking: dict | None = None,
 ) -> CalibrationOutcome:
     """Calibrate with the backend ``service`` names (default: the built-in engine), link to
     the anchors and score; nothing is written. ``client`` talks to the IRT service (default:
@@ -257,15 +284,17 @@ def calibrate_and_link(
     left out and reported, as are the anchors in ``kept_out`` (waiting for review). The
     parameters of the items ``previous`` (the current calibration, reference scale) shares
     with this one, anchors aside, are compared in ``outcome.drift``; the sparse item fit is
-    in ``outcome.item_fit``."""
+    in ``outcome.item_fit``. With ``previous_linking`` (its linking constants) the engine
+    starts from the current calibration (:func:`warm_start`)."""
     service = service or IrtSettings()
     if responses.empty:
         raise ValueError("no answered events in the calibration window: nothing to calibrate")
     timings: dict[str, float] = {}
     t = time.perf_counter()
+    start = warm_start(previous, previous_linking)
     backend, fallback = service.backend, None
     if backend == "builtin":
-        items, fit, excluded, remote_linking = _builtin(responses, settings)
+        items, fit, excluded, remote_linking = _builtin(responses, settings, start)
     else:
         if client is None and not service.service_url:
             raise ValueError(f"backend {backend!r} needs the IRT service URL (ALT42_IRT_SERVICE_URL)")
@@ -278,7 +307,7 @@ def calibrate_and_link(
             fallback = str(exc)
             log.warning("IRT service failed, calibrating with the built-in engine instead: %s", exc)
             backend = "builtin"
-            items, fit, excluded, remote_linking = _builtin(responses, settings)
+            items, fit, excluded, remote_linking = _builtin(responses, settings, start)
     timings["calibrate"] = time.perf_counter() - t
 
     t = time.perf_counter()

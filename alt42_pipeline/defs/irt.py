@@ -133,8 +133,16 @@ def irt_calibration(
         responses["item_id"].nunique(),
         len(anchors),
     )
+    previous, previous_linking = current_items(wh)
     outcome = calibrate_and_link(
-        responses, anchors, s, irt.settings(), irt.client(), kept_out=kept_out(wh), previous=current_items(wh)[0]
+        responses,
+        anchors,
+        s,
+        irt.settings(),
+        irt.client(),
+        kept_out=kept_out(wh),
+        previous=previous,
+        previous_linking=previous_linking,
     )
     calibration_id = f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     write_calibration(wh, outcome, s, (first, last), calibration_id, context.run.run_id, now)

@@ -103,6 +103,9 @@ def test_a_drifting_anchor_is_left_out_queued_and_kept_out_until_reviewed(irt_wa
     assert spec2["linking_constants"]["drifting_anchors"] == []
     assert spec2["drift"]["items"]["items_compared"] > 0
     assert spec2["drift"]["items"]["changed"] == 0  # same data, same parameters
+    # it started from the current calibration: a handful of EM iterations instead of ~25
+    assert spec2["warm_start"] and not spec["warm_start"]
+    assert spec2["iterations"] <= 6 < spec["iterations"]
 
     # the review: list, then reinstate through the command line
     monkeypatch.setenv("ALT42_WAREHOUSE_URL", irt_warehouse_url)
