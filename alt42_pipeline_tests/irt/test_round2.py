@@ -145,3 +145,16 @@ def test_shared_parameter_se_is_exact_beyond_the_dense_limit(model, monkeypatch)
     assert shared_block == pytest.approx(shared_dense, rel=1e-3)
     # intercepts stay block-diagonal, close to the full inverse
     np.testing.assert_allclose(block.items["se_d"], dense.items["se_d"], rtol=0.05)
+
+
+def test_s_x2_on_complete_cases_only_when_asked(caplog):
+    items = simulate_items(10, "2pl", seed=13)
+    df, _ = simulate_responses(items, 800, seed=14)
+    df = df[~((df["user_id"] < 50) & (df["item_id"] == 0))]  # 50 persons skipped item 0
+    fit = calibrate(df, "2pl", se=False)
+    with pytest.raises(ValueError, match="750 of 800 persons answered every item"):
+        item_fit(df, fit.items)
+    with caplog.at_level("WARNING"):
+        out = item_fit(df, fit.items, complete_cases=True)
+    assert (out["n_used"] == 750).all() and (out["df"] > 0).all()
+    assert "complete cases only" in caplog.text
