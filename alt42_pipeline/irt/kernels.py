@@ -235,12 +235,20 @@ def louis_accumulate(offsets, codes, logtab, logprior, dlog, bounds, n_par, slot
                 max_k = offsets[p + 1] - offsets[p]
         G = np.empty((max_k * n_par, n_q))
         rows = np.empty(max_k * n_par, dtype=np.int64)
+        act = np.empty(n_q, dtype=np.int64)
         for p in range(bounds[c], bounds[c + 1]):
             lo = offsets[p]
             hi = offsets[p + 1]
             m, s = _posterior_weights(codes, lo, hi, logtab, logprior, ll, w)
+            # Only the nodes holding posterior mass enter the products: a node below
+            # 1e-15 of the mass changes a covariance by less than that relative amount, and
+            # a posterior spans a dozen or two of the grid's nodes.
+            n_act = 0
             for q in range(n_q):
                 w[q] /= s
+                if w[q] > 1e-15:
+                    act[n_act] = q
+                    n_act += 1
             # Centred, sqrt-weighted scores of the free items this person answered.
             r = 0
             for k in range(lo, hi):
@@ -250,10 +258,12 @@ def louis_accumulate(offsets, codes, logtab, logprior, dlog, bounds, n_par, slot
                     continue
                 for mm in range(n_par):
                     mu = 0.0
-                    for q in range(n_q):
+                    for t in range(n_act):
+                        q = act[t]
                         mu += w[q] * dlog[code, q, mm]
-                    for q in range(n_q):
-                        G[r, q] = (dlog[code, q, mm] - mu) * math.sqrt(w[q])
+                    for t in range(n_act):
+                        q = act[t]
+                        G[r, t] = (dlog[code, q, mm] - mu) * math.sqrt(w[q])
                     rows[r] = base + mm
                     r += 1
             if diag_only:
@@ -261,15 +271,15 @@ def louis_accumulate(offsets, codes, logtab, logprior, dlog, bounds, n_par, slot
                     for i in range(n_par):
                         for jj in range(n_par):
                             acc = 0.0
-                            for q in range(n_q):
-                                acc += G[i0 + i, q] * G[i0 + jj, q]
+                            for t in range(n_act):
+                                acc += G[i0 + i, t] * G[i0 + jj, t]
                             buf[rows[i0 + i], jj] += acc
             else:
                 for i in range(r):
                     for jj in range(i + 1):
                         acc = 0.0
-                        for q in range(n_q):
-                            acc += G[i, q] * G[jj, q]
+                        for t in range(n_act):
+                            acc += G[i, t] * G[jj, t]
                         buf[rows[i], rows[jj]] += acc
 
 
