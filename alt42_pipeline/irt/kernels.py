@@ -82,12 +82,20 @@ def estep(offsets, codes, logtab, logprior, bounds, acc, node_tot, chunk_ll):
             m, s = _posterior_weights(codes, lo, hi, logtab, logprior, ll, w)
             total += m + math.log(s)
             inv = 1.0 / s
+            # the expected counts get the nodes from the first to the last holding more
+            # than 1e-15 of the posterior mass (the rest changes them by less than that)
+            q_lo = n_q
+            q_hi = -1
             for q in range(n_q):
                 w[q] *= inv
                 nt[q] += w[q]
+                if w[q] > 1e-15:
+                    if q < q_lo:
+                        q_lo = q
+                    q_hi = q
             for k in range(lo, hi):
                 dst = buf[codes[k]]
-                for q in range(n_q):
+                for q in range(q_lo, q_hi + 1):
                     dst[q] += w[q]
         chunk_ll[c] = total
 
