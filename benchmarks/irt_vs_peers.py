@@ -13,8 +13,13 @@ item parameters plus EAP abilities:
   timing) -> ``twopl_mml`` + ``ability_eap``.  girth runs in a forked child
   process so a time limit (``--girth-timeout``) can stop it.
 
-Wall time is the best of ``--repeats`` runs.  RMSE of a, b and theta is
-against the generating values.  Run ``python benchmarks/irt_vs_peers.py -h``.
+Wall time is the best of ``--repeats`` runs; ``x alt42`` is the wall time over alt42's
+(calibration without SEs + EAP).  RMSE of a, b and theta is against the generating values.
+``--se`` adds calibration + SEs + EAP for alt42 and mirt (mirt's SE run is skipped beyond
+``MIRT_SE_MAX_RESPONSES``: minutes per run); ``--warm`` the nightly warm start (5% new
+responses; EM iterations and the largest difference to a cold start).  The ``heavy-1500``
+design has 400 answers per person (finer quadrature grids).  Run
+``python benchmarks/irt_vs_peers.py -h``.
 """
 
 from __future__ import annotations
@@ -42,9 +47,14 @@ DESIGNS = {
     "dense-20k": (20_000, 100, "dense", None),
     "sparse-50k": (50_000, 500, "random", 40),
     "multistage-20k": (20_000, 100, "multistage", None),
+    # many answers per person (400 each): persons get finer quadrature grids than 41 nodes
+    "heavy-1500": (1_500, 400, "dense", None),
     "huge-100M": (1_000_000, 10_000, "random", 100),
 }
-DEFAULT_DESIGNS = ["dense-2k", "dense-20k", "sparse-50k", "multistage-20k"]
+DEFAULT_DESIGNS = ["dense-2k", "dense-20k", "sparse-50k", "multistage-20k", "heavy-1500"]
+#: python mirt with standard errors is slow on large designs (minutes per run): beyond this
+#: many responses its SE run is skipped (and the table says so)
+MIRT_SE_MAX_RESPONSES = 1_000_000
 PEERS_MAX_CELLS = 2e8  # peers need a dense persons x items matrix
 
 
@@ -133,6 +143,27 @@ def estep_throughput(df, true, quadpts, repeats=10):
     return data.n_responses * quadpts / best
 
 
+def warm_start(df, quadpts, seed):
+    """The nightly recalibration: 5% of the responses are new; a cold calibration of all of
+    them against one started from the calibration without them. Returns table rows."""
+    rng = np.random.default_rng(seed)
+    old = df[rng.random(len(df)) >= 0.05]
+    previous = calibrate(old, "2pl", quadpts=quadpts, se=False)
+    t0 = time.perf_counter()
+    cold = calibrate(df, "2pl", quadpts=quadpts, se=False)
+    w_cold = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    warm = calibrate(df, "2pl", quadpts=quadpts, se=False, start=previous.items)
+    w_warm = time.perf_counter() - t0
+    diff = max(
+        float(np.abs(warm.items["a"] - cold.items["a"]).max()), float(np.abs(warm.items["d"] - cold.items["d"]).max())
+    )
+    return {
+        "alt42 cold(+5%)": (w_cold, np.nan, np.nan, np.nan, f"{cold.iterations} it"),
+        "alt42 warm(+5%)": (w_warm, np.nan, np.nan, np.nan, f"{warm.iterations} it, max |diff| to cold {diff:.1e}"),
+    }
+
+
 def _timed(f):
     t0 = time.perf_counter()
     f()
@@ -154,6 +185,7 @@ def main(argv=None):
         help="runs of girth (default: --repeats); girth takes minutes per run",
     )
     ap.add_argument("--se", action="store_true", help="also time calibration with standard errors")
+    ap.add_argument("--warm", action="store_true", help="also time a warm start after 5%% new responses")
     ap.add_argument("--seed", type=int, default=2024)
     args = ap.parse_args(argv)
 
@@ -184,8 +216,10 @@ def main(argv=None):
             note,
         )
         if args.se:
-            w = min(_timed(lambda: calibrate(df, "2pl", quadpts=args.quadpts, se=True)) for _ in range(args.repeats))
-            res["alt42+SE(calib)"] = (w, np.nan, np.nan, np.nan, "louis SEs")
+            w = min(run_ours(df, args.quadpts, se=True)[0] for _ in range(args.repeats))
+            res["alt42+SE"] = (w, np.nan, np.nan, np.nan, "calibration + Louis SEs + EAP")
+        if args.warm:
+            res.update(warm_start(df, args.quadpts, args.seed))
         peers_ok = n_users * n_items <= PEERS_MAX_CELLS
         if args.peers and peers_ok:
             X = np.full((n_users, n_items), np.nan)
@@ -198,9 +232,11 @@ def main(argv=None):
                     best = r
             wall, a, b, th, note = best
             res["mirt"] = (wall, rmse(a, true["a"]), rmse(b, true["b"]), rmse(th, theta), note)
-            if args.se:
+            if args.se and len(df) <= MIRT_SE_MAX_RESPONSES:
                 w = min(_timed(lambda: run_mirt(X, args.quadpts, se=True)) for _ in range(args.repeats))
-                res["mirt+SE"] = (w, np.nan, np.nan, np.nan, "")
+                res["mirt+SE"] = (w, np.nan, np.nan, np.nan, "calibration + SEs + EAP")
+            elif args.se:
+                res["mirt+SE"] = (np.nan, np.nan, np.nan, np.nan, f"skipped: > {MIRT_SE_MAX_RESPONSES:,} responses")
         if "girth" in args.peers and peers_ok:
             import girth
 
@@ -216,9 +252,11 @@ def main(argv=None):
             if best is not None:
                 wall, a, b, th, note = best
                 res["girth"] = (wall, rmse(a, true["a"]), rmse(b, true["b"]), rmse(th, theta), note)
+        if "alt42+SE" in res and np.isfinite(res.get("mirt+SE", (np.nan,))[0]):
+            print(f"   with SEs + EAP: mirt / alt42 = {res['mirt+SE'][0] / res['alt42+SE'][0]:.1f}", flush=True)
         ours = res["alt42"][0]
         for eng, (wall, ra, rb, rt, note) in res.items():
-            ratio = wall / ours if np.isfinite(wall) else np.inf
+            ratio = wall / ours if np.isfinite(wall) else np.inf if np.isinf(wall) else np.nan
             rows.append((name, eng, wall, ratio, ra, rb, rt, note))
         print(f"   peak RSS so far {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB", flush=True)
 
@@ -227,8 +265,13 @@ def main(argv=None):
     print(hdr)
     print("-" * len(hdr))
     for name, eng, wall, ratio, ra, rb, rt, note in rows:
-        w = f"{wall:9.3f}" if np.isfinite(wall) else f"{'>' + str(int(args.girth_timeout)):>9}"
-        r = f"{ratio:9.1f}" if np.isfinite(ratio) else f"{'-':>9}"
+        if np.isfinite(wall):
+            w = f"{wall:9.3f}"
+        elif np.isnan(wall):
+            w = f"{'-':>9}"
+        else:
+            w = f"{'>' + str(int(args.girth_timeout)):>9}"
+        r = f"{ratio:9.2f}" if np.isfinite(ratio) else f"{'-':>9}"
         print(f"{name:<16}{eng:<16}{w}{r}{ra:9.4f}{rb:9.4f}{rt:9.4f}  {note}")
     return rows
 

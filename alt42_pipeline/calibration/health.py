@@ -17,6 +17,11 @@ B_LIMIT = 4.0
 DRIFT_B = 0.5  # |linked b - reference b|
 DRIFT_LOG_A = 0.4  # |log(linked a / reference a)|
 MIN_COVERAGE = 0.8
+RMSD_LIMIT = 0.12  # PISA's limit for an item's RMSD
+# RMSD is judged with enough answers only: it is biased upwards by sampling noise (about
+# 0.09 for fitting items with 200 answers each, as in the demo; PISA's samples are thousands)
+RMSD_MIN_RESPONSES = 1000
+PARAMETER_SHIFT = 0.25  # logits: the practical threshold of the calibration-to-calibration drift
 MAX_MEDIAN_SE = 0.6
 
 
@@ -121,12 +126,29 @@ def flagged_items(items: pd.DataFrame, anchors: pd.DataFrame) -> pd.DataFrame:
 
 
 def calibration_verdicts(
-    items: pd.DataFrame, anchors: pd.DataFrame, converged: bool, iterations: int | None, active_items: pd.Index
+    items: pd.DataFrame,
+    anchors: pd.DataFrame,
+    converged: bool,
+    iterations: int | None,
+    active_items: pd.Index,
+    *,
+    spec: dict | None = None,
+    pending_review=(),
 ) -> list[Verdict]:
-    """Convergence, parameter bounds, anchor drift and coverage of a written calibration."""
+    """Convergence, parameter bounds, anchor drift, anchors' stability (the linking's
+    SE-aware drift tests and the review queue), sparse item fit, drift since the previous
+    calibration and coverage of a written calibration (``spec``: its ``model_spec``)."""
+    spec = spec or {}
     drift = anchor_drift(items, anchors)
     bounds = out_of_bounds(items)
     cov = coverage(items.index, active_items)
+    linking = spec.get("linking_constants") or {}
+    stored = spec.get("drift") or {}
+    anchors_drift = stored.get("anchors") or {}
+    drifting = [d["item_id"] for d in anchors_drift.get("drifting", [])]
+    fit = spec.get("item_fit") or {}
+    over = fit.get("rmsd_over_limit", [])
+    items_drift = stored.get("items") or {}
     return [
         Verdict("calibration_converged", "mirt_fit_meta", bool(converged), "error", {"iterations": iterations or 0}),
         Verdict(
@@ -136,12 +158,43 @@ def calibration_verdicts(
             metadata={"out_of_bounds": len(bounds)},
             table=bounds.reset_index(),
         ),
+        _anchor_drift_verdict(drift, anchors_drift),
         Verdict(
-            "anchor_drift",
+            "anchor_review",
+            "mirt_fit_meta",
+            not list(pending_review),
+            metadata={
+                "slope": linking.get("slope"),
+                "slope_se": linking.get("slope_se"),
+                "intercept": linking.get("intercept"),
+                "intercept_se": linking.get("intercept_se"),
+                "anchors_used": linking.get("anchor_count"),
+                "drifting": ", ".join(drifting),
+                "pending_review": ", ".join(map(str, pending_review)),
+            },
+        ),
+        Verdict(
+            "item_fit_rmsd",
             "mirt_item_params",
-            not drift["drifted"].any(),
-            metadata={"anchors": len(drift), "drifted": int(drift["drifted"].sum())},
-            table=drift.round(3).reset_index(),
+            not over,
+            metadata={
+                "items": fit.get("items", 0),
+                "items_judged": fit.get("judged", 0),
+                "median_rmsd": fit.get("median_rmsd"),
+                "over_limit": len(over),
+                "worst": ", ".join(over[:10]),
+            },
+        ),
+        Verdict(
+            "parameter_drift",
+            "mirt_item_params",
+            not items_drift.get("changed"),
+            metadata={
+                "items_compared": items_drift.get("items_compared", 0),
+                "changed": items_drift.get("changed", 0),
+                "median_abs_delta_b": items_drift.get("median_abs_delta_b"),
+            },
+            table=pd.DataFrame(items_drift.get("largest", [])),
         ),
         Verdict(
             "item_coverage",
@@ -150,6 +203,30 @@ def calibration_verdicts(
             metadata={"coverage": round(cov, 4), "active_items": len(active_items)},
         ),
     ]
+
+
+def _anchor_drift_verdict(drift: pd.DataFrame, stored: dict) -> Verdict:
+    """Anchors that drift: the linking's SE-aware tests when the calibration stored them
+    (``model_spec.drift.anchors``), else the fixed thresholds on the linked parameters
+    (calibrations written before; at 400 students they flag anchors by sampling noise)."""
+    table = drift.round(3).reset_index()
+    if stored:
+        drifting = [d["item_id"] for d in stored.get("drifting", [])]
+        table["drifting"] = table["item_id"].astype(str).isin(drifting)
+        return Verdict(
+            "anchor_drift",
+            "mirt_item_params",
+            not drifting,
+            metadata={"anchors": int(stored.get("tested", len(drift))), "drifted": len(drifting), "test": "wald"},
+            table=table.drop(columns=["drifted"]),
+        )
+    return Verdict(
+        "anchor_drift",
+        "mirt_item_params",
+        not drift["drifted"].any(),
+        metadata={"anchors": len(drift), "drifted": int(drift["drifted"].sum()), "test": "thresholds"},
+        table=table,
+    )
 
 
 def ability_verdict(abilities: pd.DataFrame) -> Verdict:

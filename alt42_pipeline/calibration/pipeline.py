@@ -31,9 +31,12 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import irt
+from ..irt.drift import calibration_drift, drift_summary, link_purified
 from ..irt.model import b_from_d, exclusion_reasons
 from ..settings import IrtSettings
 from ..warehouse import Warehouse
+from .anchors import queue_drifting
+from .health import RMSD_LIMIT, RMSD_MIN_RESPONSES
 from .remote import IrtServiceClient, IrtServiceError
 
 log = logging.getLogger(__name__)
@@ -57,30 +60,83 @@ class CalibrationSettings(BaseModel):
 class CalibrationOutcome:
     items: pd.DataFrame  # indexed by item_id, on the reference scale: a, d, b, c?, se_*, n, is_anchor
     abilities: pd.DataFrame  # user_id, theta, se, n, flag (reference scale)
-    linking: dict
+    linking: dict  # constants, their SEs, drifting and kept-out anchors (drift.PurifiedLinking.summary)
     fit: dict
     excluded: pd.DataFrame
     anchors: pd.DataFrame  # reference parameters of the anchors used (item_id index: a, d, b)
     backend_used: str
     fallback_reason: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    # drift statistics of every calibrated anchor (irt.drift.anchor_drift columns + used, kept_out)
+    anchor_drift: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # parameter changes of the non-anchor items against the previous calibration
+    drift: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # sparse item fit per item: rmsd, infit, outfit, n
+    item_fit: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def fit_summary(self) -> dict:
+        """Plain values of the sparse item fit for ``model_spec`` and metadata."""
+        f = self.item_fit
+        if f.empty:
+            return {"items": 0}
+        judged = f[f["n"] >= RMSD_MIN_RESPONSES]
+        bad = judged[judged["rmsd"] > RMSD_LIMIT]
+        return {
+            "items": int(len(f)),
+            "judged": int(len(judged)),
+            "min_responses": RMSD_MIN_RESPONSES,
+            "median_rmsd": round(float(f["rmsd"].median()), 4),
+            "rmsd_limit": RMSD_LIMIT,
+            "rmsd_over_limit": [str(i) for i in bad.sort_values("rmsd", ascending=False).index[:20]],
+            "infit_median": round(float(f["infit"].median()), 3),
+            "outfit_median": round(float(f["outfit"].median()), 3),
+        }
+
+    def drift_summary(self) -> dict:
+        """Plain values of the anchor drift and the calibration-to-calibration drift."""
+        d = self.anchor_drift
+        drifting = d[d["drifting"]] if not d.empty else d
+        return {
+            "anchors": {
+                "tested": int(len(d)),
+                "drifting": [
+                    {
+                        "item_id": str(i),
+                        "delta_b": round(float(r["delta_b"]), 3),
+                        "z_b": None if not np.isfinite(r["z_b"]) else round(float(r["z_b"]), 2),
+                    }
+                    for i, r in drifting.iterrows()
+                ],
+                "kept_out_for_review": list(self.linking.get("excluded_anchors", [])),
+            },
+            "items": drift_summary(self.drift),
+        }
 
     def model_spec(self, settings: CalibrationSettings, window: tuple[dt.date, dt.date]) -> dict:
         return {
             "model": settings.model,
-            "quadrature": {"points": settings.quadpts, "range": [-6, 6]},
+            "quadrature": {"points": settings.quadpts, "range": [-6, 6], "per_person": "nested finer grids"},
             "window": {"days": settings.window_days, "from": window[0].isoformat(), "to": window[1].isoformat()},
             "items": int(len(self.items)),
             "users": int(len(self.abilities)),
             "excluded_items": int(len(self.excluded)),
             "converged": bool(self.fit.get("converged")),
             "iterations": self.fit.get("iterations"),
+            "warm_start": bool(self.fit.get("warm_start")),
             "loglik": self.fit.get("loglik"),
             "aic": self.fit.get("aic"),
             "bic": self.fit.get("bic"),
             "backend": self.backend_used,
             "fallback_reason": self.fallback_reason,
             "linking_constants": self.linking,
+            # the calibrated latent distribution on the reference scale: the prior of every
+            # later score with these items (the Rasch model's latent SD is not 1)
+            "latent": {
+                "mean": float(self.items.attrs.get("theta_mean", 0.0)),
+                "sd": float(self.items.attrs.get("theta_sd", 1.0)),
+            },
+            "drift": self.drift_summary(),
+            "item_fit": self.fit_summary(),
             "score_method": settings.score_method,
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
         }
@@ -136,11 +192,36 @@ def load_anchors(wh: Warehouse) -> pd.DataFrame:
     return out
 
 
-def _builtin(responses: pd.DataFrame, s: CalibrationSettings) -> tuple[pd.DataFrame, dict, pd.DataFrame, dict | None]:
+def warm_start(previous: pd.DataFrame | None, linking: dict | None) -> pd.DataFrame | None:
+    """Starting values for the engine from the current calibration: its items (reference
+    scale) taken back to that calibration's own scale with its linking constants
+    (``a * slope``, ``(b - intercept) / slope``), where the new calibration's scale will be
+    close. None when there is nothing to start from."""
+    if previous is None or previous.empty or not linking or not linking.get("slope"):
+        return None
+    A, B = float(linking["slope"]), float(linking.get("intercept", 0.0))
+    a = previous["a"].to_numpy(float) * A
+    b = (previous["b"].to_numpy(float) - B) / A
+    start = pd.DataFrame({"a": a, "d": -a * b}, index=previous.index)
+    if "c" in previous:
+        start["c"] = previous["c"].fillna(0.0).clip(0.0, 0.5).to_numpy()
+    ok = np.isfinite(start[["a", "d"]]).all(axis=1) & (start["a"] > 0)
+    return start[ok]
+
+
+def _builtin(
+    responses: pd.DataFrame, s: CalibrationSettings, start: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, dict, pd.DataFrame, dict | None]:
     fit = irt.calibrate(
-        responses, model=s.model, quadpts=s.quadpts, min_item_responses=s.min_item_responses, on_invalid="exclude"
+        responses,
+        model=s.model,
+        quadpts=s.quadpts,
+        min_item_responses=s.min_item_responses,
+        on_invalid="exclude",
+        start=start,
     )
     summary = {
+        "warm_start": start is not None,
         "converged": fit.converged,
         "iterations": fit.iterations,
         "loglik": fit.loglik,
@@ -190,18 +271,30 @@ def calibrate_and_link(
     settings: CalibrationSettings,
     service: IrtSettings | None = None,
     client: IrtServiceClient | None = None,
+    *,
+    kept_out=(),
+    previous: pd.DataFrame | None = None,
+    previous_linking: dict | None = None,
 ) -> CalibrationOutcome:
     """Calibrate with the backend ``service`` names (default: the built-in engine), link to
     the anchors and score; nothing is written. ``client`` talks to the IRT service (default:
-    one built from ``service``)."""
+    one built from ``service``).
+
+    The linking is purified (:func:`..irt.drift.link_purified`): anchors that drift are
+    left out and reported, as are the anchors in ``kept_out`` (waiting for review). The
+    parameters of the items ``previous`` (the current calibration, reference scale) shares
+    with this one, anchors aside, are compared in ``outcome.drift``; the sparse item fit is
+    in ``outcome.item_fit``. With ``previous_linking`` (its linking constants) the engine
+    starts from the current calibration (:func:`warm_start`)."""
     service = service or IrtSettings()
     if responses.empty:
         raise ValueError("no answered events in the calibration window: nothing to calibrate")
     timings: dict[str, float] = {}
     t = time.perf_counter()
+    start = warm_start(previous, previous_linking)
     backend, fallback = service.backend, None
     if backend == "builtin":
-        items, fit, excluded, remote_linking = _builtin(responses, settings)
+        items, fit, excluded, remote_linking = _builtin(responses, settings, start)
     else:
         if client is None and not service.service_url:
             raise ValueError(f"backend {backend!r} needs the IRT service URL (ALT42_IRT_SERVICE_URL)")
@@ -214,41 +307,95 @@ def calibrate_and_link(
             fallback = str(exc)
             log.warning("IRT service failed, calibrating with the built-in engine instead: %s", exc)
             backend = "builtin"
-            items, fit, excluded, remote_linking = _builtin(responses, settings)
+            items, fit, excluded, remote_linking = _builtin(responses, settings, start)
     timings["calibrate"] = time.perf_counter() - t
 
     t = time.perf_counter()
     common = items.index.intersection(anchors.index)
+    purified = None
     if remote_linking is not None:
         constants = irt.LinkingConstants(remote_linking["slope"], remote_linking["intercept"], "service", len(common))
-    elif len(common) >= 2:
-        constants = irt.link(items, anchors, method=settings.linking_method)
     else:
-        log.warning("only %s anchor item(s) calibrated: the scale is not linked (identity)", len(common))
-        constants = irt.LinkingConstants(1.0, 0.0, "none", len(common))
-    timings["link"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    scored = irt.score(responses[responses["item_id"].isin(items.index)], items, method=settings.score_method)
-    timings["score"] = time.perf_counter() - t
-    linked_items, linked_abilities = irt.rescale(items, scored, constants)
-    linked_items["is_anchor"] = linked_items.index.isin(anchors.index)
-    return CalibrationOutcome(
-        items=linked_items,
-        abilities=linked_abilities,
-        linking={
+        try:
+            purified = link_purified(items, anchors, method=settings.linking_method, exclude=kept_out)
+            constants = purified.constants
+        except ValueError as exc:
+            log.warning("the scale is not linked (identity): %s", exc)
+            constants = irt.LinkingConstants(1.0, 0.0, "none", 0)
+    if purified is not None:
+        linking = purified.summary()
+        drift_stats = purified.anchors
+        if len(purified.drifting):
+            log.warning(
+                "anchors drifting, left out of the linking and queued for review: %s",
+                ", ".join(map(str, purified.drifting)),
+            )
+    else:
+        linking = {
             "slope": constants.slope,
             "intercept": constants.intercept,
             "method": constants.method,
             "anchor_count": int(constants.n_anchors),
-        },
+        }
+        drift_stats = pd.DataFrame()
+    timings["link"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    kept = responses[responses["item_id"].isin(items.index)]
+    scored = irt.score(kept, items, method=settings.score_method)
+    timings["score"] = time.perf_counter() - t
+    t = time.perf_counter()
+    item_fit = _sparse_fit(kept, items, scored)
+    timings["item_fit"] = time.perf_counter() - t
+    linked_items, linked_abilities = irt.rescale(items, scored, constants)
+    linked_items["is_anchor"] = linked_items.index.isin(anchors.index)
+    drift = pd.DataFrame()
+    if previous is not None and not previous.empty:
+        drift = calibration_drift(previous, linked_items, exclude=anchors.index)
+    return CalibrationOutcome(
+        items=linked_items,
+        abilities=linked_abilities,
+        linking=linking,
         fit=fit,
         excluded=excluded,
         anchors=anchors.loc[common],
         backend_used=backend,
         fallback_reason=fallback,
         timings=timings,
+        anchor_drift=drift_stats,
+        drift=drift,
+        item_fit=item_fit,
     )
+
+
+def anchor_drift_table(outcome: CalibrationOutcome) -> pd.DataFrame:
+    """The anchors' drift statistics as shown in the calibration's metadata."""
+    d = outcome.anchor_drift
+    if d.empty:
+        return pd.DataFrame(columns=["item_id"])
+    cols = ["delta_b", "se_delta_b", "z_b", "delta_log_a", "z_a", "p_value", "robust_z", "drifting", "used", "kept_out"]
+    out = d[[c for c in cols if c in d]].copy()
+    order = out["p_value"].fillna(1.0).sort_values().index
+    return out.loc[order].round(4).reset_index(names="item_id")
+
+
+def item_fit_table(outcome: CalibrationOutcome) -> pd.DataFrame:
+    """The worst-fitting items first (by RMSD) as shown in the calibration's metadata."""
+    f = outcome.item_fit
+    if f.empty:
+        return pd.DataFrame(columns=["item_id"])
+    return f.sort_values("rmsd", ascending=False).round(4).reset_index(names="item_id")
+
+
+def _sparse_fit(responses: pd.DataFrame, items: pd.DataFrame, scored: pd.DataFrame) -> pd.DataFrame:
+    """RMSD, infit and outfit per item; a failure is logged, it never stops the calibration."""
+    if "a" not in items or items.empty:
+        return pd.DataFrame()
+    try:
+        return irt.sparse_item_fit(responses, items, abilities=scored)
+    except (ValueError, KeyError) as exc:
+        log.warning("item fit not computed: %s", exc)
+        return pd.DataFrame()
 
 
 def write_calibration(
@@ -301,6 +448,7 @@ def write_calibration(
         tx.insert("mirt_item_params", params)
         tx.insert("mirt_fit_meta", meta)
         _replace_abilities(tx, abilities)
+        queue_drifting(tx, outcome.anchor_drift, calibration_id, fitted_at)
 
 
 def claim_current(tx, calibration_id: str, at: dt.datetime) -> None:
@@ -347,11 +495,26 @@ def current_items(wh: Warehouse) -> tuple[pd.DataFrame, dict | None]:
         return p, None
     cal = p["calibration_id"].iloc[0]
     meta = wh.read("mirt_fit_meta", {"calibration_id": cal})
-    items = p.set_index(p["item_id"].astype(str))[["a", "d", "b", "c"]]
+    items = p.set_index(p["item_id"].astype(str))[["a", "d", "b", "c", "se_a", "se_b"]]
     if items["c"].isna().all():
         items = items.drop(columns=["c"])
     spec = meta["model_spec"].iloc[0] if len(meta) else {}
-    return items, {"calibration_id": cal, **(spec.get("linking_constants") or {})}
+    linking = {"calibration_id": cal, **(spec.get("linking_constants") or {})}
+    mean, sd = latent_distribution(spec)
+    items.attrs["theta_mean"], items.attrs["theta_sd"] = mean, sd
+    return items, linking
+
+
+def latent_distribution(spec: dict) -> tuple[float, float]:
+    """The calibrated latent ``(mean, sd)`` on the reference scale from a ``model_spec``.
+    Calibrations stored before the latent distribution was kept have only the linking
+    constants: their calibration scale was N(0, 1) (2PL/3PL/1PL), so the linking's
+    ``(intercept, slope)`` is that distribution on the reference scale."""
+    latent = spec.get("latent")
+    if latent and latent.get("sd"):
+        return float(latent.get("mean", 0.0)), float(latent["sd"])
+    lc = spec.get("linking_constants") or {}
+    return float(lc.get("intercept", 0.0)), float(lc.get("slope", 1.0))
 
 
 @dataclass
@@ -417,13 +580,8 @@ def rescore(
     first = today - dt.timedelta(days=settings.window_days - 1)
     responses = load_responses(wh, first, today, users=pd.Index(active))
     known = responses["item_id"].isin(items.index)
-    scored = irt.score(
-        responses[known],
-        items,
-        method=settings.score_method,
-        prior_mean=linking.get("intercept", 0.0),
-        prior_sd=linking.get("slope", 1.0),
-    )
+    # the prior is the calibrated latent distribution (items.attrs, from model_spec)
+    scored = irt.score(responses[known], items, method=settings.score_method)
     rows = _ability_rows(scored, settings.score_method, linking["calibration_id"], run_id, now)
     with wh.transaction() as tx:
         _replace_abilities(tx, rows)

@@ -92,6 +92,33 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _anchors(args: argparse.Namespace) -> int:
+    from ..calibration import anchors
+    from ..clock import utcnow
+    from .common import open_warehouse
+
+    wh = open_warehouse()
+    if args.action == "list":
+        queue = anchors.review_queue(wh, args.status)
+        if queue.empty:
+            print("no anchor in the review queue")
+            return 0
+        cols = ["item_id", "status", "flagged_at", "delta_b", "z_b", "calibration_id", "reviewed_by", "note"]
+        print(queue[cols].to_string(index=False))
+        return 0
+    if not args.item_id:
+        print(f"error: anchors {args.action} needs the item id", file=sys.stderr)
+        return 2
+    status = "reinstated" if args.action == "reinstate" else "retired"
+    try:
+        anchors.review(wh, args.item_id, status, args.by, utcnow(), args.note)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"anchor {args.item_id} {status}")
+    return 0
+
+
 def failed_runs(instance, since: dt.datetime, limit: int = 10) -> list[dict]:
     """The latest failed runs of the Dagster instance created since ``since`` (naive UTC)."""
     import dagster as dg
@@ -142,6 +169,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-runs", action="store_true", help="do not read failed runs from the Dagster instance (DAGSTER_HOME)"
     )
     status.set_defaults(func=_status)
+
+    anchors = sub.add_parser(
+        "anchors",
+        help="the anchor review queue: anchors found drifting stay out of the linking until reinstated",
+    )
+    anchors.add_argument("action", choices=["list", "reinstate", "retire"])
+    anchors.add_argument("item_id", nargs="?", help="the anchor's item id (reinstate, retire)")
+    anchors.add_argument("--status", choices=["pending", "reinstated", "retired"], help="list only this status")
+    anchors.add_argument("--by", default=os.environ.get("USER", "operator"), help="who reviewed (default $USER)")
+    anchors.add_argument("--note", help="why (kept with the review)")
+    anchors.set_defaults(func=_anchors)
 
     from .batch import add_commands as add_batch_commands
     from .operate import add_commands as add_operate_commands

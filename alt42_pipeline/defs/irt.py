@@ -25,16 +25,20 @@ import dagster as dg
 
 from ..calibration import (
     CalibrationSettings,
+    anchor_drift_table,
     calibrate_and_link,
     current_calibration,
     current_items,
     health,
+    item_fit_table,
+    kept_out,
     load_anchors,
     load_responses,
     rescore,
     write_calibration,
 )
 from ..clock import utcnow
+from ..irt.drift import MIN_SHIFT
 from .automation import AFTER_NEW_ANSWERS
 from .freshness import ABILITIES, CALIBRATION
 from .resources import IrtResource, WarehouseResource
@@ -129,7 +133,17 @@ def irt_calibration(
         responses["item_id"].nunique(),
         len(anchors),
     )
-    outcome = calibrate_and_link(responses, anchors, s, irt.settings(), irt.client())
+    previous, previous_linking = current_items(wh)
+    outcome = calibrate_and_link(
+        responses,
+        anchors,
+        s,
+        irt.settings(),
+        irt.client(),
+        kept_out=kept_out(wh),
+        previous=previous,
+        previous_linking=previous_linking,
+    )
     calibration_id = f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     write_calibration(wh, outcome, s, (first, last), calibration_id, context.run.run_id, now)
     if outcome.fallback_reason:
@@ -159,6 +173,10 @@ def irt_calibration(
                 plots.markdown_image(plots.test_information(items), "test information")
             ),
             "wright_map": dg.MetadataValue.md(plots.markdown_image(plots.wright_map(items, abilities), "Wright map")),
+            "anchor_drift": preview(anchor_drift_table(outcome), 30),
+            "parameter_drift": preview(outcome.drift.head(20).round(3).reset_index(names="item_id"), 20),
+            "item_fit": preview(item_fit_table(outcome), 20),
+            "item_fit_summary": outcome.fit_summary(),
             "flagged_iccs": dg.MetadataValue.md(
                 plots.markdown_image(plots.iccs(flagged, "ICCs of flagged items"), "flagged ICCs")
                 if len(flagged)
@@ -174,6 +192,7 @@ def irt_calibration(
             "backend": outcome.backend_used,
             "fallback_reason": outcome.fallback_reason or "",
             "linking_constants": {k: rounded(v) if isinstance(v, float) else v for k, v in outcome.linking.items()},
+            "drift": outcome.drift_summary(),
             "converged": bool(outcome.fit.get("converged")),
             "loglik": rounded(outcome.fit.get("loglik")),
             "calibration_seconds": rounded(outcome.timings.get("calibrate", 0.0), 3),
@@ -197,8 +216,28 @@ _CALIBRATION_CHECKS = [
     dg.AssetCheckSpec(
         "anchor_drift",
         asset=ITEMS,
-        description=f"Linked anchors stay within |Δb| <= {health.DRIFT_B} and |log a ratio| <= {health.DRIFT_LOG_A} "
-        "of their reference parameters.",
+        description="No anchor drifts from its reference parameters: a Wald test on the linked difficulty and "
+        "slope with the estimates' and linking constants' SEs, and a shift of at least "
+        f"{MIN_SHIFT} logits (calibrations written before: |Δb| <= {health.DRIFT_B}, "
+        f"|log a ratio| <= {health.DRIFT_LOG_A}).",
+    ),
+    dg.AssetCheckSpec(
+        "anchor_review",
+        asset=META,
+        description="No anchor found drifting waits for review (alt42 anchors list); the linking constants "
+        "and their SEs are in the metadata.",
+    ),
+    dg.AssetCheckSpec(
+        "item_fit_rmsd",
+        asset=ITEMS,
+        description=f"No item with at least {health.RMSD_MIN_RESPONSES} answers has an RMSD above "
+        f"{health.RMSD_LIMIT} (sparse item fit; infit/outfit in the metadata).",
+    ),
+    dg.AssetCheckSpec(
+        "parameter_drift",
+        asset=ITEMS,
+        description="No non-anchor item's difficulty moved significantly (and by at least "
+        f"{health.PARAMETER_SHIFT} logits) since the previous calibration.",
     ),
     dg.AssetCheckSpec(
         "item_coverage",
@@ -226,7 +265,13 @@ def calibration_health(context: dg.AssetCheckExecutionContext, warehouse: Wareho
         ]
     else:
         verdicts = health.calibration_verdicts(
-            cal.items, load_anchors(wh), cal.spec.get("converged"), cal.spec.get("iterations"), cal.active_items
+            cal.items,
+            load_anchors(wh),
+            cal.spec.get("converged"),
+            cal.spec.get("iterations"),
+            cal.active_items,
+            spec=cal.spec,
+            pending_review=kept_out(wh),
         )
         results = [verdict_check(v) for v in verdicts]
     yield from selected(context, results)

@@ -53,6 +53,7 @@ _EXPORTS = {
     "calibrate": "calibrate",
     "wide_to_long": "data",
     "item_fit": "fit",
+    "sparse_item_fit": "fit",
     "LinkingConstants": "linking",
     "link": "linking",
     "rescale": "linking",

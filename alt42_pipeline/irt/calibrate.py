@@ -16,7 +16,10 @@ Models (parametrisation as R mirt: ``P = c + (1 - c) * logistic(a*theta + d)``,
 The EM map is accelerated with SQUAREM (Varadhan & Roland 2008, scheme S3,
 with a log-likelihood safeguard).  Convergence: the largest absolute change
 of the parameter vector (``a``, ``d``, ``logit c``, latent mean and log SD)
-in one EM step is below ``tol`` (R mirt's default 1e-4).
+in one EM step is below ``tol`` (R mirt's default 1e-4), with ``c`` read on its own scale
+(not ``logit c``) and slopes and intercepts beyond 1 relative to their size, so items whose
+lower asymptote goes to 0, or whose slope runs off (near-separating items, flagged in
+``items["flag"]``), do not hold the EM up for thousands of iterations.
 
 Anchors: ``fixed`` holds items at given values; the latent mean and SD of
 the calibration sample are then estimated too (the anchors carry the scale).
@@ -36,7 +39,7 @@ from scipy.special import expit, logit
 from . import mstep as ms
 from ._messages import _fmt
 from .data import prepare_responses
-from .estep import EStep, quadrature
+from .estep import GridEStep, person_grids, required_nodes
 from .fit import information_criteria
 from .model import b_from_d, item_arrays
 
@@ -44,6 +47,13 @@ logger = logging.getLogger(__name__)
 
 MODELS = ("rasch", "1pl", "2pl", "3pl")
 DEFAULT_C_PRIOR = (5.0, 17.0)
+#: Largest absolute slope the EM moves an item to. Without a prior, an item whose answers
+#: (nearly) separate the persons has no finite slope: the EM raises it forever. Such an
+#: item is held here, the rest of the calibration converges, and the item is flagged.
+SLOPE_BOUND = 20.0
+#: Beyond this slope an item is flagged as near-separating (its estimate is not to be
+#: trusted, whatever its SE says).
+SEPARATING_SLOPE = 10.0
 
 
 @dataclass
@@ -72,6 +82,9 @@ class CalibrationResult:
     elapsed: float
     loglik_history: list[float] = field(default_factory=list, repr=False)
     covariance: pd.DataFrame | None = field(default=None, repr=False)
+    #: standard error of ``latent_sd`` where it is a free parameter of the information
+    #: (the Rasch model without anchors); None otherwise
+    latent_sd_se: float | None = None
 
 
 # --------------------------------------------------------------------------
@@ -103,6 +116,22 @@ class _Layout:
         if self.free_sd:
             parts.append([math.log(sd)])
         return np.concatenate([np.asarray(p, dtype=np.float64) for p in parts])
+
+    def change(self, x_new, x_old) -> float:
+        """The largest change of one EM step, on the scale the convergence criterion reads:
+        ``c`` itself rather than ``logit c`` (an item whose lower asymptote goes to 0 drifts
+        in ``logit c`` forever while ``c`` no longer moves), and slopes and intercepts
+        relative to their size beyond 1 (a near-separating item's slope grows without bound
+        by ever smaller relative steps; it is flagged, see :func:`item_flags`)."""
+        diff = np.abs(x_new - x_old)
+        scale = np.maximum(1.0, np.abs(x_old))
+        if self.has_c:
+            k = int(self.free.sum())
+            start = (1 if self.common_slope else (0 if self.slope_fixed_one else k)) + k
+            gs = slice(start, start + k)
+            diff[gs] = np.abs(expit(x_new[gs]) - expit(x_old[gs]))
+            scale[gs] = 1.0
+        return float(np.max(diff / scale)) if diff.size else 0.0
 
     def unpack(self, x, a, d, g, mean, sd):
         a, d = a.copy(), d.copy()
@@ -177,7 +206,8 @@ def calibrate(
         with ``a`` and ``d`` (or ``b``), and ``c`` for the 3PL.  The latent
         mean and SD are then estimated.
     quadpts, theta_lim:
-        Rectangular quadrature (default 41 nodes on [-6, 6]).
+        Rectangular quadrature (default 41 nodes on [-6, 6]) for persons with few answers;
+        persons whose posterior is narrower get finer nested grids (see :mod:`.estep`).
     tol, max_iter:
         Stop when the largest parameter change of an EM step is below
         ``tol``; ``max_iter`` bounds the number of EM steps (E-steps).
@@ -265,22 +295,29 @@ def calibrate(
         layout = _Layout("rasch", free, False, True, False, True, True)
     else:
         layout = _Layout(model, free, model == "1pl", False, has_c, anchored, anchored)
+    _check_identified(layout, J, model)
 
-    z, logw = quadrature(quadpts, theta_lim)
-    estep = EStep(data, quadpts)
     mean, sd = 0.0, 1.0
+
+    def grids_for(x):
+        """Each person's quadrature grid at the parameters ``x`` (see :mod:`.estep`)."""
+        aa, dd, gg, mu, sg = layout.unpack(x, a, d, g, mean, sd)
+        nodes = required_nodes(data, aa, dd, expit(gg) if has_c else None, mu, sg, quadpts, theta_lim)
+        return nodes, GridEStep(person_grids(nodes, data, theta_lim))
 
     def em_map(x):
         aa, dd, gg, mu, sg = layout.unpack(x, a, d, g, mean, sd)
-        theta = mu + sg * z
         c = expit(gg) if has_c else None
-        r, n, node_tot, ll = estep.run(ms.log_tables(theta, aa, dd, c), logw)
+        r, n, node_tot, ll, theta = estep.run(lambda th: ms.log_tables(th, aa, dd, c), mu, sg)
         if layout.common_slope:
             na, nd = ms.mstep_common_slope(r, n, theta, aa, dd, free, priors)
             ng = None
         else:
             cols = [1] if layout.slope_fixed_one else ([0, 1, 2] if has_c else [0, 1])
             na, nd, ng = ms.mstep_items(r, n, theta, aa, dd, gg, free, cols, priors)
+            if 0 in cols:
+                # near-separating items: the slope is held at the bound (and flagged)
+                na = np.clip(na, -SLOPE_BOUND, SLOPE_BOUND)
         nmu, nsg = ms.mstep_latent(node_tot, theta, layout.free_mean, layout.free_sd, mu, sg)
         return layout.pack(na, nd, ng, nmu, nsg), ll
 
@@ -304,43 +341,54 @@ def calibrate(
         nonlocal it
         x_new, ll = em_map(x)
         it += 1
-        change = float(np.max(np.abs(x_new - x)))
+        change = layout.change(x_new, x)
         history.append(ll)
         logger.debug("EM iteration %d: loglik %.6f, max parameter change %.3e", it, ll, change)
         return x_new, ll, change
 
-    while it < max_iter:
-        x1, _, ch = step(x0)
-        if ch < tol:
-            converged, x_final = True, x1
-            break
-        if not accelerate or it >= max_iter:
-            x0 = x_final = x1
-            continue
-        x2, ll1, ch2 = step(x1)
-        if ch2 < tol:
-            converged, x_final = True, x2
-            break
-        r_ = x1 - x0
-        v_ = (x2 - x1) - r_
-        vv = float(v_ @ v_)
-        alpha = -math.sqrt(float(r_ @ r_) / vv) if vv > 0 else -1.0
-        alpha = max(min(alpha, -1.0), -step_max)
-        xn = x0 - 2.0 * alpha * r_ + alpha * alpha * v_
-        if alpha == -1.0 or not valid(xn) or it >= max_iter:
-            x0 = x_final = x2
-            continue
-        x3, lln, ch3 = step(xn)
-        if np.isfinite(lln) and lln >= ll1 - 1e-8 * abs(ll1):
-            if alpha == -step_max:
-                step_max *= 4.0
-            x0 = x_final = x3
-            if ch3 < tol:
-                converged = True
+    _, estep = grids_for(x0)
+    # The grids follow the parameters: at convergence each person's grid is checked against
+    # the converged slopes and latent SD, and the EM continues on finer grids where needed.
+    for _round in range(4):
+        while it < max_iter:
+            x1, _, ch = step(x0)
+            if ch < tol:
+                converged, x_final = True, x1
                 break
-        else:
-            step_max = max(1.0, step_max / 4.0)
-            x0 = x_final = x2
+            if not accelerate or it >= max_iter:
+                x0 = x_final = x1
+                continue
+            x2, ll1, ch2 = step(x1)
+            if ch2 < tol:
+                converged, x_final = True, x2
+                break
+            r_ = x1 - x0
+            v_ = (x2 - x1) - r_
+            vv = float(v_ @ v_)
+            alpha = -math.sqrt(float(r_ @ r_) / vv) if vv > 0 else -1.0
+            alpha = max(min(alpha, -1.0), -step_max)
+            xn = x0 - 2.0 * alpha * r_ + alpha * alpha * v_
+            if alpha == -1.0 or not valid(xn) or it >= max_iter:
+                x0 = x_final = x2
+                continue
+            x3, lln, ch3 = step(xn)
+            if np.isfinite(lln) and lln >= ll1 - 1e-8 * abs(ll1):
+                if alpha == -step_max:
+                    step_max *= 4.0
+                x0 = x_final = x3
+                if ch3 < tol:
+                    converged = True
+                    break
+            else:
+                step_max = max(1.0, step_max / 4.0)
+                x0 = x_final = x2
+        needed, _ = grids_for(x_final)
+        if not converged or np.all(needed <= estep.nodes):
+            break
+        logger.info("EM continues on finer quadrature for %d persons", int(np.sum(needed > estep.nodes)))
+        nodes = np.maximum(needed, estep.nodes)
+        estep = GridEStep(person_grids(nodes, data, theta_lim))
+        x0, converged, step_max = x_final, False, 4.0
 
     a, d, g, mean, sd = layout.unpack(x_final, a, d, g, mean, sd)
     loglik = history[-1] if history else float("nan")
@@ -360,7 +408,7 @@ def calibrate(
     se_method = None
     cov = None
     if se:
-        ses, se_method, cov = item_standard_errors(data, layout, a, d, g, mean, sd, z, logw, priors, items_index)
+        ses, se_method, cov = item_standard_errors(data, layout, a, d, g, mean, sd, estep.grids, priors, items_index)
 
     if layout.model == "rasch" and layout.common_slope:
         a_out = np.ones(J)
@@ -376,6 +424,12 @@ def calibrate(
         out[col] = np.nan if ses is None else ses[col]
     out["n"] = data.item_n
     out["fixed"] = is_fixed
+    out["flag"] = item_flags(out, latent_sd if layout.model != "rasch" else 1.0)
+    if (out["flag"] != "").any():
+        bad = out[out["flag"] != ""]
+        logger.warning(
+            "%d item(s) flagged: %s", len(bad), "; ".join(f"{i}: {f}" for i, f in bad["flag"].head(10).items())
+        )
     out.attrs["model"] = model
     out.attrs["theta_mean"] = latent_mean
     out.attrs["theta_sd"] = latent_sd
@@ -414,7 +468,42 @@ def calibrate(
         elapsed=elapsed,
         loglik_history=history,
         covariance=cov,
+        latent_sd_se=None if ses is None else ses.get("latent_sd"),
     )
+
+
+def _check_identified(layout: _Layout, n_items: int, model: str) -> None:
+    """Refuse a model with more free parameters than the data have free response-pattern
+    probabilities (``2^J - 1`` for ``J`` items): a one-item 2PL (2 parameters, 1 pattern
+    probability) or a two-item 2PL (4 against 3) cannot be identified, and the EM would
+    stop at its start values and report convergence."""
+    n_par = _count_parameters(layout)
+    capacity = 2 ** min(n_items, 60) - 1
+    if n_par > capacity:
+        raise ValueError(
+            f"the {model} model is not identified with {n_items} item(s): {n_par} free parameters "
+            f"but only {capacity} free response-pattern probabilities; add items (or anchors) or "
+            "use a model with fewer parameters (rasch/1pl)"
+        )
+
+
+def item_flags(items: pd.DataFrame, latent_sd: float = 1.0) -> pd.Series:
+    """Per item, why its estimate is not to be trusted (``""`` when nothing is wrong):
+    ``"near-separating (a = ...)"`` for a slope beyond :data:`SEPARATING_SLOPE` on the
+    N(0, 1) scale of the calibration sample (its answers nearly separate the persons, the
+    slope has no finite estimate), ``"standard errors not finite"`` where the information
+    of the item is singular. Items held fixed are never flagged."""
+    flags = pd.Series("", index=items.index, dtype=object)
+    free = ~items["fixed"].to_numpy(dtype=bool) if "fixed" in items else np.ones(len(items), dtype=bool)
+    a_z = items["a"].to_numpy(dtype=float) * latent_sd
+    sep = free & (np.abs(a_z) >= SEPARATING_SLOPE)
+    flags[sep] = [f"near-separating (a = {v:.1f})" for v in items["a"].to_numpy()[sep]]
+    # the SE columns this calibration filled (none without SEs; no se_a for rasch/1pl)
+    se_cols = [c for c in ("se_a", "se_d", "se_c") if c in items and np.isfinite(items[c].to_numpy(float)).any()]
+    if se_cols:
+        broken = free & ~sep & ~np.isfinite(items[se_cols].to_numpy(dtype=float)).all(axis=1)
+        flags[broken] = "standard errors not finite"
+    return flags
 
 
 def _count_parameters(layout: _Layout) -> int:

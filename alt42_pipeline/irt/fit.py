@@ -1,16 +1,26 @@
-"""Fit statistics: information criteria and the S-X2 item-fit statistic."""
+"""Fit statistics: information criteria, item fit on sparse data (RMSD, infit/outfit) and the
+S-X2 item-fit statistic (complete data only).
+
+On this platform's data most students answer a small part of the bank, so summed scores,
+on which S-X2 rests, do not exist: :func:`sparse_item_fit` is the item fit for such data and
+:func:`item_fit` refuses incomplete data unless asked to use only the complete cases.
+"""
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
+from . import mstep as ms
 from .data import prepare_responses
-from .estep import quadrature
+from .estep import GridEStep, person_grids, quadrature, required_nodes
 from .model import item_arrays, response
+
+logger = logging.getLogger(__name__)
 
 
 def information_criteria(loglik: float, n_parameters: int, n_users: int) -> tuple[float, float]:
@@ -41,6 +51,7 @@ def item_fit(
     quadpts: int = 61,
     min_expected: float = 1.0,
     n_parameters: int | None = None,
+    complete_cases: bool = False,
 ) -> pd.DataFrame:
     """Orlando & Thissen's (2000) S-X2 item-fit statistic.
 
@@ -53,9 +64,15 @@ def item_fit(
     groups minus the item's free parameters (``n_parameters``; default 1 for
     Rasch/1PL-like tables with equal slopes, 2 otherwise, 3 with ``c``).
 
-    Summed scores need complete data: only persons who answered every item in
-    ``items`` are used; the number used is in column ``n_used``.  Returns a
-    DataFrame indexed by item_id with ``S_X2, df, p_value, n_used``.
+    Degrees of freedom for Rasch/1PL tables: groups minus 1 (the item's intercept);
+    R mirt's ``itemfit`` uses groups minus 2 for the Rasch model (it also counts the
+    latent variance), so its p-values there are a little smaller.
+
+    Summed scores need complete data. Data where some person did not answer every item in
+    ``items`` raise ``ValueError`` (use :func:`sparse_item_fit`), unless
+    ``complete_cases=True``: then only the persons who answered every item are used, with a
+    warning; the number used is in column ``n_used``.  Returns a DataFrame indexed by
+    item_id with ``S_X2, df, p_value, n_used``.
     """
     a, d, c = item_arrays(items)
     data, _ = prepare_responses(responses, item_ids=items.index)
@@ -63,7 +80,15 @@ def item_fit(
     lens = np.diff(data.offsets)
     complete = np.flatnonzero(lens == J)
     if complete.size == 0:
-        raise ValueError("S-X2 needs persons who answered every item; none did")
+        raise ValueError("S-X2 needs persons who answered every item; none did (use sparse_item_fit)")
+    if complete.size < data.n_users:
+        share = f"{complete.size} of {data.n_users} persons answered every item"
+        if not complete_cases:
+            raise ValueError(
+                f"S-X2 needs complete data: only {share}; use sparse_item_fit (RMSD, infit/outfit) "
+                "or complete_cases=True"
+            )
+        logger.warning("S-X2 on complete cases only: %s", share)
     # Responses of complete persons, items in order (codes are sorted by item).
     idx = data.offsets[complete][:, None] + np.arange(J)[None, :]
     X = (data.codes[idx] & 1).astype(np.int64)
@@ -113,3 +138,57 @@ def _collapse(N, observed, E, min_expected):
             cells[0] = [cells[0][0] + n, cells[0][1] + o, cells[0][2] + ex]
         cells.reverse()
     return [(n, o, ex / n) for n, o, ex in cells]
+
+
+def sparse_item_fit(
+    responses: pd.DataFrame, items: pd.DataFrame, *, quadpts: int = 41, abilities: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Item fit that needs no complete data, per item of ``items``:
+
+    * ``rmsd``: the root mean squared difference between the item's observed and model
+      characteristic curves, weighted by the ability distribution of the persons who
+      answered it (as in PISA and TIMSS): ``sqrt(sum_q n_q (r_q / n_q - P(theta_q))^2 /
+      sum_q n_q)`` with ``r_q``, ``n_q`` the expected numbers of correct answers and of
+      answers at node ``q`` under each person's posterior (one E-step).  0 for a perfect
+      fit; PISA flags items above 0.12 (0.15 in some cycles).
+    * ``infit``, ``outfit``: information-weighted and unweighted mean squares of the
+      residuals ``x - P(theta)`` at the persons' EAP abilities (``abilities``: columns
+      ``user_id, theta``; computed when not given).  Near 1 for a fitting item; under 1
+      (overfit, too steep) or over 1 (underfit, too flat or miskeyed).  Abilities shrunk
+      towards the prior make them somewhat smaller than with ML abilities.
+    * ``n``: the number of answers.
+
+    Items need ``a`` and ``d`` (or ``b``) and optionally ``c``; the latent mean and SD are
+    read from ``items.attrs`` (``theta_mean``, ``theta_sd``) as by :func:`.score`.
+    """
+    from .scoring import score  # local import: scoring imports this package's E-step helpers
+
+    a, d, c = item_arrays(items)
+    data, _ = prepare_responses(responses, item_ids=items.index)
+    mu = float(items.attrs.get("theta_mean", 0.0))
+    sd = float(items.attrs.get("theta_sd", 1.0))
+    nodes = required_nodes(data, a, d, c, mu, sd, quadpts, (-6.0, 6.0))
+    estep = GridEStep(person_grids(nodes, data, (-6.0, 6.0)))
+    r, n, _, _, theta = estep.run(lambda th: ms.log_tables(th, a, d, c), mu, sd)
+    P = response(theta[None, :], a[:, None], d[:, None], c[:, None])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        obs = np.where(n > 0, r / np.where(n > 0, n, 1.0), 0.0)
+        rmsd = np.sqrt((n * (obs - P) ** 2).sum(axis=1) / n.sum(axis=1))
+
+    if abilities is None:
+        abilities = score(responses, items, "eap")
+    th_user = abilities.set_index("user_id")["theta"].reindex(data.user_ids)
+    if th_user.isna().any():
+        raise ValueError("abilities miss users of responses")
+    person = np.repeat(np.arange(data.n_users), np.diff(data.offsets))
+    j = data.codes >> 1
+    x = (data.codes & 1).astype(float)
+    p = response(th_user.to_numpy()[person], a[j], d[j], c[j])
+    var = p * (1.0 - p)
+    res2 = (x - p) ** 2
+    J = a.size
+    cnt = np.bincount(j, minlength=J).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        outfit = np.bincount(j, weights=res2 / var, minlength=J) / cnt
+        infit = np.bincount(j, weights=res2, minlength=J) / np.bincount(j, weights=var, minlength=J)
+    return pd.DataFrame({"rmsd": rmsd, "infit": infit, "outfit": outfit, "n": cnt.astype(np.int64)}, index=items.index)

@@ -82,12 +82,20 @@ def estep(offsets, codes, logtab, logprior, bounds, acc, node_tot, chunk_ll):
             m, s = _posterior_weights(codes, lo, hi, logtab, logprior, ll, w)
             total += m + math.log(s)
             inv = 1.0 / s
+            # the expected counts get the nodes from the first to the last holding more
+            # than 1e-15 of the posterior mass (the rest changes them by less than that)
+            q_lo = n_q
+            q_hi = -1
             for q in range(n_q):
                 w[q] *= inv
                 nt[q] += w[q]
+                if w[q] > 1e-15:
+                    if q < q_lo:
+                        q_lo = q
+                    q_hi = q
             for k in range(lo, hi):
                 dst = buf[codes[k]]
-                for q in range(n_q):
+                for q in range(q_lo, q_hi + 1):
                     dst[q] += w[q]
         chunk_ll[c] = total
 
@@ -144,14 +152,37 @@ def _theta_objective(lo, hi, codes, a, d, c, theta, prior_mean, prior_prec):
     return f, g, info
 
 
+@njit(cache=True, fastmath=True)
+def _theta_observed_information(lo, hi, codes, a, d, c, theta, prior_prec):
+    """Minus the second derivative of the log-likelihood (+ log normal prior) of one person
+    at theta: the observed information. With a lower asymptote it differs from the Fisher
+    information by a residual term, ``-(x - P) d/dtheta[P' / (P (1 - P))]``; for the 2PL the
+    two are equal."""
+    obs = prior_prec
+    for k in range(lo, hi):
+        j = codes[k] >> 1
+        x = codes[k] & 1
+        eta = a[j] * theta + d[j]
+        lg = 1.0 / (1.0 + math.exp(-eta))
+        cj = c[j]
+        pr = cj + (1.0 - cj) * lg
+        pr = min(max(pr, 1e-300), 1.0 - 1e-16)
+        v = pr * (1.0 - pr)
+        dp = (1.0 - cj) * lg * (1.0 - lg) * a[j]
+        d2p = dp * a[j] * (1.0 - 2.0 * lg)
+        obs += dp * dp / v - (x - pr) * (d2p / v - dp * dp * (1.0 - 2.0 * pr) / (v * v))
+    return obs
+
+
 @njit(parallel=True, cache=True)
 def newton_theta(
     offsets, codes, a, d, c, start, prior_mean, prior_prec, bound, max_iter, tol, out_theta, out_se, out_iter
 ):
     """MAP (``prior_prec > 0``) or ML (``prior_prec == 0``) ability per person
     by Fisher scoring with step halving, theta kept within ``[-bound, bound]``.
-    SE is ``1 / sqrt(information)`` at the estimate (test information plus
-    prior precision)."""
+    SE is ``1 / sqrt(information)`` at the estimate, the observed information (minus the
+    second derivative of the log-likelihood plus the prior precision); where that is not
+    positive (a 3PL likelihood can bend the wrong way) the Fisher information."""
     n_users = offsets.shape[0] - 1
     for p in prange(n_users):
         lo = offsets[p]
@@ -181,6 +212,11 @@ def newton_theta(
             if moved < tol:
                 break
         out_theta[p] = th
+        # SE from the observed information at the estimate (the Fisher information, which
+        # the steps use, where the observed one is not positive)
+        obs = _theta_observed_information(lo, hi, codes, a, d, c, th, prior_prec)
+        if obs > 0:
+            info = obs
         out_se[p] = 1.0 / math.sqrt(info) if info > 0 else np.inf
         out_iter[p] = it
 
@@ -207,12 +243,20 @@ def louis_accumulate(offsets, codes, logtab, logprior, dlog, bounds, n_par, slot
                 max_k = offsets[p + 1] - offsets[p]
         G = np.empty((max_k * n_par, n_q))
         rows = np.empty(max_k * n_par, dtype=np.int64)
+        act = np.empty(n_q, dtype=np.int64)
         for p in range(bounds[c], bounds[c + 1]):
             lo = offsets[p]
             hi = offsets[p + 1]
             m, s = _posterior_weights(codes, lo, hi, logtab, logprior, ll, w)
+            # Only the nodes holding posterior mass enter the products: a node below
+            # 1e-15 of the mass changes a covariance by less than that relative amount, and
+            # a posterior spans a dozen or two of the grid's nodes.
+            n_act = 0
             for q in range(n_q):
                 w[q] /= s
+                if w[q] > 1e-15:
+                    act[n_act] = q
+                    n_act += 1
             # Centred, sqrt-weighted scores of the free items this person answered.
             r = 0
             for k in range(lo, hi):
@@ -222,10 +266,12 @@ def louis_accumulate(offsets, codes, logtab, logprior, dlog, bounds, n_par, slot
                     continue
                 for mm in range(n_par):
                     mu = 0.0
-                    for q in range(n_q):
+                    for t in range(n_act):
+                        q = act[t]
                         mu += w[q] * dlog[code, q, mm]
-                    for q in range(n_q):
-                        G[r, q] = (dlog[code, q, mm] - mu) * math.sqrt(w[q])
+                    for t in range(n_act):
+                        q = act[t]
+                        G[r, t] = (dlog[code, q, mm] - mu) * math.sqrt(w[q])
                     rows[r] = base + mm
                     r += 1
             if diag_only:
@@ -233,15 +279,15 @@ def louis_accumulate(offsets, codes, logtab, logprior, dlog, bounds, n_par, slot
                     for i in range(n_par):
                         for jj in range(n_par):
                             acc = 0.0
-                            for q in range(n_q):
-                                acc += G[i0 + i, q] * G[i0 + jj, q]
+                            for t in range(n_act):
+                                acc += G[i0 + i, t] * G[i0 + jj, t]
                             buf[rows[i0 + i], jj] += acc
             else:
                 for i in range(r):
                     for jj in range(i + 1):
                         acc = 0.0
-                        for q in range(n_q):
-                            acc += G[i, q] * G[jj, q]
+                        for t in range(n_act):
+                            acc += G[i, t] * G[jj, t]
                         buf[rows[i], rows[jj]] += acc
 
 
@@ -389,3 +435,51 @@ def mstep_items(r, n, theta, x, free_idx, cols, has_c, a_prior, a_mu, a_sd, c_pr
                 break
         for i in range(3):
             x[j, i] = cur[i]
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def louis_matvec(offsets, codes, logtab, logprior, dlog, bounds, n_par, slot, v, out):
+    """``out[chunk] += sum_p Cov_p[s_p] v``: the second term of Louis' information times a
+    vector, without forming the matrix. For person p with posterior weights ``w_q`` and
+    centred complete-data scores ``e_jq`` of the free items they answered,
+    ``(Cov_p v)_j = sum_q w_q e_jq (sum_k e_kq . v_k)``. One pass over the responses per
+    product (the cost of an E-step times ``n_par``); ``out`` is ``(chunks, n_raw)``."""
+    n_chunks = bounds.shape[0] - 1
+    n_q = logtab.shape[1]
+    for c in prange(n_chunks):
+        buf = out[c]
+        ll = np.empty(n_q)
+        w = np.empty(n_q)
+        t = np.empty(n_q)
+        for p in range(bounds[c], bounds[c + 1]):
+            lo = offsets[p]
+            hi = offsets[p + 1]
+            m, s = _posterior_weights(codes, lo, hi, logtab, logprior, ll, w)
+            for q in range(n_q):
+                w[q] /= s
+                t[q] = 0.0
+            for k in range(lo, hi):
+                code = codes[k]
+                base = slot[code >> 1]
+                if base < 0:
+                    continue
+                for mm in range(n_par):
+                    acc = 0.0
+                    for q in range(n_q):
+                        acc += w[q] * dlog[code, q, mm]
+                    vm = v[base + mm]
+                    for q in range(n_q):
+                        t[q] += (dlog[code, q, mm] - acc) * vm
+            for k in range(lo, hi):
+                code = codes[k]
+                base = slot[code >> 1]
+                if base < 0:
+                    continue
+                for mm in range(n_par):
+                    acc = 0.0
+                    for q in range(n_q):
+                        acc += w[q] * dlog[code, q, mm]
+                    tot = 0.0
+                    for q in range(n_q):
+                        tot += w[q] * (dlog[code, q, mm] - acc) * t[q]
+                    buf[base + mm] += tot

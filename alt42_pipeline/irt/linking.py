@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
 
 from ._messages import _fmt
 from .model import b_from_d, d_from_b, item_arrays, response
@@ -64,30 +63,13 @@ def link(
         if np.any(arr <= 0):
             raise ValueError(f"{name} has non-positive slopes on common items {_fmt(common[arr <= 0])}")
     bn, br = b_from_d(an, dn), b_from_d(ar, dr)
-    if method == "mean-sigma":
-        sn = np.std(bn)
-        if sn <= 0:
-            raise ValueError("mean-sigma needs common items with different difficulties")
-        slope = float(np.std(br) / sn)
-    else:
-        slope = float(an.mean() / ar.mean())
-    intercept = float(br.mean() - slope * bn.mean())
+    slope, intercept = closed_form_constants(method, an, bn, ar, br)
     if method in ("haebara", "stocking-lord"):
-        theta = np.linspace(-4, 4, 41) if grid is None else np.asarray(grid, dtype=float)
-        wts = np.exp(-0.5 * theta**2)
-        wts /= wts.sum()
-        p_ref = response(theta[:, None], ar, dr, cr)
 
         def crit(x):
-            A, B = x
-            if A <= 0:
-                return 1e10
-            a_star = an / A
-            b_star = A * bn + B
-            p_new = response(theta[:, None], a_star, d_from_b(a_star, b_star), cn)
-            if method == "haebara":
-                return float(wts @ ((p_ref - p_new) ** 2).sum(axis=1))
-            return float(wts @ (p_ref.sum(axis=1) - p_new.sum(axis=1)) ** 2)
+            return characteristic_curve_loss(method, x, an, bn, cn, ar, br, cr, grid)
+
+        from scipy.optimize import minimize  # loaded by the runs that link, not by every importer
 
         res = minimize(
             crit,
@@ -98,6 +80,40 @@ def link(
         res = minimize(crit, res.x, method="BFGS", options={"gtol": 1e-12})
         slope, intercept = float(res.x[0]), float(res.x[1])
     return LinkingConstants(slope=slope, intercept=intercept, method=method, n_anchors=len(common))
+
+
+def _grid(grid):
+    theta = np.linspace(-4, 4, 41) if grid is None else np.asarray(grid, dtype=float)
+    wts = np.exp(-0.5 * theta**2)
+    return theta, wts / wts.sum()
+
+
+def characteristic_curve_loss(method, x, an, bn, cn, ar, br, cr, grid=None) -> float:
+    """The Haebara or Stocking-Lord criterion at constants ``x = (slope, intercept)`` for
+    common items with new parameters ``an, bn, cn`` and reference ``ar, br, cr`` (arrays)."""
+    theta, wts = _grid(grid)
+    A, B = x
+    if A <= 0:
+        return 1e10
+    p_ref = response(theta[:, None], ar, d_from_b(ar, br), cr)
+    a_star = an / A
+    b_star = A * bn + B
+    p_new = response(theta[:, None], a_star, d_from_b(a_star, b_star), cn)
+    if method == "haebara":
+        return float(wts @ ((p_ref - p_new) ** 2).sum(axis=1))
+    return float(wts @ (p_ref.sum(axis=1) - p_new.sum(axis=1)) ** 2)
+
+
+def closed_form_constants(method, an, bn, ar, br) -> tuple[float, float]:
+    """Mean-mean / mean-sigma constants (also the start of the curve methods)."""
+    if method == "mean-sigma":
+        sn = np.std(bn)
+        if sn <= 0:
+            raise ValueError("mean-sigma needs common items with different difficulties")
+        slope = float(np.std(br) / sn)
+    else:
+        slope = float(np.mean(an) / np.mean(ar))
+    return slope, float(np.mean(br) - slope * np.mean(bn))
 
 
 def rescale(items: pd.DataFrame | None, abilities: pd.DataFrame | None, constants: LinkingConstants):

@@ -117,9 +117,13 @@ def _unpack(x, has_c):
     return x[:, 0], x[:, 1], (x[:, 2] if has_c else None)
 
 
-def mstep_items(r, n, theta, a, d, g, free, free_cols, priors, max_iter=25, tol=1e-8):
+def mstep_items(r, n, theta, a, d, g, free, free_cols, priors, max_iter=200, tol=1e-8):
     """Maximise each free item's expected log-posterior (compiled, parallel
     over items; see :func:`kernels.mstep_items`).
+
+    Each item iterates to ``tol`` (``max_iter`` is a safeguard): a 3PL item with a flat
+    likelihood in ``c`` converges slowly under Fisher scoring, and an M-step cut short
+    makes the EM map rough enough to cycle instead of converging.
 
     ``free`` masks the items to update, ``free_cols`` the parameter columns
     (0 = a, 1 = d, 2 = logit c) that are estimated; others stay as given.

@@ -1,10 +1,14 @@
 """Ability scoring: EAP, MAP and ML.
 
-* ``"eap"``: posterior mean over the quadrature grid, ``se`` = posterior SD.
+* ``"eap"``: posterior mean over the quadrature grid, ``se`` = posterior SD; each person
+  on a grid fine enough for their posterior (``quadpts`` nodes, finer for students with
+  many answers; see :mod:`.estep`).
 * ``"map"``: posterior mode (Fisher scoring with step halving) under the
-  normal prior; ``se = 1 / sqrt(test information + 1 / prior_sd^2)``.
+  normal prior; ``se = 1 / sqrt(observed information + 1 / prior_sd^2)`` (the observed
+  information, minus the second derivative of the log-likelihood at the estimate; equal to
+  the test information for the 2PL, not for the 3PL).
 * ``"ml"``: likelihood maximum, theta kept within ``[-bound, bound]``;
-  ``se = 1 / sqrt(test information)``.  Perfect and zero scores have no finite
+  ``se = 1 / sqrt(observed information)`` likewise.  Perfect and zero scores have no finite
   ML estimate: they get ``theta = +bound`` / ``-bound``, ``se = NaN`` and
   ``flag = "all_correct"`` / ``"all_incorrect"``; other estimates stopped by
   the bound get ``flag = "at_bound"``.
@@ -26,7 +30,7 @@ import pandas as pd
 from . import kernels
 from . import mstep as ms
 from .data import prepare_responses
-from .estep import quadrature
+from .estep import person_grids, required_nodes
 from .model import item_arrays
 
 logger = logging.getLogger(__name__)
@@ -67,26 +71,37 @@ def score(
     offsets, codes = data.offsets, data.codes
     nu = data.n_users
 
-    z, logw = quadrature(quadpts, theta_lim)
-    theta_nodes = mu + sd * z
-    logtab = ms.log_tables(theta_nodes, a, d, c)
     mean = np.empty(nu)
     post_sd = np.empty(nu)
     ll = np.empty(nu)
     n_right = np.empty(nu, dtype=np.int64)
-    bounds = kernels.chunk_bounds(offsets, 16 * numba.get_num_threads())
-    with numba.parallel_chunksize(1):
-        kernels.eap(
-            offsets,
-            codes,
-            logtab.astype(np.float32),
-            logw.astype(np.float32),
-            theta_nodes,
-            bounds,
-            mean,
-            post_sd,
-            ll,
-            n_right,
+    # each person on a grid fine enough for their posterior (see .estep)
+    nodes = required_nodes(data, a, d, c, mu, sd, quadpts, theta_lim)
+    for grid in person_grids(nodes, data, theta_lim):
+        gd = grid.data
+        theta_nodes = mu + sd * grid.z
+        logtab = ms.log_tables(theta_nodes, a, d, c)
+        k = grid.persons.size
+        g_mean, g_sd, g_ll, g_right = np.empty(k), np.empty(k), np.empty(k), np.empty(k, dtype=np.int64)
+        bounds = kernels.chunk_bounds(gd.offsets, 16 * numba.get_num_threads())
+        with numba.parallel_chunksize(1):
+            kernels.eap(
+                gd.offsets,
+                gd.codes,
+                logtab.astype(np.float32),
+                grid.logw.astype(np.float32),
+                theta_nodes,
+                bounds,
+                g_mean,
+                g_sd,
+                g_ll,
+                g_right,
+            )
+        mean[grid.persons], post_sd[grid.persons], ll[grid.persons], n_right[grid.persons] = (
+            g_mean,
+            g_sd,
+            g_ll,
+            g_right,
         )
     n_ans = np.diff(offsets)
     flag = np.full(nu, "", dtype=object)

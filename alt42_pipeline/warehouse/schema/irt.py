@@ -77,3 +77,18 @@ def define(md: sa.MetaData, name: Callable[[str], str]) -> None:
         sa.Index(name("ix_mirt_ability_fitted_at"), "fitted_at"),
         comment="Current ability per student on the anchored scale.",
     )
+    sa.Table(
+        name("anchor_review"),
+        md,
+        sa.Column("item_id", sa.String(64), primary_key=True),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("calibration_id", sa.String(64)),
+        sa.Column("flagged_at", UtcDateTime, nullable=False),
+        sa.Column("delta_b", sa.Float),
+        sa.Column("z_b", sa.Float),
+        sa.Column("p_value", sa.Float),
+        sa.Column("reviewed_at", UtcDateTime),
+        sa.Column("reviewed_by", sa.String(64)),
+        sa.Column("note", sa.String(500)),
+        comment="Anchors found drifting: pending ones (and retired ones) are kept out of the linking until reviewed.",
+    )
