@@ -6,7 +6,7 @@ Frozen: written out as the schema stood when this revision was made; never edit 
 the rule in ``alt42_pipeline.warehouse.migrations``).
 
 Revision ID: 0007
-Revises: 0010
+Revises: 0005
 """
 
 import sqlalchemy as sa
@@ -16,7 +16,7 @@ from alt42_pipeline.warehouse.migrations.ops import drop_tables, prefixed, table
 from alt42_pipeline.warehouse.types import UtcDateTime
 
 revision = "0007"
-down_revision = "0010"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
