@@ -89,6 +89,7 @@ def launch_jobs(defs: dg.Definitions, cfg: DemoConfig, instance: dg.DagsterInsta
         ("ingest_job", days, {}),
         ("weekly_kpi_job", weeks, {}),
         ("irt_calibration_job", None, {"ops": {"irt_calibration": as_of, "mirt_ability": as_of}}),
+        ("risk_job", None, {"ops": {"risk_model": as_of, "student_risk": as_of}}),
         ("intraday_events_job", None, {}),
         ("state_refresh_job", None, {}),
         ("inactivity_alert_job", None, {}),

@@ -48,7 +48,9 @@ def dataset(wh, as_of: dt.date, cfg: TrainingConfig) -> Dataset:
 
 def promoted_model(wh) -> tuple[int, RiskModel] | None:
     t = wh.table("risk_models")
-    rows = wh.read(sa.select(t.c.version, t.c.params).where(t.c.promoted.is_(True)).order_by(t.c.version.desc()).limit(1))
+    rows = wh.read(
+        sa.select(t.c.version, t.c.params).where(t.c.promoted.is_(True)).order_by(t.c.version.desc()).limit(1)
+    )
     if not len(rows):
         return None
     params = rows["params"].iloc[0]
@@ -85,7 +87,9 @@ def train_nightly(wh, cfg: TrainingConfig, rules, as_of: dt.date, now: dt.dateti
         if promote:
             tx.execute(sa.update(tx.table("risk_models")).values(promoted=False))
         version = tx.execute(sa.insert(tx.table("risk_models")).values(**_plain(row))).inserted_primary_key[0]
-    return TrainingRecord(int(version), promote, decision, result.metrics, result.rules, incumbent_metrics, row["split"])
+    return TrainingRecord(
+        int(version), promote, decision, result.metrics, result.rules, incumbent_metrics, row["split"]
+    )
 
 
 def _plain(row: dict) -> dict:
@@ -143,7 +147,9 @@ def latest_scores(wh, as_of: dt.date, max_age_days: int = 2) -> pd.DataFrame:
     t = wh.table("student_risk")
     since = as_of - dt.timedelta(days=max_age_days)
     latest = sa.select(sa.func.max(t.c.date)).where(t.c.date >= since, t.c.date <= as_of).scalar_subquery()
-    rows = wh.read(sa.select(t.c.user_id, t.c.date, t.c.probability, t.c.at_risk, t.c.reasons).where(t.c.date == latest))
+    rows = wh.read(
+        sa.select(t.c.user_id, t.c.date, t.c.probability, t.c.at_risk, t.c.reasons).where(t.c.date == latest)
+    )
     return rows
 
 
@@ -158,3 +164,11 @@ def latest_model_record(wh) -> dict | None:
         if isinstance(rec.get(key), str):
             rec[key] = json.loads(rec[key])
     return rec
+
+
+def invalid_probabilities(wh) -> int:
+    """Rows of the latest scored day whose probability is outside [0, 1] (or missing)."""
+    t = wh.table("student_risk")
+    latest = sa.select(sa.func.max(t.c.date)).scalar_subquery()
+    bad = sa.or_(t.c.probability.is_(None), t.c.probability < 0, t.c.probability > 1)
+    return int(wh.scalar(sa.select(sa.func.count()).select_from(t).where(t.c.date == latest, bad)))
