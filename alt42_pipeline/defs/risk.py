@@ -10,7 +10,7 @@ import datetime as dt
 import dagster as dg
 
 from ..clock import utcnow
-from ..risk.model import TrainingConfig
+from ..risk.model import TooLittleHistory, TrainingConfig
 from ..risk.store import latest_model_record, score, train_nightly
 from ..settings import StateSettings
 from ..state import load_rules
@@ -62,14 +62,18 @@ def risk_model(
     context: dg.AssetExecutionContext, config: AsOf, warehouse: WarehouseResource, state: StateResource
 ) -> dg.MaterializeResult:
     s = state.settings()
-    record = train_nightly(
-        warehouse.get(),
-        training_config(s),
-        load_rules(s.scenarios_file or None),
-        _as_of(config),
-        utcnow(),
-        context.run.run_id,
-    )
+    try:
+        record = train_nightly(
+            warehouse.get(),
+            training_config(s),
+            load_rules(s.scenarios_file or None),
+            _as_of(config),
+            utcnow(),
+            context.run.run_id,
+        )
+    except TooLittleHistory as exc:  # a young platform: no model yet, the rules keep deciding
+        context.log.warning("no risk model trained: %s", exc)
+        return dg.MaterializeResult(metadata={"trained": False, "problem": str(exc)})
     context.log.info("risk model version %s: %s", record.version, record.decision)
     return dg.MaterializeResult(
         metadata={

@@ -160,12 +160,46 @@ def summary(result: DemoRun, s: settings.Settings) -> str:
             f"linking slope {lc.get('slope', float('nan')):.3f} / intercept {lc.get('intercept', float('nan')):.3f} "
             f"(generator's anchor scale: {truth['slope']} / {truth['intercept']})"
         )
-    states = wh.read("student_state_cache", columns=["state"])
+    states = wh.read("student_state_cache", columns=["user_id", "state"])
     if len(states):
         counts = states["state"].value_counts().to_dict()
         lines.append("students per state: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    lines.extend(_risk_lines(wh, result.platform, states))
     wh.engine.dispose()
     return "\n".join(lines)
+
+
+def _risk_lines(wh, platform: Platform, states) -> list[str]:
+    """The risk model's held-out metrics beside the rules', and the at-risk list against the
+    generator's truth (demo metrics exercise the machinery; a real platform's count)."""
+    from ..risk.store import latest_model_record
+
+    record = latest_model_record(wh)
+    if record is None:
+        return ["drop-out risk model: none trained (too little history; the scenario rules decide at_risk)"]
+    m, r = record["metrics"], record["rules_metrics"] or {}
+
+    def cell(d, key, fmt="{:.2f}"):
+        return fmt.format(d[key]) if d.get(key) is not None else "-"
+
+    lines = [
+        f"drop-out risk model v{record['version']} ({'promoted' if record['promoted'] else 'NOT promoted'}), "
+        f"held-out days {' .. '.join(record['split']['test'])}:",
+        "                  ROC AUC    AP  precision  recall  median lead (days)",
+    ]
+    for name, d in (("model", m), ("scenario rules", r)):
+        lines.append(
+            f"  {name:15s} {cell(d, 'roc_auc'):>7} {cell(d, 'average_precision'):>5} {cell(d, 'precision'):>10} "
+            f"{cell(d, 'recall'):>7} {cell(d, 'median_lead_days', '{:.0f}'):>19}"
+        )
+    truth = platform.students.set_index("user_id")
+    flagged = states.loc[states["state"] == "at_risk", "user_id"]
+    if len(flagged):
+        later = truth.loc[truth.index.intersection(flagged), "pattern"].isin(["dropped", "fading"]).mean()
+        lines.append(
+            f"at_risk students whose generating pattern is fading or dropped (the truth): {later:.0%} of {len(flagged)}"
+        )
+    return lines
 
 
 def ui_instructions(s: settings.Settings) -> str:

@@ -32,6 +32,10 @@ import pandas as pd
 from .daily import FEATURE_TEXT, FEATURES, Grid, feature_cube, labels, population, silent_after
 
 
+class TooLittleHistory(ValueError):
+    """Not enough labelled days to train and evaluate (a young platform): the rules decide."""
+
+
 @dataclass(frozen=True)
 class Split:
     train: tuple[int, int]  # day indexes, inclusive
@@ -67,7 +71,7 @@ def split_days(days: int, cfg: TrainingConfig) -> Split:
     train_start = max(0, train_end - cfg.window_days + 1)
     if train_end < train_start or cal_start < 1 or start < 0:
         need = cfg.eval_days + 2 * cfg.horizon_days + cfg.calibration_days + 2
-        raise ValueError(f"{days} days of history are too few to train and evaluate: at least {need} are needed")
+        raise TooLittleHistory(f"{days} days of history are too few to train and evaluate: at least {need} are needed")
     return Split(train=(train_start, train_end), calibration=(cal_start, cal_end), test=(start, end))
 
 

@@ -12,7 +12,17 @@ import pandas as pd
 import sqlalchemy as sa
 
 from .daily import build_grid, population
-from .model import Dataset, RiskModel, TrainingConfig, decide_promotion, evaluate_model, explain, split_days, train
+from .model import (
+    Dataset,
+    RiskModel,
+    TooLittleHistory,
+    TrainingConfig,
+    decide_promotion,
+    evaluate_model,
+    explain,
+    split_days,
+    train,
+)
 from .queries import activity_days, read_daily
 
 ALGORITHM = "logistic-regression+platt"
@@ -40,7 +50,7 @@ def history_days(cfg: TrainingConfig) -> int:
 def dataset(wh, as_of: dt.date, cfg: TrainingConfig) -> Dataset:
     known = activity_days(wh)
     if known is None:
-        raise ValueError("no events in the warehouse: nothing to train on")
+        raise TooLittleHistory("no events in the warehouse: nothing to train on")
     first = max(known[0], as_of - dt.timedelta(days=history_days(cfg) - 1))
     daily, topics = read_daily(wh, first, as_of)
     return Dataset.from_grid(build_grid(daily, topics, first, as_of), cfg)
