@@ -152,43 +152,50 @@ def engagement_paths(cfg: DemoConfig, students: pd.DataFrame) -> Engagement:
     """The latent engagement process, in the spirit of the drop-out literature's precursors
     (fewer and shorter sessions, longer gaps, falling success before a student leaves).
 
-    * a third of the students join on a random day of the first half (the others are there
-      from the first day); engagement starts near 1 (``N(1, 0.25)``) and follows a random walk (sd 0.08/day) with a
-      drift by pattern: ``steady`` none, ``fading`` -0.03/day, ``dropped`` 0 until a random
-      onset within two thirds of the period after joining, then -0.06 to -0.14/day;
-    * P(active) = logistic(-0.3 + 2.2 e); P(second session) = 0.1 + 0.25 clip(e, 0, 1);
-      answers per session x exp(0.35 (e - 1)); ability when answering + 0.6 (min(e, 1) - 1);
-    * each day an active student drops out with hazard logistic(-6 - 3 e): negligible while
-      engaged (e = 1: 0.01%), about 5% a day at e = -0.9; after the drop-out day nothing.
+    * engagement = a baseline ``N(1, 0.2)`` + a decline + stationary noise (mean-reverting,
+      sd about 0.25, a tenth of the gap closed each day);
+    * the decline starts at an onset day and goes on linearly: ``steady`` students have none,
+      ``fading`` ones lose 0.01 to 0.03 a day, ``dropped`` (at-risk) ones 0.06 to 0.14 a day;
+      onsets are spread over the period and the four weeks before it (the platform was running
+      before the demo's first day, so the first days already hold students in decline); a
+      third of the students join during the first half, their onsets after joining;
+    * P(active) = 0.25 + 0.6 logistic(3 (e - 0.3)) (0.78 when keen, 0.42 at e = 0, never below
+      0.25 before leaving: students who disengage still show up, less and less); P(second session) = 0.1 + 0.25 clip(e, 0, 1);
+      answers per session x exp(0.35 (e - 1)); ability when answering + 0.4 (min(e, 1) - 1);
+    * each day a student drops out with hazard logistic(-6 - 6 e): negligible while engaged,
+      0.25% a day at e = 0, 5% at e = -0.5, 50% at e = -1; after the drop-out day nothing.
 
     Drawn from its own seeded stream, so the other draws of the generator do not move.
     """
     rng = np.random.default_rng([cfg.seed, 17])
-    n, days = len(students), cfg.days
-    pattern = students["pattern"].to_numpy()[:, None]
-    day = np.arange(days)[None, :]
-    # a third of the students join during the period (the rest were enrolled already)
-    start = np.where(rng.random(n) < 1 / 3, rng.integers(0, max(1, days // 2), n), 0)[:, None]
-    onset = start + rng.integers(0, max(1, days * 2 // 3), n)[:, None]
-    slope = rng.uniform(0.06, 0.14, n)[:, None]
-    drift = np.where(
-        pattern == "fading",
-        -0.03,
-        np.where((pattern == "dropped") & (day >= onset), -slope, 0.0),
+    n, days, before = len(students), cfg.days, 28
+    pattern = students["pattern"].to_numpy()
+    day = np.arange(-before, days)[None, :]
+    joins = rng.random(n) < 1 / 3
+    start = np.where(joins, rng.integers(0, max(1, days // 2), n), -before)
+    span = np.where(pattern == "dropped", days * 2 // 3, days)
+    onset = np.where(joins, start, -before) + (rng.random(n) * (span + np.where(joins, 0, before))).astype(int)
+    slope = np.select(
+        [pattern == "dropped", pattern == "fading"], [rng.uniform(0.06, 0.14, n), rng.uniform(0.01, 0.03, n)], 0.0
     )
-    steps = np.where(day > start, drift + rng.normal(0.0, 0.08, (n, days)), 0.0)
-    level = rng.normal(1.0, 0.25, n)[:, None] + np.cumsum(steps, axis=1)
-    hazard = _logistic(-6.0 - 3.0 * level)
-    gone = rng.random((n, days)) < hazard
-    gone &= day >= start
+    decline = slope[:, None] * np.clip(day - onset[:, None], 0, None)
+    noise = np.zeros((n, before + days))
+    shocks = rng.normal(0.0, 0.11, (n, before + days))
+    for j in range(1, before + days):
+        noise[:, j] = 0.9 * noise[:, j - 1] + shocks[:, j]
+    level = (rng.normal(1.0, 0.2, n)[:, None] - decline + noise)[:, before:]
+    visible = day[:, before:]
+    hazard = _logistic(-5.0 - 4.0 * level)
+    joined = visible >= start[:, None]
+    gone = (rng.random((n, days)) < hazard) & joined
     dropout = np.where(gone.any(axis=1), gone.argmax(axis=1), -1)
-    after = ((dropout[:, None] >= 0) & (day >= dropout[:, None])) | (day < start)
+    after = ((dropout[:, None] >= 0) & (visible >= dropout[:, None])) | ~joined
     return Engagement(
         level=level,
         p_active=np.where(after, 0.0, _logistic(-0.3 + 2.2 * level)),
         second_session=0.1 + 0.25 * np.clip(level, 0.0, 1.0),
         answers_factor=np.exp(0.35 * (level - 1.0)),
-        ability_shift=0.6 * (np.minimum(level, 1.0) - 1.0),
+        ability_shift=0.4 * (np.minimum(level, 1.0) - 1.0),
         dropout_day=dropout,
     )
 

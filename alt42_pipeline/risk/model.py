@@ -119,6 +119,7 @@ class Dataset:
     cube: np.ndarray
     label: np.ndarray
     scored: np.ndarray  # population mask (users, days)
+    features: list[str] = field(default_factory=lambda: list(FEATURES))  # the cube's last axis
 
     @classmethod
     def from_grid(cls, grid: Grid, cfg: TrainingConfig) -> Dataset:
@@ -170,7 +171,7 @@ def fit(ds: Dataset, split: Split, cfg: TrainingConfig) -> RiskModel:
     scaler, lr = base[0], base[-1]
     sig = calibrated.calibrated_classifiers_[0].calibrators[0]
     model = RiskModel(
-        features=list(FEATURES),
+        features=list(ds.features),
         mean=[float(v) for v in scaler.mean_],
         scale=[float(v) if v > 0 else 1.0 for v in scaler.scale_],
         coef=[float(v) for v in lr.coef_[0]],
@@ -245,34 +246,33 @@ def alert_metrics(flags: np.ndarray, ds: Dataset, days: tuple[int, int], cfg: Tr
     starts = _dropout_starts(ds, h)
     onset = f & ~np.concatenate([np.zeros((f.shape[0], 1), bool), f[:, :-1]], axis=1)
     out = AlertMetrics()
-    # precision per alert
+    n_users = f.shape[0]
+
+    def prefix(m: np.ndarray) -> np.ndarray:  # counts over day ranges by differences
+        return np.concatenate([np.zeros((n_users, 1)), np.cumsum(m, axis=1)], axis=1)
+
+    confirmed, unknown = prefix(starts == 1.0), prefix(np.isnan(starts))
+    # precision per alert: a confirmed drop-out start in [a - idle + 1, a + H]
     u, a = np.nonzero(onset[:, lo : hi + 1])
     a = a + lo
-    correct = decided = 0
-    for ui, ai in zip(u, a):
-        window = starts[ui, max(0, ai - idle + 1) : min(n_days, ai + h + 1)]
-        if np.any(window == 1.0):
-            correct += 1
-            decided += 1
-        elif not np.any(np.isnan(window)) and ai + h <= n_days - 1:
-            decided += 1
-    out.alerts, out.alerts_decided, out.correct_alerts = int(len(u)), decided, correct
-    out.precision = correct / decided if decided else None
-    # recall and lead time per drop-out
+    w_lo, w_hi = np.maximum(0, a - idle + 1), np.minimum(n_days, a + h + 1)
+    correct = (confirmed[u, w_hi] - confirmed[u, w_lo]) > 0
+    decided = correct | (((unknown[u, w_hi] - unknown[u, w_lo]) == 0) & (a + h <= n_days - 1))
+    out.alerts, out.alerts_decided, out.correct_alerts = int(len(u)), int(decided.sum()), int(correct.sum())
+    out.precision = out.correct_alerts / out.alerts_decided if out.alerts_decided else None
+    # recall and lead time per drop-out: the first alerted day in [L - H, L + idle - 1]
+    days_idx = np.arange(n_days)
+    next_alert = np.where(f, days_idx[None, :], n_days)
+    next_alert = np.minimum.accumulate(next_alert[:, ::-1], axis=1)[:, ::-1]  # first alerted day >= d
     su, sl = np.nonzero(starts[:, lo : hi + 1] == 1.0)
     sl = sl + lo
-    leads, ahead = [], []
-    for ui, li in zip(su, sl):
-        first = max(0, li - h)
-        seg = f[ui, first : min(n_days, li + idle)]
-        if seg.any():
-            day = first + int(np.argmax(seg))
-            leads.append(li - day)
-            ahead.append(li + idle - day)
-    out.dropouts, out.detected = int(len(su)), len(leads)
-    out.recall = len(leads) / len(su) if len(su) else None
-    out.median_lead_days = float(np.median(leads)) if leads else None
-    out.median_days_ahead_of_idle_rule = float(np.median(ahead)) if ahead else None
+    first = next_alert[su, np.maximum(0, sl - h)] if len(su) else np.zeros(0, dtype=int)
+    hit = first <= np.minimum(n_days - 1, sl + idle - 1)
+    leads, ahead = (sl - first)[hit], (sl + idle - first)[hit]
+    out.dropouts, out.detected = int(len(su)), int(hit.sum())
+    out.recall = out.detected / out.dropouts if out.dropouts else None
+    out.median_lead_days = float(np.median(leads)) if len(leads) else None
+    out.median_days_ahead_of_idle_rule = float(np.median(ahead)) if len(ahead) else None
     scored = ds.scored[:, lo : hi + 1]
     out.alerted_share = float(f[:, lo : hi + 1][scored].mean()) if scored.any() else None
     return out
