@@ -137,6 +137,10 @@ def quality(students: int, days: int, cfg: TrainingConfig) -> Grid:
         data = with_cumulative(ds) if "cumulative" in name else ds
         results[name] = evaluate_model(model, data, split, cfg)
     results["scenario rules (today)"] = evaluate_rules(load_rules(), ds, split, cfg)
+    shipped = fit(ds, split, cfg)
+    for threshold in (0.05, 0.1, 0.15, 0.2):  # what a lower threshold buys: lead time for precision
+        shipped.threshold = threshold
+        results[f"logistic at {threshold:.2f}"] = evaluate_model(shipped, ds, split, cfg)
     print()
     print(f"{'':28s}" + "".join(f"{label:>13s}" for _, label, _ in COLUMNS))
     for name, metrics in results.items():
