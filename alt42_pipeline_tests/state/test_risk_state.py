@@ -80,3 +80,15 @@ def test_stale_scores_are_not_used(sqlite_warehouse):
     assert _states(wh).loc[3, "state"] == "at_risk"  # yesterday's score counts
     run_heartbeat(wh, no_risk_rules, now=NOW + dt.timedelta(days=3))  # the score is 4 days old by then
     assert _states(wh).loc[3, "state"] == "active"
+
+
+def test_override_must_be_true_or_false():
+    import pytest
+
+    from alt42_pipeline.state.rules import RuleFileError
+
+    text = "version: 1\nrules:\n  - id: r\n    when: [recent_events > 1]\n    at_risk: true\n    override: maybe\n"
+    with pytest.raises(RuleFileError, match=r"<rules>:6: rule 'r': 'override' must be true or false"):
+        parse_rules(text)
+    assert parse_rules(text.replace("maybe", "true")).override_ids == ["r"]
+    assert load_rules().override_ids == []  # the shipped rules explain; none overrides the model
