@@ -324,28 +324,31 @@ def evaluate_model(model: RiskModel, ds: Dataset, split: Split, cfg: TrainingCon
     }
 
 
-def rule_metrics_frame(grid: Grid, day: int, window_days: int = 7) -> pd.DataFrame:
+def rule_inputs(grid: Grid, window_days: int = 7) -> dict[str, np.ndarray]:
     """The scenario rules' inputs as the heartbeat would have computed them at the end of
-    day index ``day`` (no ability history: theta is unknown, so ability rules never fire)."""
+    each day, as ``(users, days)`` matrices (no ability history: theta is unknown, so ability
+    rules never fire)."""
     from .daily import _last_active, _window
 
     a = grid.active.astype(float)
-    last = _last_active(grid.active)[:, day]
-    answers = _window(grid.answers, window_days)[:, day]
-    correct = _window(grid.correct, window_days)[:, day]
+    last = _last_active(grid.active)
+    answers = _window(grid.answers, window_days)
+    correct = _window(grid.correct, window_days)
     with np.errstate(invalid="ignore", divide="ignore"):
         accuracy = np.where(answers > 0, correct / answers, np.nan)
-    return pd.DataFrame(
-        {
-            "recent_accuracy": accuracy,
-            "recent_attempts": answers,
-            "recent_events": _window(grid.events, window_days)[:, day],
-            "recent_active_days": _window(a, window_days)[:, day],
-            "days_since_activity": np.where(last >= 0, day - last, np.nan).astype(float),
-            "theta": np.nan,
-            "theta_se": np.nan,
-        }
-    )
+    return {
+        "recent_accuracy": accuracy,
+        "recent_attempts": answers,
+        "recent_events": _window(grid.events, window_days),
+        "recent_active_days": _window(a, window_days),
+        "days_since_activity": np.where(last >= 0, np.arange(grid.days)[None, :] - last, np.nan).astype(float),
+    }
+
+
+def rule_metrics_frame(inputs: dict[str, np.ndarray], day: int) -> pd.DataFrame:
+    """The rules' inputs of one day index as the frame :meth:`RuleSet.evaluate` takes."""
+    frame = pd.DataFrame({name: m[:, day] for name, m in inputs.items()})
+    return frame.assign(theta=np.nan, theta_se=np.nan)
 
 
 def rule_flags(rules, ds: Dataset, days: tuple[int, int], window_days: int = 7) -> np.ndarray:
@@ -354,8 +357,9 @@ def rule_flags(rules, ds: Dataset, days: tuple[int, int], window_days: int = 7) 
     ids = rules.at_risk_ids
     if not ids:
         return out
+    inputs = rule_inputs(ds.grid, window_days)
     for day in range(max(0, days[0]), days[1] + 1):
-        fired = rules.evaluate(rule_metrics_frame(ds.grid, day, window_days))
+        fired = rules.evaluate(rule_metrics_frame(inputs, day))
         out[:, day] = fired[ids].any(axis=1).to_numpy()
     return out & ds.scored
 

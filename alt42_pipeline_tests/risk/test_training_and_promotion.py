@@ -61,10 +61,19 @@ def test_a_first_model_is_stored_with_metrics_and_promoted_and_scores_students(f
     assert all(r and r[0]["contribution"] > 0 for r in flagged["reasons"])
 
 
-def test_a_model_that_evaluates_worse_is_not_promoted_and_the_previous_keeps_scoring(filled):
+def test_a_model_that_evaluates_worse_is_not_promoted_and_the_previous_keeps_scoring(filled, monkeypatch):
+    from alt42_pipeline.risk import model as risk_model
+
     train_nightly(filled, TrainingConfig(), load_rules(), LAST, NOW)
-    # a crippled candidate: so strongly regularised that it learns next to nothing
-    worse = train_nightly(filled, TrainingConfig(regularisation=1e-7), load_rules(), LAST, NOW)
+    fit = risk_model.fit
+
+    def backwards(*args):  # a broken candidate: it ranks the students the wrong way round
+        m = fit(*args)
+        m.coef = [-c for c in m.coef]
+        return m
+
+    monkeypatch.setattr(risk_model, "fit", backwards)
+    worse = train_nightly(filled, TrainingConfig(), load_rules(), LAST, NOW)
     assert not worse.promoted and "worse than the promoted model" in worse.decision
     assert worse.incumbent_metrics["version"] == 1
     assert promoted_model(filled)[0] == 1
