@@ -158,7 +158,8 @@ def engagement_paths(cfg: DemoConfig, students: pd.DataFrame) -> Engagement:
       ``fading`` ones lose 0.01 to 0.03 a day, ``dropped`` (at-risk) ones 0.06 to 0.14 a day;
       onsets are spread over the period and the four weeks before it (the platform was running
       before the demo's first day, so the first days already hold students in decline); a
-      third of the students join during the first half, their onsets after joining;
+      third of the students join during the first half, their onsets after joining; every
+      student is active on their first day of the period (the day they join, or the first);
     * P(active) = 0.25 + 0.6 logistic(3 (e - 0.3)) (0.78 when keen, 0.42 at e = 0, never below
       0.25 before leaving: students who disengage still show up, less and less); P(second session) = 0.1 + 0.25 clip(e, 0, 1);
       answers per session x exp(0.35 (e - 1)); ability when answering + 0.4 (min(e, 1) - 1);
@@ -187,12 +188,13 @@ def engagement_paths(cfg: DemoConfig, students: pd.DataFrame) -> Engagement:
     visible = day[:, before:]
     hazard = _logistic(-5.0 - 4.0 * level)
     joined = visible >= start[:, None]
-    gone = (rng.random((n, days)) < hazard) & joined
+    first = np.maximum(start, 0)[:, None]  # every student is active on their first day of the period
+    gone = (rng.random((n, days)) < hazard) & (visible > first)
     dropout = np.where(gone.any(axis=1), gone.argmax(axis=1), -1)
     after = ((dropout[:, None] >= 0) & (visible >= dropout[:, None])) | ~joined
     return Engagement(
         level=level,
-        p_active=np.where(after, 0.0, _logistic(-0.3 + 2.2 * level)),
+        p_active=np.where(after, 0.0, np.where(visible == first, 1.0, _logistic(-0.3 + 2.2 * level))),
         second_session=0.1 + 0.25 * np.clip(level, 0.0, 1.0),
         answers_factor=np.exp(0.35 * (level - 1.0)),
         ability_shift=0.4 * (np.minimum(level, 1.0) - 1.0),

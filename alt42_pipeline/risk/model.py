@@ -33,7 +33,8 @@ from .daily import FEATURE_TEXT, FEATURES, Grid, feature_cube, labels, populatio
 
 
 class TooLittleHistory(ValueError):
-    """Not enough labelled days to train and evaluate (a young platform): the rules decide."""
+    """Not enough labelled history to train and evaluate (a young platform, or days without a
+    single drop-out or without a single stay): no model, the rules decide."""
 
 
 @dataclass(frozen=True)
@@ -156,13 +157,13 @@ def fit(ds: Dataset, split: Split, cfg: TrainingConfig) -> RiskModel:
 
     x, y, _ = ds.rows(split.train)
     if len(np.unique(y)) < 2:
-        raise ValueError(f"the training days {split.train} have only one class ({len(y)} rows): nothing to learn")
+        raise TooLittleHistory(f"the training days {split.train} have only one class ({len(y)} rows): nothing to learn")
     if len(y) > cfg.max_training_rows:
         keep = np.random.default_rng(cfg.seed).choice(len(y), cfg.max_training_rows, replace=False)
         x, y = x[keep], y[keep]
     xc, yc, _ = ds.rows(split.calibration)
     if len(np.unique(yc)) < 2:
-        raise ValueError(f"the calibration days {split.calibration} have only one class: cannot calibrate")
+        raise TooLittleHistory(f"the calibration days {split.calibration} have only one class: cannot calibrate")
     with _limit_threads():
         base = make_pipeline(StandardScaler(), LogisticRegression(C=cfg.regularisation, max_iter=1000))
         base.fit(np.nan_to_num(x), y)
