@@ -27,10 +27,10 @@ Features (all as of the end of day ``t``)
     ``mirt_ability``, no daily snapshots, so using it for a past day would read the future);
     **first-attempt accuracy** (needs per-question history per day); and the cumulative
     features **topic coverage so far**, **tenure** and **idle spells so far** (the state
-    history): they grow with the calendar, so the days a nightly model trains on (at least
-    ``2 H`` days before the newest test day) see other values than the days it scores. On
-    the demo they cut held-out per-alert precision from 0.67 to 0.32 (``benchmarks/risk_model.py``
-    keeps the comparison). :func:`topic_coverage` still computes coverage for the report.
+    history): they grow with the platform's age, so the days a nightly model trains on (at
+    least ``2 H`` days before the newest test day) see other values than the days it scores,
+    and on the demo they measured no better on held-out days (``benchmarks/risk_model.py``
+    keeps the comparison). :func:`topic_coverage` still computes coverage.
 """
 
 from __future__ import annotations
