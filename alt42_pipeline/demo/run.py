@@ -85,10 +85,15 @@ def launch_jobs(defs: dg.Definitions, cfg: DemoConfig, instance: dg.DagsterInsta
     if week_start(cfg.last_day) > ended:
         result.left_out = f"{week_start(cfg.last_day)} .. {cfg.last_day} (the current week, not ended)"
     as_of = {"config": {"as_of": cfg.last_day.isoformat()}}
+    sunday = {"config": {"as_of": min(ended + dt.timedelta(days=6), cfg.last_day).isoformat()}}
     plan: list[tuple[str, tuple[str, str] | None, dict]] = [
         ("ingest_job", days, {}),
         ("weekly_kpi_job", weeks, {}),
         ("irt_calibration_job", None, {"ops": {"irt_calibration": as_of, "mirt_ability": as_of}}),
+        # the risk model as the nights would have left it: as of the last ended week's Sunday
+        # (its report lists who was at risk then), then as of the last day (a second version,
+        # promoted or not against the first on the same held-out days)
+        ("risk_job", None, {"ops": {"risk_model": sunday, "student_risk": sunday}}),
         ("risk_job", None, {"ops": {"risk_model": as_of, "student_risk": as_of}}),
         ("intraday_events_job", None, {}),
         ("state_refresh_job", None, {}),

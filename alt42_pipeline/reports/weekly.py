@@ -447,9 +447,16 @@ def render_html(report: WeeklyReport, figs: dict[str, bytes] | None = None) -> s
     return _PAGE.format(title=html.escape(report.title), body="\n".join(body))
 
 
+#: Headline numbers that are shares: shown as percentages on the page.
+PERCENT_NUMBERS = {"accuracy"}
+
+
 def _html_numbers(numbers: dict) -> str:
+    def shown(k, v):
+        return f"{v:.0%}" if k in PERCENT_NUMBERS and isinstance(v, float) else str(v)
+
     cells = "".join(
-        f"<div><b>{html.escape(str(v))}</b><span>{html.escape(k.replace('_', ' '))}</span></div>"
+        f"<div><b>{html.escape(shown(k, v))}</b><span>{html.escape(k.replace('_', ' '))}</span></div>"
         for k, v in numbers.items()
     )
     return f"<div class=numbers>{cells}</div>"

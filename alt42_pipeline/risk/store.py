@@ -26,8 +26,9 @@ from .model import (
 from .queries import activity_days, read_daily
 
 ALGORITHM = "logistic-regression+platt"
-#: History read before the scored day for its features (the widest window is 28 days).
-FEATURE_HISTORY_DAYS = 35
+#: History read before the scored day for its features: the widest window is 28 days, and
+#: a student's first day must be seen as in training (a return after a long silence).
+FEATURE_HISTORY_DAYS = 56
 
 
 @dataclass(frozen=True)
