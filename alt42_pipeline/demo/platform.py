@@ -160,11 +160,13 @@ def engagement_paths(cfg: DemoConfig, students: pd.DataFrame) -> Engagement:
       before the demo's first day, so the first days already hold students in decline); a
       third of the students join during the first half, their onsets after joining; every
       student is active on their first day of the period (the day they join, or the first);
-    * P(active) = 0.25 + 0.6 logistic(3 (e - 0.3)) (0.78 when keen, 0.42 at e = 0, never below
-      0.25 before leaving: students who disengage still show up, less and less); P(second session) = 0.1 + 0.25 clip(e, 0, 1);
-      answers per session x exp(0.35 (e - 1)); ability when answering + 0.4 (min(e, 1) - 1);
-    * each day a student drops out with hazard logistic(-6 - 6 e): negligible while engaged,
-      0.25% a day at e = 0, 5% at e = -0.5, 50% at e = -1; after the drop-out day nothing.
+    * P(active) = logistic(-0.3 + 2.2 e) (0.87 when keen, 0.43 at e = 0, 0.08 at e = -1);
+      P(second session) = 0.1 + 0.25 clip(e, 0, 1); answers per session x exp(0.35 (e - 1));
+      ability when answering + 0.5 min(e - 0.5, 0) (only students whose engagement has fallen
+      answer below their ability);
+    * each day a student drops out with hazard logistic(-5 - 4 e): negligible while engaged
+      (e = 1: 0.01%), 0.7% a day at e = 0, 5% at e = -0.5, 27% at e = -1; after the drop-out
+      day nothing.
 
     Drawn from its own seeded stream, so the other draws of the generator do not move.
     """
@@ -197,7 +199,7 @@ def engagement_paths(cfg: DemoConfig, students: pd.DataFrame) -> Engagement:
         p_active=np.where(after, 0.0, np.where(visible == first, 1.0, _logistic(-0.3 + 2.2 * level))),
         second_session=0.1 + 0.25 * np.clip(level, 0.0, 1.0),
         answers_factor=np.exp(0.35 * (level - 1.0)),
-        ability_shift=0.4 * (np.minimum(level, 1.0) - 1.0),
+        ability_shift=0.5 * np.minimum(level - 0.5, 0.0),
         dropout_day=dropout,
     )
 
