@@ -80,6 +80,12 @@ class StateSettings(_Section):
     heartbeat_stale_minutes: AtLeastOne = 60
     alert_webhook_url: str = ""
     scenarios_file: str = ""
+    # the drop-out risk model behind at_risk (alt42_pipeline.risk)
+    risk_horizon_days: AtLeastOne = 14
+    risk_window_days: AtLeastOne = 56
+    risk_eval_days: AtLeastOne = 7
+    risk_precision_target: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.6
+    risk_promotion_tolerance: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.01
 
     @model_validator(mode="after")
     def _consistent(self) -> StateSettings:
@@ -212,6 +218,11 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "ALT42_HEARTBEAT_STALE_MINUTES": ("state", "heartbeat_stale_minutes"),
     "ALT42_ALERT_WEBHOOK_URL": ("state", "alert_webhook_url"),
     "ALT42_SCENARIOS_FILE": ("state", "scenarios_file"),
+    "ALT42_RISK_HORIZON_DAYS": ("state", "risk_horizon_days"),
+    "ALT42_RISK_WINDOW_DAYS": ("state", "risk_window_days"),
+    "ALT42_RISK_EVAL_DAYS": ("state", "risk_eval_days"),
+    "ALT42_RISK_PRECISION_TARGET": ("state", "risk_precision_target"),
+    "ALT42_RISK_PROMOTION_TOLERANCE": ("state", "risk_promotion_tolerance"),
     "ALT42_RECOMMENDER": ("interventions", "recommender"),
     "ALT42_RECOMMENDER_URL": ("interventions", "recommender_url"),
     "ALT42_RECOMMENDER_TOKEN": ("interventions", "recommender_token"),

@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="generate a demo platform and materialize every asset on it")
     demo.add_argument("--students", type=int, default=400)
-    demo.add_argument("--days", type=int, default=28)
+    demo.add_argument("--days", type=int, default=56)  # eight weeks: enough history to train the risk model
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--end-date", help="last day with activity (default: yesterday, UTC)")
     demo.add_argument(

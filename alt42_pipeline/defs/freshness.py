@@ -25,6 +25,8 @@ NIGHTLY_INGEST = dg.FreshnessPolicy.cron(deadline_cron="0 3 * * *", lower_bound_
 AFTER_NIGHTLY_INGEST = dg.FreshnessPolicy.cron(deadline_cron="30 3 * * *", lower_bound_delta=1.5 * HOUR, timezone="UTC")
 #: Re-scored after the nightly ingest and by every calibration: between 02:00 and 04:00.
 ABILITIES = dg.FreshnessPolicy.cron(deadline_cron="0 4 * * *", lower_bound_delta=2 * HOUR, timezone="UTC")
+#: The risk model and the scores follow the nightly ingest: written between 02:00 and 04:30.
+RISK = dg.FreshnessPolicy.cron(deadline_cron="30 4 * * *", lower_bound_delta=2.5 * HOUR, timezone="UTC")
 #: Calibrated nightly (a warning after a missed night) or weekly, the alternative cadence.
 CALIBRATION = dg.FreshnessPolicy.time_window(fail_window=8 * DAY, warn_window=26 * HOUR)
 #: Every 30 minutes: a warning after one missed slot, stale after two.

@@ -9,7 +9,7 @@ from ..clock import utcnow
 from ..reports import inspect_stored, render_markdown, write_week
 from ..spine import week_start
 from .freshness import WEEKLY_REPORT
-from .resources import ReportsResource, WarehouseResource
+from .resources import ReportsResource, SourcesResource, WarehouseResource
 from .shared import (
     asset_spec,
     complete_weeks,
@@ -38,6 +38,8 @@ REPORT_INPUTS = [
         "state_change_log",
         "heartbeat_log",
         "inactivity_alerts",
+        "student_risk",
+        "risk_model",
     )
 ]
 
@@ -69,16 +71,19 @@ REPORT_INPUTS = [
     backfill_policy=dg.BackfillPolicy.single_run(),
     can_subset=True,
 )
-def weekly_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource, reports: ReportsResource):
+def weekly_report(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, reports: ReportsResource, sources: SourcesResource
+):
     wh = warehouse.get()
     options = reports.settings()
     folder = options.report_dir if options.files else None
     weeks = partition_weeks(context)
     if materializing(context):
+        names = _names(sources)
         per_week = {}
         for i, week in enumerate(weeks, 1):
             context.log.info("weekly report %s (%s/%s): reading the week from the warehouse", week, i, len(weeks))
-            written = write_week(wh, week, utcnow(), folder, context.run.run_id)
+            written = write_week(wh, week, utcnow(), folder, context.run.run_id, names)
             context.log.info(
                 "weekly report %s (%s/%s): %s plots, stored in %s%s",
                 week,
@@ -107,6 +112,21 @@ def weekly_report(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
             )
         ],
     )
+
+
+def _names(sources: SourcesResource):
+    """Moodle's names for the at-risk lists (none when Moodle is not configured)."""
+    from ..reports.names import moodle_names
+
+    if not sources.moodle_url:
+        return None
+    connected = sources.get()
+    try:
+        return moodle_names(connected.moodle, connected.moodle_prefix)
+    finally:
+        for engine in (connected.assessment, connected.moodle):
+            if engine is not None:
+                engine.dispose()
 
 
 def _week_metadata(written) -> dict:

@@ -3,9 +3,13 @@
 Everything is drawn from a seeded generator and the true values are kept on the result,
 so later stages can check what they recover:
 
-* students have a true ability ``theta ~ N(0, 1)`` and an engagement pattern:
-  ``steady`` (active most days), ``fading`` (activity decays over the period) or
-  ``dropped`` (steady until a drop-out day, then nothing);
+* students have a true ability ``theta ~ N(0, 1)`` and a latent daily engagement whose
+  drift is set by their pattern: ``steady`` (no drift), ``fading`` (a slow decline) or
+  ``dropped`` (at risk: a steeper decline from a random onset day). Engagement drives
+  what the platform can observe (the chance of being active, sessions per day, answers
+  per session, success) and the daily drop-out hazard is a logistic function of low
+  engagement, so drop-outs have precursors a model can see (:func:`engagement_paths`);
+  the drop-out day drawn from that hazard is kept as the truth (``dropout_day``, -1 for none);
 * the assessment item bank has topics and items with true 2PL parameters
   (``a ~ lognormal(0, 0.3)``, ``b ~ N(0, 1)``, ``d = -a b``); a set of anchor items
   carries *reference* parameters in ``question.meta`` on a reference scale that differs
@@ -122,26 +126,89 @@ def _items(cfg: DemoConfig, rng: np.random.Generator) -> pd.DataFrame:
 def _students(cfg: DemoConfig, rng: np.random.Generator) -> pd.DataFrame:
     n = cfg.students
     pattern = rng.choice(PATTERNS, size=n, p=np.asarray(cfg.pattern_shares) / sum(cfg.pattern_shares))
-    dropout = np.where(pattern == "dropped", rng.integers(max(1, cfg.days // 4), max(2, cfg.days * 3 // 4), n), -1)
     return pd.DataFrame(
         {
             "user_id": np.arange(cfg.first_user_id, cfg.first_user_id + n, dtype=np.int64),
             "theta": rng.normal(0.0, 1.0, n),
             "pattern": pattern,
-            "dropout_day": dropout,
+            "dropout_day": -1,  # drawn from the engagement hazard (engagement_paths)
         }
     )
 
 
-def _activity_probability(students: pd.DataFrame, days: int) -> np.ndarray:
-    """P(active) per student and day, shape (students, days)."""
-    day = np.arange(days)[None, :]
-    steady = np.full((len(students), days), 0.65)
-    fading = 0.75 * np.exp(-3.0 * day / max(days - 1, 1)) + 0.02
-    pattern = students["pattern"].to_numpy()[:, None]
-    dropout = students["dropout_day"].to_numpy()[:, None]
-    p = np.where(pattern == "fading", fading, steady)
-    return np.where((pattern == "dropped") & (day >= dropout), 0.0, p)
+# -- engagement and drop-out (the precursors a risk model can observe) ----------------------
+
+
+@dataclass(frozen=True)
+class Engagement:
+    """Per student and day: the latent engagement and what it does to observable activity."""
+
+    level: np.ndarray  # (students, days) latent engagement, about 1 when keen, below 0 when fading away
+    p_active: np.ndarray  # P(any activity that day); 0 from the drop-out day on
+    second_session: np.ndarray  # P(a second session on an active day)
+    answers_factor: np.ndarray  # multiplies the mean answers per session
+    ability_shift: np.ndarray  # added to theta when answering (tired, rushed work fails more)
+    dropout_day: np.ndarray  # (students,) day index of the drop-out, -1 when none in the period
+
+
+def _logistic(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def engagement_paths(cfg: DemoConfig, students: pd.DataFrame) -> Engagement:
+    """The latent engagement process, in the spirit of the drop-out literature's precursors
+    (fewer and shorter sessions, longer gaps, falling success before a student leaves).
+
+    * engagement = a baseline ``N(1, 0.2)`` + a decline + stationary noise (mean-reverting,
+      sd about 0.25, a tenth of the gap closed each day);
+    * the decline starts at an onset day and goes on linearly: ``steady`` students have none,
+      ``fading`` ones lose 0.01 to 0.03 a day, ``dropped`` (at-risk) ones 0.06 to 0.14 a day;
+      onsets are spread over the period and the four weeks before it (the platform was running
+      before the demo's first day, so the first days already hold students in decline); a
+      third of the students join during the first half, their onsets after joining; every
+      student is active on their first day of the period (the day they join, or the first);
+    * P(active) = logistic(-0.3 + 2.2 e) (0.87 when keen, 0.43 at e = 0, 0.08 at e = -1);
+      P(second session) = 0.1 + 0.25 clip(e, 0, 1); answers per session x exp(0.35 (e - 1));
+      ability when answering + 0.5 min(e - 0.5, 0) (only students whose engagement has fallen
+      answer below their ability);
+    * each day a student drops out with hazard logistic(-5 - 4 e): negligible while engaged
+      (e = 1: 0.01%), 0.7% a day at e = 0, 5% at e = -0.5, 27% at e = -1; after the drop-out
+      day nothing.
+
+    Drawn from its own seeded stream, so the other draws of the generator do not move.
+    """
+    rng = np.random.default_rng([cfg.seed, 17])
+    n, days, before = len(students), cfg.days, 28
+    pattern = students["pattern"].to_numpy()
+    day = np.arange(-before, days)[None, :]
+    joins = rng.random(n) < 1 / 3
+    start = np.where(joins, rng.integers(0, max(1, days // 2), n), -before)
+    span = np.where(pattern == "dropped", days * 2 // 3, days)
+    onset = np.where(joins, start, -before) + (rng.random(n) * (span + np.where(joins, 0, before))).astype(int)
+    slope = np.select(
+        [pattern == "dropped", pattern == "fading"], [rng.uniform(0.06, 0.14, n), rng.uniform(0.01, 0.03, n)], 0.0
+    )
+    decline = slope[:, None] * np.clip(day - onset[:, None], 0, None)
+    noise = np.zeros((n, before + days))
+    shocks = rng.normal(0.0, 0.11, (n, before + days))
+    for j in range(1, before + days):
+        noise[:, j] = 0.9 * noise[:, j - 1] + shocks[:, j]
+    level = (rng.normal(1.0, 0.2, n)[:, None] - decline + noise)[:, before:]
+    visible = day[:, before:]
+    hazard = _logistic(-5.0 - 4.0 * level)
+    joined = visible >= start[:, None]
+    first = np.maximum(start, 0)[:, None]  # every student is active on their first day of the period
+    gone = (rng.random((n, days)) < hazard) & (visible > first)
+    dropout = np.where(gone.any(axis=1), gone.argmax(axis=1), -1)
+    after = ((dropout[:, None] >= 0) & (visible >= dropout[:, None])) | ~joined
+    return Engagement(
+        level=level,
+        p_active=np.where(after, 0.0, np.where(visible == first, 1.0, _logistic(-0.3 + 2.2 * level))),
+        second_session=0.1 + 0.25 * np.clip(level, 0.0, 1.0),
+        answers_factor=np.exp(0.35 * (level - 1.0)),
+        ability_shift=0.5 * np.minimum(level - 0.5, 0.0),
+        dropout_day=dropout,
+    )
 
 
 def generate(cfg: DemoConfig | None = None) -> Platform:
@@ -151,10 +218,13 @@ def generate(cfg: DemoConfig | None = None) -> Platform:
     items = _items(cfg, rng)
     students = _students(cfg, rng)
 
+    engagement = engagement_paths(cfg, students)
+    students["dropout_day"] = engagement.dropout_day
+
     # -- sessions: (student, day, start second) -----------------------------------------
-    active = rng.random((cfg.students, cfg.days)) < _activity_probability(students, cfg.days)
+    active = rng.random((cfg.students, cfg.days)) < engagement.p_active
     s_idx, d_idx = np.nonzero(active)
-    n_sess = 1 + (rng.random(len(s_idx)) < 0.3)
+    n_sess = 1 + (rng.random(len(s_idx)) < engagement.second_session[s_idx, d_idx])
     sess_student = np.repeat(s_idx, n_sess)
     sess_day = np.repeat(d_idx, n_sess)
     first = np.r_[True, (sess_student[1:] != sess_student[:-1]) | (sess_day[1:] != sess_day[:-1])]
@@ -169,7 +239,7 @@ def generate(cfg: DemoConfig | None = None) -> Platform:
     sess_time = base + pd.to_timedelta(sess_day * 86400 + start, unit="s")
 
     # -- answers per session ------------------------------------------------------------
-    n_ans = rng.poisson(cfg.answers_per_session, n_sessions) + 3
+    n_ans = rng.poisson(cfg.answers_per_session * engagement.answers_factor[sess_student, sess_day], n_sessions) + 3
     bank = items[items.source == "assessment"].reset_index(drop=True)
     mbank = items[items.source == "moodle"].reset_index(drop=True)
     topics = bank["topic"].unique()
@@ -192,7 +262,7 @@ def generate(cfg: DemoConfig | None = None) -> Platform:
         mbank["d"].to_numpy()[np.minimum(row, len(mbank) - 1)],
         bank["d"].to_numpy()[np.minimum(row, len(bank) - 1)],
     )
-    theta = students["theta"].to_numpy()[sess_student[ans_sess]]
+    theta = (students["theta"].to_numpy()[sess_student] + engagement.ability_shift[sess_student, sess_day])[ans_sess]
     correct = rng.random(len(ans_sess)) < response(theta, a, d)
     rt = np.clip(rng.lognormal(np.log(35.0), 0.5, len(ans_sess)), 3, 600)
     # answer time = session start + 90 s of reading + cumulative response times in the session

@@ -86,10 +86,16 @@ def launch_jobs(defs: dg.Definitions, cfg: DemoConfig, instance: dg.DagsterInsta
     if week_start(cfg.last_day) > ended:
         result.left_out = f"{week_start(cfg.last_day)} .. {cfg.last_day} (the current week, not ended)"
     as_of = {"config": {"as_of": cfg.last_day.isoformat()}}
+    sunday = {"config": {"as_of": min(ended + dt.timedelta(days=6), cfg.last_day).isoformat()}}
     plan: list[tuple[str, tuple[str, str] | None, dict]] = [
         ("ingest_job", days, {}),
         ("weekly_kpi_job", weeks, {}),
         ("irt_calibration_job", None, {"ops": {"irt_calibration": as_of, "mirt_ability": as_of}}),
+        # the risk model as the nights would have left it: as of the last ended week's Sunday
+        # (its report lists who was at risk then), then as of the last day (a second version,
+        # promoted or not against the first on the same held-out days)
+        ("risk_job", None, {"ops": {"risk_model": sunday, "student_risk": sunday}}),
+        ("risk_job", None, {"ops": {"risk_model": as_of, "student_risk": as_of}}),
         ("intraday_events_job", None, {}),
         ("state_refresh_job", None, {}),
         ("inactivity_alert_job", None, {}),
@@ -161,10 +167,11 @@ def summary(result: DemoRun, s: settings.Settings) -> str:
             f"linking slope {lc.get('slope', float('nan')):.3f} / intercept {lc.get('intercept', float('nan')):.3f} "
             f"(generator's anchor scale: {truth['slope']} / {truth['intercept']})"
         )
-    states = wh.read("student_state_cache", columns=["state"])
+    states = wh.read("student_state_cache", columns=["user_id", "state"])
     if len(states):
         counts = states["state"].value_counts().to_dict()
         lines.append("students per state: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    lines.extend(_risk_lines(wh, result.platform, states))
     wh.engine.dispose()
     return "\n".join(lines)
 
@@ -187,6 +194,39 @@ def _source_rows_text(wh, platform: Platform) -> list[str]:
     if platform.real_world:
         lines.append(
             f"generator's truth: rejects {platform.real_world['rejects']}, kept apart {platform.real_world['apart']}"
+        )
+    return lines
+
+
+def _risk_lines(wh, platform: Platform, states) -> list[str]:
+    """The risk model's held-out metrics beside the rules', and the at-risk list against the
+    generator's truth (demo metrics exercise the machinery; a real platform's count)."""
+    from ..risk.store import latest_model_record
+
+    record = latest_model_record(wh)
+    if record is None:
+        return ["drop-out risk model: none trained (too little history; the scenario rules decide at_risk)"]
+    m, r = record["metrics"], record["rules_metrics"] or {}
+
+    def cell(d, key, fmt="{:.2f}"):
+        return fmt.format(d[key]) if d.get(key) is not None else "-"
+
+    lines = [
+        f"drop-out risk model v{record['version']} ({'promoted' if record['promoted'] else 'NOT promoted'}), "
+        f"held-out days {' .. '.join(record['split']['test'])}:",
+        "                  ROC AUC    AP  precision  recall  median lead (days)",
+    ]
+    for name, d in (("model", m), ("scenario rules", r)):
+        lines.append(
+            f"  {name:15s} {cell(d, 'roc_auc'):>7} {cell(d, 'average_precision'):>5} {cell(d, 'precision'):>10} "
+            f"{cell(d, 'recall'):>7} {cell(d, 'median_lead_days', '{:.0f}'):>19}"
+        )
+    truth = platform.students.set_index("user_id")
+    flagged = states.loc[states["state"] == "at_risk", "user_id"]
+    if len(flagged):
+        later = truth.loc[truth.index.intersection(flagged), "pattern"].isin(["dropped", "fading"]).mean()
+        lines.append(
+            f"at_risk students whose generating pattern is fading or dropped (the truth): {later:.0%} of {len(flagged)}"
         )
     return lines
 

@@ -93,12 +93,16 @@ def iccs(items: pd.DataFrame, title: str = "Item characteristic curves", limit: 
     return _png(fig)
 
 
-def line_chart(frame: pd.DataFrame, x: str, ys: list[str], title: str, ylabel: str = "") -> bytes:
+def line_chart(
+    frame: pd.DataFrame, x: str, ys: list[str], title: str, ylabel: str = "", ylim: tuple[float, float] | None = None
+) -> bytes:
     fig, ax = _pyplot().subplots(figsize=(6.5, 3.2))
     for y in ys:
         ax.plot(frame[x], frame[y], marker="o", label=y)
     ax.set_title(title)
     ax.set_ylabel(ylabel)
+    if ylim is not None:  # shares on their whole range: a 2-point change does not look like a collapse
+        ax.set_ylim(*ylim)
     ax.legend(fontsize=8)
     fig.autofmt_xdate()
     return _png(fig)

@@ -1,5 +1,11 @@
 """The weekly report: gather one week from the warehouse, render it as HTML and Markdown.
 
+The first part is for teachers: at-risk students per course (names where Moodle has
+them), the week's interventions, KPIs as percentages, states and abilities *as of that
+week*, and how good the risk list is (measured on held-out days, beside the rules). The
+operators' part (item health, rejects, heartbeats, intervention errors) follows under its
+own heading. A week that has not ended yet is flagged as partial.
+
 No Dagster here. :func:`gather` reads everything the report shows into a
 :class:`WeeklyReport`; :func:`render_html` makes a self-contained page (plots inlined as
 base64 PNGs, no external file or script) and :func:`render_markdown` a short summary for
@@ -10,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +26,12 @@ import sqlalchemy as sa
 from .. import irt
 from ..calibration import current_items, health, load_anchors, load_responses
 from ..warehouse import Warehouse
-from . import plots, tables
+from . import plots, tables, teacher
 
 TREND_WEEKS = 8
+#: The operators' section (telemetry), after the teachers' part; item health is the other.
+OPERATIONS = "Operations"
+OPERATOR_SECTIONS = ("Item health", OPERATIONS)
 
 
 @dataclass
@@ -44,6 +53,16 @@ class WeeklyReport:
     rejects: pd.DataFrame  # reason, source, rows (events of the week quarantined)
     heartbeats: pd.DataFrame  # the week's heartbeat runs
     intervention_errors: pd.DataFrame  # the week's per-user intervention failures
+    at_risk: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=teacher.AT_RISK_COLUMNS))
+    interventions: pd.DataFrame = field(default_factory=pd.DataFrame)  # the week's, per student and day
+    risk_quality: pd.DataFrame = field(default_factory=pd.DataFrame)  # model and rules, held-out metrics
+    risk_text: str = ""
+    week_abilities: pd.DataFrame = field(default_factory=pd.DataFrame)  # user_id, theta from the week's answers
+
+    @property
+    def partial(self) -> bool:
+        """The week had not ended when the report was made."""
+        return self.generated_at < dt.datetime.combine(self.week_end, dt.time())
 
     @property
     def week_end(self) -> dt.date:
@@ -53,7 +72,8 @@ class WeeklyReport:
     @property
     def title(self) -> str:
         last = self.week_end - dt.timedelta(days=1)
-        return f"ALT42 weekly report: week of {self.week_start:%Y-%m-%d} to {last:%Y-%m-%d}"
+        partial = " (partial: the week is not over)" if self.partial else ""
+        return f"ALT42 weekly report: week of {self.week_start:%Y-%m-%d} to {last:%Y-%m-%d}{partial}"
 
     def numbers(self) -> dict[str, float | int | str]:
         """Headline numbers of the week (also the asset's metadata)."""
@@ -66,6 +86,7 @@ class WeeklyReport:
             "accuracy": _round(row["accuracy"]) if row is not None else "",
             "state_changes": int(self.transitions["changes"].sum()),
             "inactivity_alerts": len(self.inactivity),
+            "at_risk_students": int(self.at_risk["student"].nunique()) if len(self.at_risk) else 0,
             "students_with_ability": len(self.abilities),
             "mean_growth": _round(self.growth["growth"].mean()) if len(self.growth) else "",
             "drifted_anchors": int(self.drift["drifted"].sum()) if len(self.drift) else 0,
@@ -79,17 +100,22 @@ class WeeklyReport:
 # -- gather -------------------------------------------------------------------------------
 
 
-def gather(wh: Warehouse, week_start: dt.date, now: dt.datetime) -> WeeklyReport:
-    """Everything the report of the week starting ``week_start`` (a Monday) shows."""
+def gather(wh: Warehouse, week_start: dt.date, now: dt.datetime, names: pd.DataFrame | None = None) -> WeeklyReport:
+    """Everything the report of the week starting ``week_start`` (a Monday) shows; ``names``
+    (user_id, firstname, lastname) from Moodle puts names on the at-risk lists."""
     if week_start.weekday() != 0:
         raise ValueError(f"week_start {week_start} is not a Monday")
     start = dt.datetime.combine(week_start, dt.time())
     end = start + dt.timedelta(days=7)
-    states = tables.read(wh, tables.STATES)
+    states = teacher.states_as_of(wh, min(end, now))
     changes = tables.read(wh, tables.STATE_CHANGES, start, end)
     items, _ = current_items(wh)
     abilities = wh.read("mirt_ability", columns=["user_id", "theta", "se"])
     week_responses = load_responses(wh, week_start, week_start + dt.timedelta(days=6))
+    last_day = min(week_start + dt.timedelta(days=6), now.date())
+    interventions = teacher.week_interventions(wh, week_start)
+    risk = teacher.risk_as_of(wh, week_start, last_day)
+    quality, quality_text = teacher.model_quality(wh, last_day)
     return WeeklyReport(
         week_start=week_start,
         generated_at=now,
@@ -106,7 +132,32 @@ def gather(wh: Warehouse, week_start: dt.date, now: dt.datetime) -> WeeklyReport
         rejects=_rejects(wh, week_start),
         heartbeats=tables.read(wh, tables.HEARTBEATS, start, end),
         intervention_errors=tables.read(wh, tables.INTERVENTION_ERRORS, start, end),
+        at_risk=teacher.at_risk_by_course(wh, risk, interventions, min(end, now), names),
+        interventions=_intervention_counts(interventions),
+        risk_quality=quality,
+        risk_text=quality_text,
+        week_abilities=week_abilities(items, week_responses),
     )
+
+
+def _intervention_counts(interventions: pd.DataFrame) -> pd.DataFrame:
+    if interventions.empty:
+        return pd.DataFrame(columns=["recommendation", "students", "interventions"])
+    g = interventions.groupby("recommendation")
+    out = pd.DataFrame({"students": g["user_id"].nunique(), "interventions": g.size()}).reset_index()
+    return out.sort_values("interventions", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def week_abilities(items: pd.DataFrame, week_responses: pd.DataFrame) -> pd.DataFrame:
+    """Ability of each student who answered in the week, scored (EAP) from that week's
+    answers with the current item parameters: the ability as of the week, not today's."""
+    if items.empty or week_responses.empty:
+        return pd.DataFrame(columns=["user_id", "theta", "se"])
+    known = week_responses[week_responses["item_id"].isin(items.index)]
+    if known.empty:
+        return pd.DataFrame(columns=["user_id", "theta", "se"])
+    scored = irt.score(known, items)
+    return scored[[c for c in ("user_id", "theta", "se") if c in scored.columns]]
 
 
 def kpi_trend(wh: Warehouse, week_start: dt.date, weeks: int = TREND_WEEKS) -> pd.DataFrame:
@@ -203,9 +254,11 @@ def figures(report: WeeklyReport) -> dict[str, bytes]:
         out["Students by state"] = plots.bar_chart(
             report.states["state"].astype(str).tolist(), report.states["students"].tolist(), "Students by state"
         )
-    if len(report.abilities):
+    if len(report.week_abilities):
         out["Abilities"] = plots.histogram(
-            report.abilities["theta"].dropna().to_numpy(), "Current abilities (reference scale)", "θ"
+            report.week_abilities["theta"].dropna().to_numpy(),
+            "Abilities from the week's answers (reference scale)",
+            "θ",
         )
     if len(report.growth):
         out["Ability growth"] = plots.histogram(
@@ -228,11 +281,33 @@ def _week_labels(trend: pd.DataFrame) -> list[str]:
 
 def _trend_chart(trend: pd.DataFrame) -> bytes:
     return plots.line_chart(
-        trend.assign(week=_week_labels(trend)),
+        trend.assign(
+            week=_week_labels(trend),
+            accuracy=100 * trend["accuracy"].astype(float),
+            first_attempt_accuracy=100 * trend["first_attempt_accuracy"].astype(float),
+        ),
         "week",
         ["accuracy", "first_attempt_accuracy"],
         "Accuracy per week",
-        "share correct",
+        "% correct",
+        ylim=(0, 100),
+    )
+
+
+def kpi_table(trend: pd.DataFrame) -> pd.DataFrame:
+    """The KPI trend as a reader wants it: shares as percentages, minutes and days rounded."""
+    if trend.empty:
+        return trend
+    return pd.DataFrame(
+        {
+            "week": [f"{w:%Y-%m-%d}" for w in trend["week_start"]],
+            "active students": trend["students"],
+            "answers": trend["attempts"],
+            "accuracy": [teacher._pct(v) for v in trend["accuracy"]],
+            "first-attempt accuracy": [teacher._pct(v) for v in trend["first_attempt_accuracy"]],
+            "active days per student": trend["active_days"].astype(float).round(1),
+            "minutes on task per student": trend["time_on_task_min"].astype(float).round(0),
+        }
     )
 
 
@@ -265,11 +340,25 @@ def _sections(report: WeeklyReport) -> list[tuple[str, list[tuple[str, pd.DataFr
     misfits = report.misfit[report.misfit["misfit"].astype(bool)] if len(report.misfit) else report.misfit
     drifted = report.drift[report.drift["drifted"].astype(bool)] if len(report.drift) else report.drift
     return [
-        ("KPI trends", [("Platform KPIs per week", report.kpi_trend.round(3))], ["KPI trends", "Active students"]),
+        (
+            "At-risk students",
+            [
+                (
+                    "Per course (Moodle course; the assessment topic answered most where there is none), "
+                    "highest risk first",
+                    report.at_risk,
+                ),
+                ("How good is this list", report.risk_text),
+                ("Held-out measures of the alerts", report.risk_quality),
+            ],
+            [],
+        ),
+        ("Interventions this week", [("Recommendations made this week", report.interventions)], []),
+        ("KPI trends", [("Platform KPIs per week", kpi_table(report.kpi_trend))], ["KPI trends", "Active students"]),
         (
             "Students by state",
             [
-                ("Current state of each student", report.states),
+                ("State of each student at the end of the week", report.states),
                 ("State changes this week", report.transitions),
             ],
             ["Students by state"],
@@ -278,7 +367,7 @@ def _sections(report: WeeklyReport) -> list[tuple[str, list[tuple[str, pd.DataFr
         (
             "Abilities",
             [
-                ("Current abilities", _describe(report.abilities, ["theta", "se"])),
+                ("Abilities from the week's answers", _describe(report.week_abilities, ["theta"])),
                 (
                     "Growth (students who answered this week and the previous)",
                     _describe(report.growth, ["theta_before", "theta_after", "growth"]),
@@ -303,7 +392,7 @@ def _sections(report: WeeklyReport) -> list[tuple[str, list[tuple[str, pd.DataFr
             ["Anchor drift", "Flagged items"],
         ),
         (
-            "Errors of the week",
+            OPERATIONS,
             [
                 ("Quarantined source rows (rejected_events)", report.rejects),
                 ("Heartbeat runs", tables.heartbeat_summary(report.heartbeats)),
@@ -326,9 +415,18 @@ def render_html(report: WeeklyReport, figs: dict[str, bytes] | None = None) -> s
     body = [
         f"<h1>{html.escape(report.title)}</h1>",
         f"<p class=meta>Generated {report.generated_at:%Y-%m-%d %H:%M} UTC.</p>",
-        _html_numbers(report.numbers()),
     ]
+    if report.partial:
+        body.append(
+            f"<p class=partial>Partial week: data up to {report.generated_at:%Y-%m-%d %H:%M} UTC; "
+            "the numbers will change until the week ends.</p>"
+        )
+    body.append(_html_numbers(report.numbers()))
+    operators = False
     for section, parts, fig_names in _sections(report):
+        if section in OPERATOR_SECTIONS and not operators:
+            operators = True
+            body.append("<hr><p class=part>For operators</p>")
         body.append(f"<section><h2>{html.escape(section)}</h2>")
         for caption, content in parts:
             body.append(f"<h3>{html.escape(caption)}</h3>")
@@ -337,7 +435,8 @@ def render_html(report: WeeklyReport, figs: dict[str, bytes] | None = None) -> s
             elif content.empty:
                 body.append("<p class=empty>No rows.</p>")
             else:
-                body.append(content.head(50).to_html(index=False, border=0, na_rep=""))
+                rows = content if section == "At-risk students" else content.head(50)
+                body.append(f"<div class=scroll>{rows.to_html(index=False, border=0, na_rep='')}</div>")
         for name in fig_names:
             if name in figs:
                 body.append(
@@ -348,9 +447,16 @@ def render_html(report: WeeklyReport, figs: dict[str, bytes] | None = None) -> s
     return _PAGE.format(title=html.escape(report.title), body="\n".join(body))
 
 
+#: Headline numbers that are shares: shown as percentages on the page.
+PERCENT_NUMBERS = {"accuracy"}
+
+
 def _html_numbers(numbers: dict) -> str:
+    def shown(k, v):
+        return f"{v:.0%}" if k in PERCENT_NUMBERS and isinstance(v, float) else str(v)
+
     cells = "".join(
-        f"<div><b>{html.escape(str(v))}</b><span>{html.escape(k.replace('_', ' '))}</span></div>"
+        f"<div><b>{html.escape(shown(k, v))}</b><span>{html.escape(k.replace('_', ' '))}</span></div>"
         for k, v in numbers.items()
     )
     return f"<div class=numbers>{cells}</div>"
@@ -358,10 +464,17 @@ def _html_numbers(numbers: dict) -> str:
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
-body {{ font-family: sans-serif; margin: 2em auto; max-width: 960px; color: #222; }}
+body {{ font-family: sans-serif; margin: 1em auto; padding: 0 .8em; max-width: 960px; color: #222; }}
+h1 {{ font-size: 1.4em; }}
+.scroll {{ overflow-x: auto; -webkit-overflow-scrolling: touch; }}
+.partial {{ background: #fff3cd; border: 1px solid #e0c060; padding: 6px 10px; border-radius: 4px; }}
+.part {{ color: #666; text-transform: uppercase; letter-spacing: .05em; font-size: 12px; }}
 table {{ border-collapse: collapse; margin: .5em 0; font-size: 13px; }}
 th, td {{ padding: 3px 8px; border-bottom: 1px solid #ddd; text-align: right; }}
+td {{ vertical-align: top; }}
+@media (max-width: 600px) {{ table {{ font-size: 12px; }} th, td {{ padding: 2px 4px; }} }}
 .numbers {{ display: flex; flex-wrap: wrap; gap: 8px; }}
 .numbers div {{ border: 1px solid #ccc; border-radius: 4px; padding: 6px 10px; }}
 .numbers b {{ display: block; font-size: 18px; }}
@@ -484,11 +597,16 @@ def inspect_stored(wh: Warehouse, week_start: dt.date) -> dict[str, int | bool |
 
 
 def write_week(
-    wh: Warehouse, week_start: dt.date, now: dt.datetime, folder: Path | None, run_id: str | None = None
+    wh: Warehouse,
+    week_start: dt.date,
+    now: dt.datetime,
+    folder: Path | None,
+    run_id: str | None = None,
+    names: pd.DataFrame | None = None,
 ) -> WrittenReport:
     """Gather, plot, render and store the report of one week: in the warehouse always, as a
     file in ``folder`` too when one is given."""
-    report = gather(wh, week_start, now)
+    report = gather(wh, week_start, now, names)
     figs = figures(report)
     page = render_html(report, figs)
     stored = store_week(wh, report, page, run_id)

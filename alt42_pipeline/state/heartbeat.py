@@ -232,6 +232,7 @@ def _refresh(
         abilities=queries.abilities(tx),
         bad=bad,
         recomputed=None if touched is None else pd.Index(sorted(touched), dtype="int64"),
+        risk=queries.risk_scores(tx, now),
     )
     result = refresh_state(obs, rules, now, config.thresholds, summary.heartbeat_id)
     if previous.empty or 2 * len(result.updated) > len(result.cache):

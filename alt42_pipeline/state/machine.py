@@ -2,8 +2,10 @@
 
 Four states. Time without activity decides first: ``inactive`` after ``inactive_days``
 (Moodle's "no recent accesses" default, 30), ``idle`` after ``idle_days`` (Open edX
-Aspects' default, 7). A student who is still active is ``at_risk`` when a scenario rule
-that marks risk fires, else ``active``. Every state can follow every other (a returning
+Aspects' default, 7). A student who is still active is ``at_risk`` when the drop-out risk
+model's calibrated probability reaches its alert threshold (``alt42_pipeline.risk``) or an
+override rule fires; a student the model has not scored falls back to the scenario rules
+that mark risk. Otherwise ``active``. Every state can follow every other (a returning
 student jumps from ``inactive`` straight back to ``active``), so the machine is the
 classification plus the bookkeeping of ``since`` and the reason of each change.
 
@@ -73,6 +75,7 @@ def reason(
     days_since_activity: float,
     scenarios: list[str],
     thresholds: Thresholds,
+    probability: float = float("nan"),
 ) -> str:
     """Why a student moved from ``previous`` to ``current``, in words an operator reads."""
     days = int(days_since_activity) if np.isfinite(days_since_activity) else None
@@ -80,10 +83,16 @@ def reason(
         text = f"no activity for {days} days (inactive after {thresholds.inactive_days})"
     elif current == IDLE:
         text = f"no activity for {days} days (idle after {thresholds.idle_days})"
+    elif current == AT_RISK and np.isfinite(probability):
+        text = f"drop-out risk {probability:.0%} at or above the alert threshold"
+        if scenarios:
+            text += "; scenarios: " + ", ".join(scenarios)
     elif current == AT_RISK:
         text = "at-risk scenarios fired: " + ", ".join(scenarios)
     elif previous in (IDLE, INACTIVE):
         text = "activity resumed"
+    elif previous == AT_RISK and np.isfinite(probability):
+        text = f"drop-out risk {probability:.0%} below the alert threshold"
     elif previous == AT_RISK:
         text = "no at-risk scenario fires any more"
     else:

@@ -76,6 +76,15 @@ def abilities(tx: Transaction) -> pd.DataFrame:
     return tx.read(sa.select(t.c.user_id, t.c.theta, t.c.se.label("theta_se")))
 
 
+def risk_scores(tx: Transaction, now: dt.datetime, max_age_days: int = 2) -> pd.DataFrame:
+    """The drop-out risk scores of the latest scored day at most ``max_age_days`` old
+    (user_id, probability, at_risk); empty when there is none (the rules decide)."""
+    t = tx.table("student_risk")
+    since = now.date() - dt.timedelta(days=max_age_days)
+    latest = sa.select(sa.func.max(t.c.date)).where(t.c.date >= since, t.c.date <= now.date()).scalar_subquery()
+    return tx.read(sa.select(t.c.user_id, t.c.probability, t.c.at_risk).where(t.c.date == latest))
+
+
 def unprocessed_dates(tx: Transaction, since: dt.date | None) -> list[dt.date]:
     """Event days from ``since`` on whose events are not all in the processing log.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -50,6 +50,8 @@ class Observations:
     abilities: pd.DataFrame  # user_id, theta, theta_se
     bad: pd.DataFrame  # user_id, invalid_answers, future_events (on the days being consumed)
     recomputed: pd.Index | None = None  # students whose window was recomputed; None: all
+    #: the latest drop-out risk scores (user_id, probability, at_risk); empty: rules only
+    risk: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["user_id", "probability", "at_risk"]))
 
 
 @dataclass
@@ -99,7 +101,14 @@ def refresh_state(
     metrics["theta_se"] = frame["theta_se"].astype(float)
 
     fired = rules.evaluate(metrics)
-    at_risk = fired[rules.at_risk_ids].any(axis=1).to_numpy() if rules.at_risk_ids else np.zeros(len(frame), bool)
+    by_rules = fired[rules.at_risk_ids].any(axis=1).to_numpy() if rules.at_risk_ids else np.zeros(len(frame), bool)
+    overrides = fired[rules.override_ids].any(axis=1).to_numpy() if rules.override_ids else np.zeros(len(frame), bool)
+    risk = _indexed(obs.risk).reindex(frame.index) if len(obs.risk) else pd.DataFrame(index=frame.index)
+    probability = risk["probability"].to_numpy(dtype=float) if len(obs.risk) else np.full(len(frame), np.nan)
+    scored = ~np.isnan(probability)
+    by_model = risk["at_risk"].fillna(False).to_numpy(dtype=bool) if len(obs.risk) else np.zeros(len(frame), bool)
+    # the model decides for scored students (override rules still apply); the rules for the others
+    at_risk = np.where(scored, by_model | overrides, by_rules)
     states = machine.classify(metrics["days_since_activity"].to_numpy(), at_risk, thresholds)
     prev_states = frame["prev_state"].to_numpy(dtype=object)
     is_change = machine.changed(prev_states, states)
@@ -130,7 +139,9 @@ def refresh_state(
     if len(kept):
         cache = pd.concat([cache, kept[CACHE_COLUMNS]], ignore_index=True)
 
-    changes = _changes(frame, metrics, states, is_change, since, now_codes, ids, rules, thresholds, heartbeat_id, now)
+    changes = _changes(
+        frame, metrics, states, is_change, since, now_codes, ids, rules, thresholds, heartbeat_id, now, probability
+    )
     evaluations = _onsets(frame.index, metrics, now_codes, prev_codes, rules, heartbeat_id, now)
     return Refresh(
         cache=cache[CACHE_COLUMNS],
@@ -179,7 +190,7 @@ def _differs(cache: pd.DataFrame, frame: pd.DataFrame, scenarios_differ: np.ndar
     return out
 
 
-def _changes(frame, metrics, states, is_change, since, codes, ids, rules, thresholds, heartbeat_id, now):
+def _changes(frame, metrics, states, is_change, since, codes, ids, rules, thresholds, heartbeat_id, now, probability):
     rows = np.flatnonzero(is_change)
     at_risk = set(rules.at_risk_ids)
     prev = frame["prev_state"].to_numpy(dtype=object)
@@ -191,6 +202,7 @@ def _changes(frame, metrics, states, is_change, since, codes, ids, rules, thresh
             days[i],
             [r for bit, r in enumerate(ids) if codes[i, bit] and r in at_risk],
             thresholds,
+            probability[i],
         )
         for i in rows
     ]

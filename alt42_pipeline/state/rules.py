@@ -41,7 +41,7 @@ OPERATORS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
 }
 _CONDITION = re.compile(r"[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*(<=|>=|==|!=|<|>)[ \t]*(\S+)[ \t]*")
 _RULE_ID = re.compile(r"[a-z][a-z0-9_]{0,63}")  # matched whole: no trailing newline
-_RULE_KEYS = {"id", "description", "when", "at_risk"}
+_RULE_KEYS = {"id", "description", "when", "at_risk", "override"}
 
 
 class RuleFileError(ValueError):
@@ -70,6 +70,9 @@ class Rule:
     when: tuple[Condition, ...]
     at_risk: bool
     line: int
+    #: an at-risk rule that puts a student in at_risk even when the risk model does not
+    #: (otherwise, once the student has a risk score, the rule only explains)
+    override: bool = False
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -95,6 +98,10 @@ class RuleSet:
     @property
     def at_risk_ids(self) -> list[str]:
         return [r.id for r in self.rules if r.at_risk]
+
+    @property
+    def override_ids(self) -> list[str]:
+        return [r.id for r in self.rules if r.at_risk and r.override]
 
     def evaluate(self, metrics: pd.DataFrame) -> pd.DataFrame:
         """One boolean column per rule id: does the rule fire for each student (row)?"""
@@ -178,6 +185,8 @@ def _rule(node: yaml.Node, index: int, source: str) -> Rule:
         raise fail(fields["description"][1], "'description' must be text")
     if "at_risk" not in fields or not isinstance(_scalar(fields["at_risk"][1]), bool):
         raise fail(fields["at_risk"][1] if "at_risk" in fields else node, "'at_risk' must be true or false")
+    if "override" in fields and not isinstance(_scalar(fields["override"][1]), bool):
+        raise fail(fields["override"][1], "'override' must be true or false")
     when = fields.get("when")
     if when is None or not isinstance(when[1], yaml.SequenceNode) or not when[1].value:
         raise fail(when[1] if when else node, "'when' must be a non-empty list of conditions")
@@ -188,6 +197,7 @@ def _rule(node: yaml.Node, index: int, source: str) -> Rule:
         when=conditions,
         at_risk=_scalar(fields["at_risk"][1]),
         line=line,
+        override=bool(_scalar(fields["override"][1])) if "override" in fields else False,
     )
 
 

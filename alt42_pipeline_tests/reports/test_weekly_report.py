@@ -18,10 +18,21 @@ from alt42_pipeline_tests.conftest import make_resources
 
 from .conftest import NOW, SHIFT, WEEK, shifted_anchor
 
-SECTIONS = ["KPI trends", "Students by state", "Inactivity alerts", "Abilities", "Item health", "Errors of the week"]
+SECTIONS = [
+    "At-risk students",
+    "Interventions this week",
+    "KPI trends",
+    "Students by state",
+    "Inactivity alerts",
+    "Abilities",
+    "Item health",
+    "Operations",
+]
+IN_THE_WEEK = dt.datetime(2026, 3, 4, 10, 0)
 
 
-def add_states(wh: Warehouse, counts: dict[str, int]) -> None:
+def add_states(wh: Warehouse, counts: dict[str, int], logged_at: dt.datetime | None = None) -> None:
+    """Cached states; with ``logged_at``, also the changes that led to them at that time."""
     users = iter(range(1001, 2000))
     rows = [
         {"user_id": next(users), "state": state, "since": NOW, "recent_attempts": 0, "updated_at": NOW}
@@ -29,10 +40,28 @@ def add_states(wh: Warehouse, counts: dict[str, int]) -> None:
         for _ in range(n)
     ]
     wh.append("student_state_cache", pd.DataFrame(rows))
+    if logged_at is not None:
+        wh.append(
+            "state_change_log",
+            pd.DataFrame(
+                [
+                    {
+                        "user_id": r["user_id"],
+                        "from_state": None,
+                        "to_state": r["state"],
+                        "reason": "first seen",
+                        "changed_at": logged_at,
+                        "heartbeat_id": "hb",
+                        "logged_at": logged_at,
+                    }
+                    for r in rows
+                ]
+            ),
+        )
 
 
 def test_asset_writes_a_self_contained_page_and_a_summary(report_warehouse, tmp_path, monkeypatch):
-    add_states(report_warehouse, {"active": 5, "idle": 2})
+    add_states(report_warehouse, {"active": 5, "idle": 2}, logged_at=IN_THE_WEEK)
     monkeypatch.setenv("ALT42_REPORT_DIR", str(tmp_path / "reports"))
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize(
@@ -144,8 +173,8 @@ def test_postgresql_warehouse_gives_the_same_report(report_warehouse, pg_url):
     try:
         for table in ("questions", "events", "weekly_kpi", "mirt_item_params", "mirt_fit_meta", "mirt_ability"):
             wh.append(table, report_warehouse.read(table).drop(columns=["id"], errors="ignore"))
-        add_states(wh, {"active": 4, "idle": 1})
-        add_states(report_warehouse, {"active": 4, "idle": 1})
+        add_states(wh, {"active": 4, "idle": 1}, logged_at=IN_THE_WEEK)
+        add_states(report_warehouse, {"active": 4, "idle": 1}, logged_at=IN_THE_WEEK)
         on_pg, on_sqlite = weekly.gather(wh, WEEK, NOW), weekly.gather(report_warehouse, WEEK, NOW)
         assert on_pg.numbers() == on_sqlite.numbers()
         pd.testing.assert_frame_equal(on_pg.kpi_trend, on_sqlite.kpi_trend, check_dtype=False)

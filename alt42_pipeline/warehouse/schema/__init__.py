@@ -1,6 +1,6 @@
 """Today's warehouse schema, as the code reads and writes it.
 
-Each domain module (``spine``, ``irt``, ``state``, ``interventions``, ``reports``) declares its tables
+Each domain module (``spine``, ``irt``, ``state``, ``interventions``, ``reports``, ``risk``) declares its tables
 with SQLAlchemy Core under their *base* names; :func:`build_schema` applies the optional
 table prefix (``mdl_alt42_`` on Moodle deployments) and returns a :class:`Schema` from
 which code gets tables by base name: ``schema["weekly_kpi"]`` (``Warehouse.table`` and
@@ -15,10 +15,10 @@ from functools import lru_cache
 import sqlalchemy as sa
 
 from ..names import validate_prefix
-from . import interventions, irt, reports, spine, state
+from . import interventions, irt, reports, risk, spine, state
 
 #: The domains whose tables the warehouse holds.
-DOMAINS = (spine, irt, state, interventions, reports)
+DOMAINS = (spine, irt, state, interventions, reports, risk)
 
 
 class Schema:
