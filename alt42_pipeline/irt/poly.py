@@ -72,7 +72,7 @@ def item_models(item_ids: pd.Index, model, default: str) -> np.ndarray:
     default = str(default).lower()
     if isinstance(model, Mapping):
         names = pd.Series({k: str(v).lower() for k, v in model.items()}, dtype=object)
-        out = names.reindex(item_ids).fillna(default).to_numpy(dtype=object)
+        out = np.array(names.reindex(item_ids).fillna(default).to_numpy(dtype=object), dtype=object)
         unused = names.index.difference(item_ids)
         if len(unused):
             logger.info("models given for items without responses: %s", _fmt(unused))
