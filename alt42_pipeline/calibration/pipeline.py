@@ -34,6 +34,8 @@ from .. import irt
 from ..irt.model import b_from_d, exclusion_reasons
 from ..settings import IrtSettings
 from ..warehouse import Warehouse
+from . import partial_credit as pc
+from .partial_credit import polytomous_spec
 from .remote import IrtServiceClient, IrtServiceError
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,12 @@ class CalibrationSettings(BaseModel):
     linking_method: Literal["stocking-lord", "haebara", "mean-mean", "mean-sigma"] = "stocking-lord"
     score_method: Literal["eap", "map", "ml"] = "eap"
     quadpts: Annotated[int, Field(ge=5)] = 41
+    # Partial credit (built-in engine): answers' canonical scores become categories (rule in
+    # irt/categories.py) and items with more than two are calibrated with polytomous_model
+    # next to the binary ones; false = every answer 0/1 by its success, as before.
+    polytomous: bool = True
+    polytomous_model: Literal["gpcm", "pcm", "grm"] = "gpcm"
+    min_category_responses: Annotated[int, Field(ge=1)] = 10
 
 
 @dataclass
@@ -64,6 +72,7 @@ class CalibrationOutcome:
     backend_used: str
     fallback_reason: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    categories: pd.DataFrame | None = None  # partial credit: the categories rule's outcome per item
 
     def model_spec(self, settings: CalibrationSettings, window: tuple[dt.date, dt.date]) -> dict:
         return {
@@ -83,15 +92,16 @@ class CalibrationOutcome:
             "linking_constants": self.linking,
             "score_method": settings.score_method,
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+            "polytomous": polytomous_spec(self.items, self.categories, settings),
         }
 
 
 def load_responses(wh: Warehouse, first: dt.date, last: dt.date, users: pd.Index | None = None) -> pd.DataFrame:
     """First answer per (student, item) among answered events with first <= date <= last."""
     e = wh.table("events")
-    stmt = sa.select(e.c.user_id, e.c.question_id.label("item_id"), e.c.success, e.c.occurred_at, e.c.event_id).where(
-        e.c.verb == "answered", e.c.event_date >= first, e.c.event_date <= last, e.c.question_id.is_not(None)
-    )
+    stmt = sa.select(
+        e.c.user_id, e.c.question_id.label("item_id"), e.c.success, e.c.score, e.c.occurred_at, e.c.event_id
+    ).where(e.c.verb == "answered", e.c.event_date >= first, e.c.event_date <= last, e.c.question_id.is_not(None))
     frame = wh.read(stmt)
     if users is not None:
         frame = frame[frame["user_id"].isin(users)]
@@ -101,6 +111,11 @@ def load_responses(wh: Warehouse, first: dt.date, last: dt.date, users: pd.Index
             "user_id": first["user_id"].astype("int64").to_numpy(),
             "item_id": first["item_id"].astype(str).to_numpy(),
             "correct": first["success"].astype(bool).astype("int8").to_numpy(),
+            # the canonical score in [0, 1] (partial credit); an event without one scores its success
+            "score": pd.to_numeric(first["score"], errors="coerce")
+            .fillna(first["success"].astype(bool).astype(float))
+            .clip(0.0, 1.0)
+            .to_numpy(),
         }
     )
 
@@ -136,10 +151,23 @@ def load_anchors(wh: Warehouse) -> pd.DataFrame:
     return out
 
 
-def _builtin(responses: pd.DataFrame, s: CalibrationSettings) -> tuple[pd.DataFrame, dict, pd.DataFrame, dict | None]:
-    fit = irt.calibrate(
-        responses, model=s.model, quadpts=s.quadpts, min_item_responses=s.min_item_responses, on_invalid="exclude"
-    )
+def _builtin(
+    responses: pd.DataFrame, s: CalibrationSettings, categories: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, dict, pd.DataFrame, dict | None]:
+    if categories is not None:  # partial credit: the mixed-format engine (partial_credit.py)
+        fit = irt.calibrate(
+            responses,
+            model=pc.item_models(categories, s.model, s.polytomous_model),
+            default="2pl",
+            n_categories=categories["n_categories"],
+            quadpts=s.quadpts,
+            min_item_responses=s.min_item_responses,
+            on_invalid="exclude",
+        )
+    else:
+        fit = irt.calibrate(
+            responses, model=s.model, quadpts=s.quadpts, min_item_responses=s.min_item_responses, on_invalid="exclude"
+        )
     summary = {
         "converged": fit.converged,
         "iterations": fit.iterations,
@@ -200,13 +228,23 @@ def calibrate_and_link(
     timings: dict[str, float] = {}
     t = time.perf_counter()
     backend, fallback = service.backend, None
+    # --- partial credit: categories from the scores (built-in engine only) ---
+    binary_responses, categories, dropped = responses, None, None
+    if settings.polytomous and backend != "remote" and "score" in responses:
+        coded, table, dropped = pc.categorise(responses, settings.min_category_responses)
+        if (table["n_categories"] > 2).any():
+            responses, categories = coded, table
+        else:
+            dropped = None
+    # --- end of partial credit ---
     if backend == "builtin":
-        items, fit, excluded, remote_linking = _builtin(responses, settings)
+        items, fit, excluded, remote_linking = _builtin(responses, settings, categories)
     else:
         if client is None and not service.service_url:
             raise ValueError(f"backend {backend!r} needs the IRT service URL (ALT42_IRT_SERVICE_URL)")
         try:
             with client or IrtServiceClient.from_settings(service) as remote:
+                responses, categories, dropped = binary_responses, None, None  # the service takes 0/1 answers
                 items, fit, excluded, remote_linking = _remote(responses, anchors, settings, remote)
         except IrtServiceError as exc:
             if backend != "remote-with-fallback":
@@ -215,14 +253,18 @@ def calibrate_and_link(
             log.warning("IRT service failed, calibrating with the built-in engine instead: %s", exc)
             backend = "builtin"
             items, fit, excluded, remote_linking = _builtin(responses, settings)
+    if dropped is not None and len(dropped):
+        excluded = pd.concat([dropped, excluded], ignore_index=True)
     timings["calibrate"] = time.perf_counter() - t
 
     t = time.perf_counter()
     common = items.index.intersection(anchors.index)
+    if categories is not None:  # the anchors' reference parameters are binary: link on binary items
+        common = common[items.loc[common, "n_categories"].to_numpy() == 2]
     if remote_linking is not None:
         constants = irt.LinkingConstants(remote_linking["slope"], remote_linking["intercept"], "service", len(common))
     elif len(common) >= 2:
-        constants = irt.link(items, anchors, method=settings.linking_method)
+        constants = irt.link(items.loc[common], anchors, method=settings.linking_method)
     else:
         log.warning("only %s anchor item(s) calibrated: the scale is not linked (identity)", len(common))
         constants = irt.LinkingConstants(1.0, 0.0, "none", len(common))
@@ -248,6 +290,7 @@ def calibrate_and_link(
         backend_used=backend,
         fallback_reason=fallback,
         timings=timings,
+        categories=categories,
     )
 
 
@@ -267,9 +310,9 @@ def write_calibration(
             "calibration_id": calibration_id,
             "run_id": run_id,
             "item_id": it.index.astype(str),
-            "model": settings.model,
+            "model": it["model"].to_numpy() if "model" in it else settings.model,
             "a": it["a"].to_numpy(),
-            "d": it["d"].to_numpy(),
+            "d": pc.summary_d(it),
             "b": it["b"].to_numpy(),
             "c": it["c"].to_numpy() if "c" in it else np.nan,
             "se_a": it["se_a"].to_numpy() if "se_a" in it else np.nan,
@@ -280,6 +323,7 @@ def write_calibration(
             "is_anchor": it["is_anchor"].to_numpy(),
             "is_current": True,
             "fitted_at": fitted_at,
+            "categories": pc.categories_json(it, outcome.categories),
         }
     )
     meta = pd.DataFrame(
@@ -347,11 +391,9 @@ def current_items(wh: Warehouse) -> tuple[pd.DataFrame, dict | None]:
         return p, None
     cal = p["calibration_id"].iloc[0]
     meta = wh.read("mirt_fit_meta", {"calibration_id": cal})
-    items = p.set_index(p["item_id"].astype(str))[["a", "d", "b", "c"]]
-    if items["c"].isna().all():
-        items = items.drop(columns=["c"])
+    items, values = pc.items_from_rows(p.set_index(p["item_id"].astype(str)))
     spec = meta["model_spec"].iloc[0] if len(meta) else {}
-    return items, {"calibration_id": cal, **(spec.get("linking_constants") or {})}
+    return items, {"calibration_id": cal, **(spec.get("linking_constants") or {}), "category_values": values}
 
 
 @dataclass
@@ -416,6 +458,8 @@ def rescore(
         return RescoreResult(users=0, calibration_id=linking["calibration_id"])
     first = today - dt.timedelta(days=settings.window_days - 1)
     responses = load_responses(wh, first, today, users=pd.Index(active))
+    if linking.get("category_values"):  # partial credit: the calibration's categories rule
+        responses = pc.rescore_categories(responses, linking["category_values"])
     known = responses["item_id"].isin(items.index)
     scored = irt.score(
         responses[known],

@@ -136,3 +136,22 @@ def categories_from_scores(
     top = mapping.set_index("item_id")["n_categories"] - 1
     out["correct"] = (out["category"].to_numpy() == top.reindex(out["item_id"]).to_numpy()).astype(np.int8)
     return out, mapping
+
+
+def apply_categories(scores: pd.DataFrame, values: Mapping, decimals: int = 6) -> np.ndarray:
+    """Categories of ``scores`` (``item_id, score``) by a recorded rule: ``values`` maps an
+    item to its categories' score values (the ``values`` column of
+    :func:`categories_from_scores`).  A score counts in the highest category whose
+    smallest value it reaches (so between two values, the lower one); -1 for items not in
+    ``values``."""
+    out = np.full(len(scores), -1, dtype=np.int64)
+    s = np.round(pd.to_numeric(scores["score"], errors="coerce").to_numpy(dtype=float), decimals)
+    items = scores["item_id"].to_numpy()
+    for item, idx in pd.Series(np.arange(len(scores))).groupby(items).groups.items():
+        groups = values.get(item)
+        if not groups:
+            continue
+        lows = np.array([min(g) for g in groups], dtype=float)
+        pos = np.asarray(idx)
+        out[pos] = np.maximum(np.searchsorted(lows, s[pos] + 10.0**-decimals / 2, side="right") - 1, 0)
+    return out

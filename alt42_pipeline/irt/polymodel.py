@@ -160,6 +160,19 @@ def category_probs(theta, kind, a, D, ncat):
     return np.exp(log_category_probs(theta, kind, a, D, ncat))
 
 
+def answer_probs(theta, item, p: PolyItems):
+    """``P(X = k | theta_i)`` of answer ``i`` to item ``item[i]`` (positions in ``p``):
+    answers x categories, for per-answer abilities (fit statistics, residuals)."""
+    theta = np.asarray(theta, dtype=float)
+    item = np.asarray(item)
+    out = np.zeros((theta.size, p.max_cat))
+    for j in np.unique(item):
+        rows = np.flatnonzero(item == j)
+        sl = slice(j, j + 1)
+        out[rows] = category_probs(theta[rows], p.kind[sl], p.a[sl], p.D[sl], p.ncat[sl])[0].T
+    return out
+
+
 def expected_score(theta, kind, a, D, ncat):
     """Expected category ``sum_k k P_k`` (items x nodes): the item characteristic curve
     of a polytomous item (P(correct) for a binary one)."""

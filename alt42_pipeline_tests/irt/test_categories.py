@@ -66,3 +66,19 @@ def test_bad_scores_raise_naming_items():
         categories_from_scores(df)
     with pytest.raises(ValueError, match="min_count"):
         categories_from_scores(_scores("q", [0.0, 1.0], [3, 1]), min_count=0)
+
+
+def test_recorded_rule_maps_new_scores():
+    from alt42_pipeline.irt.categories import apply_categories
+
+    df = _scores("q", [0.0, 0.25, 0.5, 0.75, 1.0], [40, 3, 25, 2, 30])
+    out, mapping = categories_from_scores(df, min_count=10)
+    values = dict(zip(mapping["item_id"], mapping["values"]))
+    np.testing.assert_array_equal(apply_categories(df, values), out["category"].to_numpy())
+    new = pd.DataFrame({"item_id": ["q", "q", "q", "other"], "score": [0.3, 0.9, 1.0, 1.0]})
+    assert apply_categories(new, values).tolist() == [1, 1, 2, -1]
+    # values are recorded rounded (to 6 decimals): a third still maps onto its own category
+    thirds = _scores("t", [0.0, 1 / 3, 2 / 3, 1.0], [20, 20, 20, 20])
+    out, mapping = categories_from_scores(thirds)
+    values = dict(zip(mapping["item_id"], mapping["values"]))
+    np.testing.assert_array_equal(apply_categories(thirds, values), out["category"].to_numpy())
