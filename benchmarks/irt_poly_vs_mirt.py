@@ -150,10 +150,11 @@ def main():
         f"max |EAP diff| {np.max(np.abs(ab['theta'].to_numpy() - meap)):.4f}, "
         f"loglik {fit.loglik:.2f} vs {mfit.log_likelihood:.2f}"
     )
-    se_o = fit.items["se_a"].to_numpy()
-    se_m = mfit.standard_errors["discrimination"] if isinstance(mfit.standard_errors, dict) else None
-    if se_m is not None:
-        print(f"SE(a) ratio alt42 / mirt: median {np.median(se_o / np.asarray(se_m, float)):.3f}")
+    se_m = mfit.coef_with_se()["discrimination_se"].to_numpy(float)
+    ratio = fit.items["se_a"].to_numpy() / se_m
+    print(
+        f"SE(a) alt42 (louis) / mirt ({mfit.se_method}): median {np.median(ratio):.3f}, range {ratio.min():.3f}..{ratio.max():.3f}"
+    )
 
 
 if __name__ == "__main__":
