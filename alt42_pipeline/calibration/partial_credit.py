@@ -5,8 +5,10 @@ canonical scores: :func:`..irt.categories.categories_from_scores` turns them int
 categories per question (collapsing categories with fewer than
 ``min_category_responses`` answers, recording what it merged); questions left with two
 categories are binary items of ``model`` (2PL; ``rasch``/``1pl`` make every item a PCM
-item, the equal-slope family), the others ``polytomous_model`` items.  When no question
-has partial credit the calibration is the binary one, unchanged.  The remote IRT service
+item, the equal-slope family), the others ``polytomous_model`` items.  When no answer
+has partial credit the calibration is the binary one, unchanged.  A question whose
+partial-credit categories all collapse into two is a binary item whose answers are coded
+by the rule (e.g. a score of 2/3 or more counts as correct), not by full marks.  The remote IRT service
 calibrates binary answers only (its protocol has no categories).
 
 Storage (``mirt_item_params``, migration 0008): one row per item as before; a
@@ -30,6 +32,12 @@ from ..irt.categories import apply_categories, categories_from_scores
 from ..irt.polymodel import intercept_columns, is_polytomous_table, threshold_columns
 
 log = logging.getLogger(__name__)
+
+
+def has_partial_credit(responses: pd.DataFrame) -> bool:
+    """Whether any answer scored strictly between 0 and 1."""
+    s = responses["score"].to_numpy(dtype=float)
+    return bool(((s > 0) & (s < 1)).any())
 
 
 def categorise(responses: pd.DataFrame, min_count: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

@@ -231,11 +231,8 @@ def calibrate_and_link(
     # --- partial credit: categories from the scores (built-in engine only) ---
     binary_responses, categories, dropped = responses, None, None
     if settings.polytomous and backend != "remote" and "score" in responses:
-        coded, table, dropped = pc.categorise(responses, settings.min_category_responses)
-        if (table["n_categories"] > 2).any():
-            responses, categories = coded, table
-        else:
-            dropped = None
+        if pc.has_partial_credit(responses):  # else: 0/1 answers only, the binary calibration as before
+            responses, categories, dropped = pc.categorise(responses, settings.min_category_responses)
     # --- end of partial credit ---
     if backend == "builtin":
         items, fit, excluded, remote_linking = _builtin(responses, settings, categories)

@@ -589,19 +589,25 @@ def standard_errors(data: PolyData, layout: _Layout, kind, s: _State, z, logw, p
         T[0, 0] = 1.0 / s.sd
         T[1:, 0] = -score_k[j, : K - 1] * s.mean / s.sd
         C = T @ item_cov[j] @ T.T
-        v = np.maximum(np.diag(C), 0.0)
-        se["se_a"][j] = math.sqrt(v[0])
+        v = np.diag(C)
+        se["se_a"][j] = _root(v[0])
         for k in range(1, K):
-            se[f"se_d{k}"][j] = math.sqrt(v[k])
+            se[f"se_d{k}"][j] = _root(v[k])
         if K == 2:
-            se["se_d"][j] = math.sqrt(v[1])
+            se["se_d"][j] = _root(v[1])
             a_, d_ = s.a[j], s.D[j, 0]
             g = np.array([d_ / a_**2, -1.0 / a_])  # gradient of b = -d / a in (a, d)
-            se["se_b"][j] = math.sqrt(max(float(g @ C @ g), 0.0))
+            se["se_b"][j] = _root(float(g @ C @ g))
     cov_df = None
     if cov_free is not None:
         cov_df = pd.DataFrame(cov_free, index=labels, columns=labels)
     return se, method, cov_df
+
+
+def _root(v: float) -> float:
+    """An SE from a variance; NaN where the information is not positive definite there
+    (a weakly identified item), not a misleading 0."""
+    return math.sqrt(v) if v > 0 else float("nan")
 
 
 # --------------------------------------------------------------------------

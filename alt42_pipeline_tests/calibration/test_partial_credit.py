@@ -91,3 +91,29 @@ def test_three_pl_does_not_mix_with_partial_credit(irt_warehouse_url):
         from alt42_pipeline.calibration.partial_credit import item_models
 
         item_models(pd.DataFrame({"n_categories": [4]}, index=["q"]), "3pl", "gpcm")
+
+
+def test_partial_credit_collapsed_to_two_categories_is_coded_by_the_rule():
+    """Thirds with few answers in the middle collapse into two categories: the item is
+    binary, its answers coded by the rule (2/3 counts as correct) and the rule recorded."""
+    from alt42_pipeline.calibration.pipeline import CalibrationSettings, calibrate_and_link
+    from alt42_pipeline.irt.simulate import simulate_items, simulate_responses
+
+    true = simulate_items(8, "2pl", seed=1)
+    df, _ = simulate_responses(true, 600, seed=2)
+    df["item_id"] = "q" + df["item_id"].astype(str)
+    df["score"] = df["correct"].astype(float)
+    q0 = np.flatnonzero((df["item_id"] == "q0").to_numpy())
+    df.loc[df.index[q0[:2]], "score"] = 1 / 3  # two answers at 1/3, two at 2/3
+    df.loc[df.index[q0[2:4]], "score"] = 2 / 3
+    df["correct"] = (df["score"] == 1.0).astype("int8")
+    anchors = pd.DataFrame(columns=["a", "d", "b"])
+    out = calibrate_and_link(df, anchors, CalibrationSettings(min_item_responses=10))
+    assert out.categories is not None
+    values = out.categories.loc["q0", "values"]
+    assert len(values) == 2 and sum(values, []) == [0.0, 0.333333, 0.666667, 1.0]
+    assert out.categories.loc["q0", "collapsed"] != ""
+    assert (out.items["n_categories"] == 2).all() and (out.items["model"] == "2pl").all()
+    # without partial credit the calibration is the binary one
+    plain = calibrate_and_link(df.assign(score=df["correct"].astype(float)), anchors, CalibrationSettings())
+    assert plain.categories is None and "n_categories" not in plain.items
