@@ -54,6 +54,9 @@ logger = logging.getLogger(__name__)
 
 QUADRATURES = ("rectangular", "gauss-hermite")
 MAX_DENSE = 4000
+#: Memory for the Louis term by pairs of answers (answers x answers x nodes per thread);
+#: above it, the term by pairs of parameters (slower, no extra memory).
+PAIRS_MAX_BYTES = 256 * 2**20
 
 
 def quadrature(n_points: int, kind: str = "rectangular", theta_lim=(-6.0, 6.0)):
@@ -513,21 +516,27 @@ def standard_errors(data: PolyData, layout: _Layout, kind, s: _State, z, logw, p
     dense = A is not None
     bounds = kernels.chunk_bounds(data.offsets, (1 if dense else 4) * numba.get_num_threads())
     nch = bounds.shape[0] - 1
-    out = np.zeros((nch, n_raw, n_raw)) if dense else np.zeros((nch, n_raw, kmax))
-    with numba.parallel_chunksize(1):
-        polykernels.louis_accumulate(
-            data.offsets,
-            data.codes,
-            np.ascontiguousarray(logtab),
-            np.ascontiguousarray(logw),
-            np.ascontiguousarray(dlog),
-            bounds,
-            code_slot,
-            code_npar,
-            out,
-            not dense,
-        )
-    B = out.sum(axis=0)
+    n_rows = int(data.row_start[-1])
+    if dense and nch * n_rows * n_rows * z.size * 8 <= PAIRS_MAX_BYTES:
+        B = _louis_by_pairs(data, logtab, logw, dlog, bounds, code_slot, code_npar, n_raw)
+    else:
+        out = np.zeros((nch, n_raw, n_raw)) if dense else np.zeros((nch, n_raw, kmax))
+        with numba.parallel_chunksize(1):
+            polykernels.louis_accumulate(
+                data.offsets,
+                data.codes,
+                np.ascontiguousarray(logtab),
+                np.ascontiguousarray(logw),
+                np.ascontiguousarray(dlog),
+                bounds,
+                code_slot,
+                code_npar,
+                out,
+                not dense,
+            )
+        B = out.sum(axis=0)
+        if dense:
+            B = B + B.T - np.diag(np.diag(B))
     # Raw parameters (a_j, d_j1..) -> estimated ones (PCM items share one slope).
     raw_to_free = np.zeros(n_raw, dtype=np.int64)
     labels = []
@@ -547,7 +556,6 @@ def standard_errors(data: PolyData, layout: _Layout, kind, s: _State, z, logw, p
                 pos += 1
     n_free = pos
     if dense:
-        B = B + B.T - np.diag(np.diag(B))
         M = np.zeros((n_raw, n_free))
         M[np.arange(n_raw), raw_to_free] = 1.0
         info = M.T @ (A - B) @ M
@@ -602,6 +610,44 @@ def standard_errors(data: PolyData, layout: _Layout, kind, s: _State, z, logw, p
     if cov_free is not None:
         cov_df = pd.DataFrame(cov_free, index=labels, columns=labels)
     return se, method, cov_df
+
+
+def _louis_by_pairs(data, logtab, logw, dlog, bounds, code_slot, code_npar, n_raw):
+    """``sum_p Cov_p(s)`` (raw x raw) from :func:`.polykernels.louis_pairs`."""
+    nch = bounds.shape[0] - 1
+    n_rows, n_q, kmax = dlog.shape
+    pairs = np.zeros((nch, n_rows, n_rows, n_q))
+    means = np.zeros((nch, n_raw, n_raw))
+    with numba.parallel_chunksize(1):
+        polykernels.louis_pairs(
+            data.offsets,
+            data.codes,
+            np.ascontiguousarray(logtab),
+            np.ascontiguousarray(logw),
+            np.ascontiguousarray(dlog),
+            bounds,
+            code_slot,
+            code_npar,
+            pairs,
+            means,
+        )
+    N = pairs.sum(axis=0)
+    N = N + N.transpose(1, 0, 2)
+    idx = np.arange(n_rows)
+    N[idx, idx] *= 0.5  # the same answer twice was counted once
+    T = np.einsum("abq,aqm,bqn->ambn", N, dlog, dlog, optimize=True)
+    raw = np.full((n_rows, kmax), -1, dtype=np.int64)
+    for m in range(kmax):
+        ok = (code_slot >= 0) & (m < code_npar)
+        raw[ok, m] = code_slot[ok] + m
+    ri = np.broadcast_to(raw[:, :, None, None], T.shape)
+    ci = np.broadcast_to(raw[None, None, :, :], T.shape)
+    ok = (ri >= 0) & (ci >= 0)
+    first = np.zeros((n_raw, n_raw))
+    np.add.at(first, (ri[ok], ci[ok]), T[ok])
+    Mu = means.sum(axis=0)
+    Mu = Mu + Mu.T - np.diag(np.diag(Mu))
+    return first - Mu
 
 
 def _root(v: float) -> float:

@@ -200,3 +200,78 @@ def louis_accumulate(offsets, codes, logtab, logprior, dlog, bounds, code_slot, 
                         for q in range(n_q):
                             acc += G[i, q] * G[jj, q]
                         buf[rows[i], rows[jj]] += acc
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def louis_pairs(offsets, codes, logtab, logprior, dlog, bounds, code_slot, code_npar, pairs, means):
+    """The dense Louis term by pairs of answers instead of pairs of parameters.
+
+    ``sum_p Cov_p(s) = sum_p E_p[s s'] - sum_p mu_p mu_p'``.  The first sum only depends on
+    which two answers (codes) a person gave: ``pairs[chunk, c, c', q]`` receives the
+    posterior weight of node ``q`` summed over the persons who gave answers ``c <= c'``
+    (``c == c'``: the same answer, once), so the caller forms it from the item-category
+    scores ``dlog`` in one contraction.  ``means[chunk]`` receives the lower triangle of
+    ``sum_p mu_p mu_p'`` (raw parameters, slots as in :func:`louis_accumulate`).  Per
+    person this costs (answers^2 / 2) x nodes additions, not (parameters^2 / 2) x nodes
+    multiply-adds."""
+    n_chunks = bounds.shape[0] - 1
+    n_q = logtab.shape[1]
+    kmax = dlog.shape[2]
+    for c in prange(n_chunks):
+        buf = pairs[c]
+        mbuf = means[c]
+        ll = np.empty(n_q)
+        w = np.empty(n_q)
+        max_k = 0
+        for p in range(bounds[c], bounds[c + 1]):
+            if offsets[p + 1] - offsets[p] > max_k:
+                max_k = offsets[p + 1] - offsets[p]
+        cl = np.empty(max_k, dtype=np.int64)
+        mu = np.empty(max_k * kmax)
+        rows = np.empty(max_k * kmax, dtype=np.int64)
+        for p in range(bounds[c], bounds[c + 1]):
+            lo = offsets[p]
+            hi = offsets[p + 1]
+            for q in range(n_q):
+                ll[q] = logprior[q]
+            for k in range(lo, hi):
+                row = logtab[codes[k]]
+                for q in range(n_q):
+                    ll[q] += row[q]
+            mx = ll[0]
+            for q in range(1, n_q):
+                if ll[q] > mx:
+                    mx = ll[q]
+            s = 0.0
+            for q in range(n_q):
+                w[q] = math.exp(ll[q] - mx)
+                s += w[q]
+            for q in range(n_q):
+                w[q] /= s
+            nb = 0
+            for k in range(lo, hi):
+                if code_slot[codes[k]] >= 0:
+                    cl[nb] = codes[k]
+                    nb += 1
+            for i in range(nb):
+                ci = cl[i]
+                for i2 in range(i, nb):
+                    c2 = cl[i2]
+                    a, b = (ci, c2) if ci <= c2 else (c2, ci)
+                    dst = buf[a, b]
+                    for q in range(n_q):
+                        dst[q] += w[q]
+            r = 0
+            for i in range(nb):
+                code = cl[i]
+                base = code_slot[code]
+                for mm in range(code_npar[code]):
+                    acc = 0.0
+                    for q in range(n_q):
+                        acc += w[q] * dlog[code, q, mm]
+                    mu[r] = acc
+                    rows[r] = base + mm
+                    r += 1
+            for i in range(r):
+                for jj in range(i + 1):
+                    mbuf[rows[i], rows[jj]] += mu[i] * mu[jj]

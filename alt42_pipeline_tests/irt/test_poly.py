@@ -269,3 +269,19 @@ def test_priors_pull_toward_their_centre():
     tight = calibrate(df, "gpcm", a_prior=(0.0, 0.05), d_prior=(0.0, 0.1), se=False)
     assert np.abs(np.log(tight.items["a"])).max() < np.abs(np.log(free.items["a"])).max()
     assert np.abs(tight.items[_dcols(tight.items)].to_numpy()).max() < 0.5
+
+
+def test_louis_term_by_pairs_of_answers_equals_the_term_by_pairs_of_parameters():
+    models = ["2pl"] * 5 + ["gpcm"] * 4 + ["pcm"] * 3 + ["grm"] * 3
+    true = simulate_mixed_items(models, 4, seed=63)
+    df, _ = simulate_mixed_responses(true, 1200, seed=64, missing=0.25)
+    by_pairs = calibrate(df, dict(enumerate(models)))
+    limit = poly.PAIRS_MAX_BYTES
+    try:
+        poly.PAIRS_MAX_BYTES = 0
+        by_params = calibrate(df, dict(enumerate(models)))
+    finally:
+        poly.PAIRS_MAX_BYTES = limit
+    cols = ["se_a", "se_d1", "se_d2", "se_d3"]
+    np.testing.assert_allclose(by_pairs.items[cols], by_params.items[cols], rtol=1e-9)
+    np.testing.assert_allclose(by_pairs.covariance, by_params.covariance, rtol=1e-7, atol=1e-12)
