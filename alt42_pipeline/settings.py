@@ -229,6 +229,9 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "ALT42_DAGSTER_URL": ("api", "dagster_url"),
 }
 _NAME_OF = {path: name for name, path in ENVIRONMENT.items()}
+#: Variables whose empty value is a value of its own: an empty source URL means "not read"
+#: (every other variable falls back to its default when empty).
+EMPTY_MEANS_OFF = frozenset({"ALT42_ASSESSMENT_URL", "ALT42_MOODLE_URL"})
 
 
 class _Environment(PydanticBaseSettingsSource):
@@ -243,7 +246,7 @@ class _Environment(PydanticBaseSettingsSource):
         tree: dict[str, Any] = {}
         for name, path in ENVIRONMENT.items():
             value = os.environ.get(name)
-            if value is None or value == "":
+            if value is None or (value == "" and name not in EMPTY_MEANS_OFF):
                 continue
             node = tree
             for key in path[:-1]:

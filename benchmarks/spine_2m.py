@@ -91,6 +91,12 @@ def main() -> None:
         t2 = time.perf_counter()
         kpis = refresh_kpis(wh, week_start(DAY), now)
         t3 = time.perf_counter()
+        from alt42_pipeline.defs.spine import accounting_check
+
+        check = accounting_check("events_accounting", wh, [DAY])
+        t4 = time.perf_counter()
+        print(f"accounting: {r.accounting_line()}")
+        print(f"accounting check: {'passed' if check.passed else 'FAILED'} in {t4 - t3:.2f} s (not in the total)")
         rows = [
             ("ingest (read sources, canonicalize, write events)", r.read_rows, t1 - t0, r.events),
             ("features_topic_daily (read events, aggregate, write)", r.events, t2 - t1, len(feats)),

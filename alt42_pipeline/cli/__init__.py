@@ -25,6 +25,8 @@ def _demo(args: argparse.Namespace) -> int:
         days=args.days,
         seed=args.seed,
         end_date=dt.date.fromisoformat(args.end_date) if args.end_date else None,
+        real_world_share=args.real_world_share,
+        moodle_version=args.moodle_version,
     )
     os.environ.setdefault("DAGSTER_HOME", os.path.abspath(".dagster_home"))
     write_demo_instance(Path(os.environ["DAGSTER_HOME"]))
@@ -119,6 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--days", type=int, default=28)
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--end-date", help="last day with activity (default: yesterday, UTC)")
+    demo.add_argument(
+        "--real-world-share",
+        type=float,
+        default=0.01,
+        help="share of source rows with real platforms' shapes: regrades, partial credit, previews, a teacher, "
+        "bad rows, repeated ids (default 0.01; 0 writes clean sources)",
+    )
+    demo.add_argument("--moodle-version", type=int, choices=(3, 4), default=3, help="Moodle question-bank layout")
     demo.set_defaults(func=_demo)
 
     migrate = sub.add_parser("migrate", help="create or upgrade the warehouse tables")

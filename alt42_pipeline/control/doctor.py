@@ -270,13 +270,12 @@ def run_doctor(s: Settings, open_dagster: Callable = open_instance) -> Report:
 def _moodle(insp: sa.Inspector, prefix: str) -> tuple[list[str], str]:
     """The Moodle tables the readers need, for the Moodle version the tables say this is."""
     names = set(insp.get_table_names())
-    known = {t.name for t in moodle_tables(prefix).sorted_tables}
     fourth = {f"{prefix}{t}" for t in MOODLE_4_TABLES}
-    if fourth <= names:
-        if not fourth <= known:
-            raise RuntimeError("Moodle 4.x detected (question bank entries): the readers read Moodle 3.x only")
-        return sorted(known), "Moodle 4.x"
-    return sorted(known - fourth), "Moodle 3.x"
+    version = 4 if f"{prefix}{MOODLE_4_TABLES[0]}" in names else 3
+    known = {t.name for t in moodle_tables(prefix, version).sorted_tables}
+    if version == 4:
+        return sorted(known | fourth), "Moodle 4.x"
+    return sorted(known), "Moodle 3.x"
 
 
 def _missing_sqlite_file(url: str) -> str | None:

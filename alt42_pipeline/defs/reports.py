@@ -46,6 +46,7 @@ REPORT_INPUTS = [
     specs=[
         asset_spec(
             "weekly_report",
+            table="weekly_reports",
             group_name=GROUP,
             kinds={"html", "matplotlib"},
             deps=REPORT_INPUTS,

@@ -10,6 +10,7 @@ partitions gives each partition the figures of that partition (``describe_partit
 import datetime as dt
 
 import dagster as dg
+import sqlalchemy as sa
 
 from .. import spine
 from ..clock import utcnow
@@ -43,6 +44,14 @@ def _event_checks(asset: str, prefix: str, whole_days: bool = True) -> list[dg.A
     """The checks of events; a day that has just begun may have none yet (``whole_days``)."""
     specs = [
         dg.AssetCheckSpec(
+            f"{prefix}_accounting",
+            asset=asset,
+            blocking=True,
+            description="Every source row of each day is accounted for: rows read = events + rejected + "
+            "updated + kept apart (non-students, previews), per source, and the rejects counted are the "
+            "ones stored (spine.accounting). Blocking: what follows never reads a day that lost rows.",
+        ),
+        dg.AssetCheckSpec(
             f"{prefix}_keys_unique",
             asset=asset,
             description=f"({', '.join(EVENT_KEYS)}) is unique and never null among the stored events of the "
@@ -73,6 +82,7 @@ def event_check_results(prefix: str, wh, days: list[dt.date]) -> list[dg.AssetCh
     worst = max(shares, key=shares.get, default=None)
     empty = [d.isoformat() for d in days if not events.get(d)]
     return [
+        accounting_check(f"{prefix}_accounting", wh, days),
         keys_check(f"{prefix}_keys_unique", wh, "events", EVENT_KEYS, {"event_date": days}),
         rows_check(f"{prefix}_not_empty", len(days) - len(empty), len(days), empty_days=", ".join(empty)),
         dg.AssetCheckResult(
@@ -86,6 +96,27 @@ def event_check_results(prefix: str, wh, days: list[dt.date]) -> list[dg.AssetCh
             },
         ),
     ]
+
+
+def accounting_check(name: str, wh, days: list[dt.date]) -> dg.AssetCheckResult:
+    """The accounting invariant over ``days``, from what the warehouse holds."""
+    book = wh.read("ingest_accounting", {"event_date": days}) if days else None
+    stored = {}
+    if days:
+        t = wh.table("rejected_events")
+        counts = wh.read(
+            sa.select(t.c.event_date, t.c.source, sa.func.count().label("n"))
+            .where(t.c.event_date.in_(days))
+            .group_by(t.c.event_date, t.c.source)
+        )
+        stored = {(r.event_date, r.source): int(r.n) for r in counts.itertuples(index=False)}
+    problems = spine.accounting_problems(book, stored, days) if days else []
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"days": len(days), "problems": len(problems), "first_problems": "\n".join(problems[:10])},
+    )
 
 
 @dg.multi_asset(
@@ -113,6 +144,7 @@ def questions(context: dg.AssetExecutionContext, warehouse: WarehouseResource, s
         result = spine.refresh_catalogue(wh, sources.get(), utcnow())
         for problem, ids in result.problems.items():
             context.log.warning("%s: %s question(s): %s", problem, len(ids), ", ".join(ids[:20]))
+        problems = wh.read("catalogue_problems", columns=["question_id", "problem", "detail"])
         anchors = wh.read(
             "questions", {"is_anchor": True}, columns=["question_id", "topic_id", "source", "ref_a", "ref_b"]
         )
@@ -122,6 +154,7 @@ def questions(context: dg.AssetExecutionContext, warehouse: WarehouseResource, s
                 "anchors": result.anchors,
                 "by_source": result.by_source,
                 "problems": {k: len(v) for k, v in result.problems.items()},
+                "problem_preview": preview(problems),
                 "anchor_preview": preview(anchors),
             }
         )
@@ -164,6 +197,8 @@ def events(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sour
             "events": sum(r.events for r in results),
             "rejected": sum(r.rejected for r in results),
             "source_rows_read": sum(r.read_rows for r in results),
+            "kept_apart": sum(sum(r.kept_apart.values()) for r in results),
+            "updated_earlier_days": sum(r.updated for r in results),
         }
         yield dg.MaterializeResult(metadata=describe_partitions(context, per_day, totals))
     yield from selected(context, event_check_results("events", wh, days))
@@ -176,6 +211,10 @@ def _day_metadata(result: spine.DayResult) -> dict:
         "source_rows_read": result.read_rows,
         "by_source": result.by_source,
         "reject_reasons": result.reject_reasons,
+        "kept_apart": result.kept_apart,
+        "updated_earlier_days": result.updated,
+        "without_time": result.without_time,
+        "accounting": result.accounting_line(),
     }
 
 

@@ -52,6 +52,11 @@ class DemoConfig:
     # Moodle questions graded partially (GPCM truth, categories 0..K-1 as fractions k/(K-1))
     partial_credit_questions: int = 10
     partial_credit_categories: int = 4
+    #: Share of source rows given the shapes real platforms have (see ``_real_world_cases``):
+    #: 0 writes clean sources; the ``demo`` command writes about 1 %.
+    real_world_share: float = 0.0
+    #: 3: ``question.category``; 4: Moodle 4.x's question_bank_entries / question_versions.
+    moodle_version: int = 3
 
     @property
     def last_day(self) -> dt.date:
@@ -72,6 +77,8 @@ class Platform:
     scale: dict[str, float]
     assessment: dict[str, pd.DataFrame] = field(default_factory=dict)  # question, attempt
     moodle: dict[str, pd.DataFrame] = field(default_factory=dict)  # base names without prefix
+    #: What the warehouse must hold after ingesting every day (``_real_world_cases``).
+    real_world: dict = field(default_factory=dict)
 
     @property
     def n_events(self) -> int:
@@ -226,6 +233,10 @@ def generate(cfg: DemoConfig | None = None) -> Platform:
         sess_student, sess_time, sess_end, is_quiz, sess_topic, ans_sess, ans_quiz, row, correct, ans_time, fraction
     )
     platform.moodle.update(_moodle_rows(cfg, rng, students, mbank, activity))
+    if cfg.real_world_share > 0:
+        _real_world_cases(platform)
+    if cfg.moodle_version == 4:
+        _moodle_4_layout(platform)
     return platform
 
 
@@ -366,6 +377,7 @@ def _moodle_rows(cfg, rng, students, mbank, activity: _Activity) -> dict[str, pd
             "state": "finished",
             "timestart": t0[q_sess] + 60,
             "timefinish": t_end[q_sess] + 5,
+            "timemodified": t_end[q_sess] + 5,
             "sumgrades": 0.0,
         }
     )
@@ -452,6 +464,7 @@ def _moodle_rows(cfg, rng, students, mbank, activity: _Activity) -> dict[str, pd
         }
     )
     return {
+        **_roles(cfg, users),
         "logstore_standard_log": log,
         "quiz": quiz,
         "question": question,
@@ -518,3 +531,228 @@ def _partial_credit_answers(cfg, mbank, ans_quiz, row, theta, correct) -> np.nda
     fraction[idx] = cat / (K - 1)
     correct[idx] = cat == K - 1
     return fraction
+
+
+def _roles(cfg: DemoConfig, users: np.ndarray) -> dict[str, pd.DataFrame]:
+    """Moodle's role tables: every demo student holds the student role in every course."""
+    courses = np.arange(1, cfg.courses + 1)
+    role = pd.DataFrame(
+        {
+            "id": [3, 5],
+            "name": ["Teacher", "Student"],
+            "shortname": ["editingteacher", "student"],
+            "archetype": ["editingteacher", "student"],
+        }
+    )
+    context = pd.DataFrame({"id": 100 + courses, "contextlevel": 50, "instanceid": courses})
+    ctx = np.repeat(100 + courses, len(users))
+    assignments = pd.DataFrame(
+        {
+            "id": np.arange(1, len(ctx) + 1),
+            "roleid": 5,
+            "contextid": ctx,
+            "userid": np.tile(users, len(courses)),
+            "timemodified": 0,
+        }
+    )
+    return {"role": role, "context": context, "role_assignments": assignments}
+
+
+# -- real-world cases (issue 12): the shapes real sources have, with the truth ----------------
+#
+# Kept apart from the generator above on purpose: its own random stream (seed + 12), applied
+# to the finished tables, so the clean platform is the same with or without these cases.
+
+#: The demo's teacher: grades by hand, previews quizzes (editingteacher in every course).
+DEMO_TEACHER = 9001
+
+
+def _real_world_cases(platform: Platform) -> None:
+    """Give about ``real_world_share`` of the rows the shapes of real platforms and record in
+    ``platform.real_world`` what the warehouse must hold after every day is ingested:
+
+    * assessment: ids repeated on a later day (the production table is a view), attempts
+      without ``answered_at``, negative response times, rows without a user;
+    * Moodle: manual regrades on the next day (``mangrright`` by the teacher, with the
+      modification times Moodle sets, and the teacher's log row), partial credit and negative
+      marks (``minfraction`` -0.5), give-ups commented by the teacher (``mangaveup``), the
+      teacher's quiz previews, log rows whose action is too long for the warehouse.
+    """
+    cfg = platform.config
+    rng = np.random.default_rng(cfg.seed + 12)
+    asmt, mdl = platform.assessment, platform.moodle
+    attempts = asmt["attempt"]
+    k = max(1, round(cfg.real_world_share * len(attempts) / 4))
+    truth = {
+        "rejects": {"duplicate_event_id": k, "missing_user": k},
+        "apart": {},
+        "without_time": k,
+        "notes": {"duration_out_of_range": k},
+    }
+    last = pd.Timestamp(cfg.last_day)
+    # assessment: k ids again on a later day; k without a time; k without a user; k negative times
+    early = attempts[attempts["answered_at"] < last].sample(k, random_state=rng.integers(1 << 31))
+    dup = early.assign(answered_at=early["answered_at"] + pd.Timedelta(days=1), correct=1 - early["correct"])
+    base = attempts.iloc[:k]
+    next_id = int(attempts["id"].max()) + 1
+    no_time = base.assign(id=np.arange(next_id, next_id + k), answered_at=pd.NaT)
+    no_user = base.assign(id=np.arange(next_id + k, next_id + 2 * k), user_id=pd.NA)
+    negative = attempts.index[k : 2 * k]
+    attempts.loc[negative, "response_time_ms"] = -1500
+    asmt["attempt"] = pd.concat([attempts, dup, no_time, no_user], ignore_index=True)
+    truth["assessment_read"] = len(attempts) + 2 * k  # the rows a day can read
+    truth["assessment_events"] = len(attempts)
+
+    # Moodle: the teacher, regrades, partial and negative marks, give-ups, previews, long actions
+    qas, steps, quiz_attempts = mdl["question_attempts"], mdl["question_attempt_steps"], mdl["quiz_attempts"]
+    log = mdl["logstore_standard_log"]
+    _enrol_teacher(mdl, cfg)
+    km = max(1, round(cfg.real_world_share * len(qas) / 4))
+    final = steps.groupby("questionattemptid").tail(1).set_index("questionattemptid")
+    finish = quiz_attempts.set_index("uniqueid")["timefinish"]
+    qa_finish = qas["questionusageid"].map(finish)
+    last_epoch = int(last.timestamp())
+    # regrades: wrong answers of distinct quiz attempts finished before the last day
+    wrong = qas[(final.loc[qas["id"], "state"].to_numpy() == "gradedwrong") & (qa_finish < last_epoch).to_numpy()]
+    regraded = wrong.drop_duplicates("questionusageid").sample(
+        min(km, len(wrong.drop_duplicates("questionusageid"))), random_state=rng.integers(1 << 31)
+    )
+    day_start = (qa_finish.loc[regraded.index] // 86400 + 1) * 86400
+    when = (day_start + 9 * 3600 + rng.integers(0, 3600, len(regraded))).to_numpy()
+    new_steps = [_step(q, 3, "mangrright", 1.0, t, DEMO_TEACHER) for q, t in zip(regraded["id"], when)]
+    qas.loc[regraded.index, "timemodified"] = when
+    qa_of = quiz_attempts.set_index("uniqueid")
+    touched = regraded["questionusageid"].to_numpy()
+    quiz_attempts.loc[qa_of.index.get_indexer(touched), "timemodified"] = when
+    updated = int(qas["questionusageid"].isin(touched).sum())
+    grading_log = pd.DataFrame(
+        {
+            "eventname": "\\mod_quiz\\event\\question_manually_graded",
+            "component": "mod_quiz",
+            "action": "manually",
+            "target": "question",
+            "objecttable": "question",
+            "objectid": regraded["questionid"].to_numpy(),
+            "crud": "u",
+            "edulevel": 1,
+            "userid": DEMO_TEACHER,
+            "courseid": 1,
+            "anonymous": 0,
+            "timecreated": when,
+            "origin": "web",
+        }
+    )
+    # partial credit and negative marks; give-ups commented by the teacher
+    rest = qas.drop(regraded.index)
+    marked = rest.sample(min(2 * km, len(rest)), random_state=rng.integers(1 << 31))
+    partial, negative_mark = marked.iloc[: len(marked) // 2], marked.iloc[len(marked) // 2 :]
+    gave_up = rest.drop(marked.index).sample(min(km, len(rest) - len(marked)), random_state=rng.integers(1 << 31))
+    qas.loc[marked.index, "minfraction"] = -0.5
+    last_step = steps.groupby("questionattemptid").tail(1)
+    for frame, state, fraction in ((partial, "gradedpartial", 0.25), (negative_mark, "gradedwrong", -0.5)):
+        rows = last_step.index[last_step["questionattemptid"].isin(frame["id"])]
+        steps.loc[rows, ["state", "fraction"]] = [state, fraction]
+    rows = last_step.index[last_step["questionattemptid"].isin(gave_up["id"])]
+    steps.loc[rows, ["state", "fraction"]] = ["gaveup", np.nan]
+    new_steps += [
+        _step(q, 3, "mangaveup", np.nan, int(t) + 3600, DEMO_TEACHER)
+        for q, t in zip(gave_up["id"], qa_finish.loc[gave_up.index])
+    ]
+    # the teacher previews a quiz: its question attempts are kept apart
+    preview_qa = qas.iloc[:km]
+    pid = int(quiz_attempts["id"].max()) + 1
+    preview_usage = int(quiz_attempts["uniqueid"].max()) + 1
+    pfinish = int(qa_finish.iloc[0]) + 120
+    quiz_attempts.loc[len(quiz_attempts)] = {
+        "id": pid,
+        "quiz": 1,
+        "userid": DEMO_TEACHER,
+        "attempt": 1,
+        "uniqueid": preview_usage,
+        "preview": 1,
+        "state": "finished",
+        "timestart": pfinish - 300,
+        "timefinish": pfinish,
+        "timemodified": pfinish,
+        "sumgrades": 0.0,
+    }
+    first_qa = int(qas["id"].max()) + 1
+    previews = preview_qa.assign(
+        id=np.arange(first_qa, first_qa + len(preview_qa)), questionusageid=preview_usage, timemodified=pfinish
+    )
+    new_steps += [_step(q, 0, "gradedright", 1.0, pfinish, DEMO_TEACHER) for q in previews["id"]]
+    # log rows whose action does not fit the warehouse's verb (32 characters)
+    long_rows = log.iloc[:km].assign(action="x" * 40, eventname="\\local_custom\\event\\very_long_action")
+    mdl["question_attempts"] = pd.concat([qas, previews], ignore_index=True)
+    all_steps = pd.concat([steps, pd.DataFrame(new_steps)], ignore_index=True)
+    all_steps["id"] = np.arange(1, len(all_steps) + 1)
+    mdl["question_attempt_steps"] = all_steps.sort_values(["questionattemptid", "sequencenumber"]).reset_index(
+        drop=True
+    )
+    extra_log = pd.concat([grading_log, long_rows.drop(columns="id")], ignore_index=True)
+    extra_log.insert(0, "id", np.arange(int(log["id"].max()) + 1, int(log["id"].max()) + 1 + len(extra_log)))
+    mdl["logstore_standard_log"] = pd.concat([log, extra_log], ignore_index=True)
+
+    truth["rejects"]["value_too_long"] = len(long_rows)
+    truth["apart"] = {"non_student": len(grading_log), "preview": len(previews)}
+    truth["moodle_events"] = len(log) + len(qas)
+    truth["moodle_updated"] = updated
+    truth["moodle_read"] = len(log) + len(extra_log) + len(qas) + len(previews) + updated
+    truth["regraded"] = sorted(f"mdl-qa:{q}" for q in regraded["id"])
+    truth["scores"] = {
+        **{f"mdl-qa:{q}": (0.5, 0.25) for q in partial["id"]},
+        **{f"mdl-qa:{q}": (0.0, -0.5) for q in negative_mark["id"]},
+        **{f"mdl-qa:{q}": (0.0, 0.0) for q in gave_up["id"]},
+        **{f"mdl-qa:{q}": (1.0, 1.0) for q in regraded["id"]},
+    }
+    truth["catalogue_problems"] = _bad_question_meta(asmt["question"], rng)
+    platform.real_world = truth
+
+
+def _bad_question_meta(question: pd.DataFrame, rng: np.random.Generator) -> dict[str, str]:
+    """Two plain questions get a ``meta`` real authors write: an ``irt`` that is not an object,
+    tags as one string. Both stay in the catalogue with a recorded problem."""
+    plain = question.index[~question["meta"].str.contains('"anchor"')]
+    first, second = rng.choice(plain, 2, replace=False)
+    question.loc[first, "meta"] = json.dumps({"tags": ["practice"], "irt": "see sheet"})
+    question.loc[second, "meta"] = json.dumps({"tags": "not-an-anchor"})
+    return {str(question.loc[first, "id"]): "invalid_irt", str(question.loc[second, "id"]): "tags_not_a_list"}
+
+
+def _step(question_attempt: int, sequence: int, state: str, fraction: float, t: int, user: int) -> dict:
+    return {
+        "questionattemptid": int(question_attempt),
+        "sequencenumber": sequence,
+        "state": state,
+        "fraction": fraction,
+        "timecreated": int(t),
+        "userid": user,
+    }
+
+
+def _enrol_teacher(mdl: dict[str, pd.DataFrame], cfg: DemoConfig) -> None:
+    ra = mdl["role_assignments"]
+    contexts = mdl["context"]["id"].to_numpy()
+    teacher = pd.DataFrame(
+        {
+            "id": np.arange(len(ra) + 1, len(ra) + 1 + len(contexts)),
+            "roleid": 3,
+            "contextid": contexts,
+            "userid": DEMO_TEACHER,
+            "timemodified": 0,
+        }
+    )
+    mdl["role_assignments"] = pd.concat([ra, teacher], ignore_index=True)
+
+
+def _moodle_4_layout(platform: Platform) -> None:
+    """Moodle 4.x: the category moves from ``question`` to ``question_bank_entries``."""
+    question = platform.moodle["question"]
+    ids = question["id"].to_numpy()
+    platform.moodle["question_bank_entries"] = pd.DataFrame(
+        {"id": 500 + ids, "questioncategoryid": question["category"].to_numpy(), "idnumber": None, "ownerid": None}
+    )
+    platform.moodle["question_versions"] = pd.DataFrame(
+        {"id": 700 + ids, "questionbankentryid": 500 + ids, "version": 1, "questionid": ids, "status": "ready"}
+    )
+    platform.moodle["question"] = question.drop(columns="category")

@@ -49,7 +49,8 @@ class DemoRun:
 def write_platform(cfg: DemoConfig, s: settings.Settings) -> Platform:
     platform = generate(cfg)
     s.data_dir.mkdir(parents=True, exist_ok=True)
-    write_assessment(platform, make_engine(s.sources.assessment_url))
+    if s.sources.assessment_url:
+        write_assessment(platform, make_engine(s.sources.assessment_url))
     if s.sources.moodle_url:
         write_moodle(platform, make_engine(s.sources.moodle_url), s.sources.moodle_prefix)
     save_truth(platform, s.data_dir / "truth")
@@ -151,6 +152,7 @@ def summary(result: DemoRun, s: settings.Settings) -> str:
     lines.append("warehouse tables:")
     for base in wh.schema.table_names:
         lines.append(f"  {wh.schema.name(base):32s} {wh.count(base):>9,d} rows")
+    lines += _source_rows_text(wh, result.platform)
     meta = wh.read("mirt_fit_meta")
     if len(meta):
         spec = meta.sort_values("fitted_at")["model_spec"].iloc[-1]
@@ -201,6 +203,28 @@ def partial_credit_recovery(platform, wh) -> list[str]:
         f"partial credit: {len(poly)} of {len(truth)} GPCM questions calibrated as polytomous; recovery of "
         f"their thresholds: r = {np.corrcoef(est_b, true_b)[0, 1]:.3f}, RMSE {rmse_b:.3f}; slopes RMSE {rmse_a:.3f}"
     ]
+
+
+def _source_rows_text(wh, platform: Platform) -> list[str]:
+    """Every source row accounted for over the ingested days, and the rejects by reason."""
+    from ..spine.accounting import accounting_text
+
+    book = wh.read("ingest_accounting", columns=["source", "kind", "rows"])
+    lines = ["source rows over the ingested days (rows read = events + rejected + updated + kept apart):"]
+    for source, part in book.groupby("source"):
+        kinds = part.groupby("kind")["rows"].sum().astype(int).to_dict()
+        kinds.pop("without_time", None)  # counted on every run: per day, not a sum
+        lines.append(f"  {accounting_text(source, kinds)}")
+    timeless = book[book["kind"] == "without_time"]
+    if len(timeless):
+        lines.append(f"  attempts without a usable time (no day can read them): {int(timeless['rows'].max())}")
+    rejects = wh.read("rejected_events", columns=["reason"])["reason"].value_counts()
+    lines.append("rejects by reason: " + (", ".join(f"{reason} {n}" for reason, n in rejects.items()) or "none"))
+    if platform.real_world:
+        lines.append(
+            f"generator's truth: rejects {platform.real_world['rejects']}, kept apart {platform.real_world['apart']}"
+        )
+    return lines
 
 
 def ui_instructions(s: settings.Settings) -> str:

@@ -23,8 +23,9 @@ def write_assessment(platform: Platform, engine: sa.Engine) -> dict[str, int]:
 
 def write_moodle(platform: Platform, engine: sa.Engine, prefix: str = "mdl_") -> dict[str, int]:
     """(Re)create the Moodle tables under ``prefix`` and fill them; returns rows per table."""
-    md = moodle_tables(prefix)
-    md.drop_all(engine)
+    md = moodle_tables(prefix, platform.config.moodle_version)
+    for version in (3, 4):  # whichever layout was written before
+        moodle_tables(prefix, version).drop_all(engine)
     md.create_all(engine)
     with engine.begin() as conn:
         return {

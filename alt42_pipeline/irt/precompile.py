@@ -8,7 +8,7 @@ so without this every calibration or rescore pod would compile again (about 11 s
   ``NUMBA_CACHE_DIR`` pointing at :data:`BAKED`, inside the package) calls every kernel
   through the engine's public functions, for every model and scoring method, on simulated
   data: the cache then holds each kernel for the argument types the pipeline uses;
-* at run time, :func:`seed` (called by :mod:`.jit`, before any kernel module loads) copies the
+* at run time, :func:`.jit.seed` (called by :mod:`.jit`, before any kernel module loads) copies the
   baked cache into the process's writable ``NUMBA_CACHE_DIR`` when that one lacks it; numba
   needs its cache directory writable, and the image's package directory is read-only.
 
@@ -19,33 +19,11 @@ build machine's CPU (numba keys its cache on the CPU name and features). Outside
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-#: Where the image keeps the compiled kernels (written at build time, read-only at run time).
-BAKED = Path(__file__).with_name("_compiled")
-#: Marks a cache directory seeded from :data:`BAKED` (its content is the build's id).
-MARKER = ".alt42-seeded"
+from .jit import BAKED, MARKER, seed
 
-
-def seed(cache_dir: str | Path | None = None, baked: Path = BAKED) -> bool:
-    """Copy the baked kernels into ``cache_dir`` (default numba's ``NUMBA_CACHE_DIR``) unless
-    they are there already; True when something was copied."""
-    if cache_dir is None:
-        from numba.core import config
-
-        cache_dir = config.CACHE_DIR
-    if not cache_dir or not baked.is_dir():
-        return False
-    target = Path(cache_dir)
-    if target.resolve() == baked.resolve():
-        return False
-    stamp = (baked / MARKER).read_text() if (baked / MARKER).exists() else ""
-    marker = target / MARKER
-    if marker.exists() and marker.read_text() == stamp:
-        return False
-    shutil.copytree(baked, target, dirs_exist_ok=True)
-    return True
+__all__ = ["BAKED", "MARKER", "main", "seed", "warm"]
 
 
 def warm() -> list[str]:

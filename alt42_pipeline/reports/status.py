@@ -32,7 +32,11 @@ class Status:
     inactivity_last_day: int
     rejects: pd.DataFrame  # reason, rows within the window
     intervention_errors: int
-    failed_runs: list[dict] | None  # job, run_id, partition, at; None: the Dagster instance was not consulted
+    failed_runs: list[dict] | None
+    catalogue_problems: pd.DataFrame  # problem, questions (kept in the catalogue, see spine.catalogue)
+    ingest: dict[
+        str, object
+    ]  # day: latest ingested day, lines: its accounting per source  # job, run_id, partition, at; None: the Dagster instance was not consulted
 
 
 def gather(
@@ -58,7 +62,31 @@ def gather(
         rejects=rejects.groupby("reason").size().rename("rows").reset_index().sort_values("rows", ascending=False),
         intervention_errors=len(errors),
         failed_runs=failed_runs,
+        catalogue_problems=_catalogue_problems(wh),
+        ingest=_latest_accounting(wh),
     )
+
+
+def _catalogue_problems(wh: Warehouse) -> pd.DataFrame:
+    problems = wh.read("catalogue_problems", columns=["problem", "question_id"])
+    return problems.groupby("problem").size().rename("questions").reset_index()
+
+
+def _latest_accounting(wh: Warehouse) -> dict[str, object]:
+    """The accounting of the latest ingested day with source rows, one line per source
+    (``spine.accounting``)."""
+    from ..spine.accounting import accounting_text
+
+    book = wh.read("ingest_accounting", columns=["event_date", "source", "kind", "rows"])
+    if book.empty:
+        return {"day": None, "lines": []}
+    read = book[(book["kind"] == "read") & (book["rows"] > 0)]
+    day = (read if len(read) else book)["event_date"].max()  # today's intraday run may have read nothing yet
+    rows = book[book["event_date"] == day]
+    lines = [
+        accounting_text(src, dict(zip(part["kind"], part["rows"].astype(int)))) for src, part in rows.groupby("source")
+    ]
+    return {"day": day, "lines": lines}
 
 
 def _fitted_since(wh: Warehouse, since: dt.datetime) -> dict[str, int]:
@@ -95,6 +123,8 @@ def format_status(s: Status) -> str:
     counts = ", ".join(f"{r.state} {r.students}" for r in s.states.itertuples(index=False)) or "no students yet"
     lines.append(f"Students per state: {counts}")
 
+    lines += ["", _ingest_text(s)]
+
     days = _age(s.window)
     lines += ["", f"Recent failures (last {days}):"]
     rejected = ", ".join(f"{r.reason} {r.rows}" for r in s.rejects.itertuples(index=False))
@@ -110,6 +140,15 @@ def format_status(s: Status) -> str:
             partition = f"  partition {r['partition']}" if r["partition"] else ""
             lines.append(f"    {r['at']:%Y-%m-%d %H:%M}  {r['job']}{partition}  run {r['run_id'][:8]}")
     return "\n".join(lines)
+
+
+def _ingest_text(s: Status) -> str:
+    day = s.ingest["day"]
+    text = f"Source rows of the latest ingested day ({day}):" if day else "Source rows: no day ingested yet"
+    for line in s.ingest["lines"]:
+        text += f"\n  {line}"
+    problems = ", ".join(f"{r.problem} {r.questions}" for r in s.catalogue_problems.itertuples(index=False))
+    return text + f"\nCatalogue problems (questions kept, see catalogue_problems): {problems or 'none'}"
 
 
 def _calibration_text(s: Status) -> str:

@@ -52,11 +52,27 @@ class Sources:
     def attempts(self, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
         return assessment.read_attempts(self.assessment, start, end)
 
+    def attempts_without_time(self) -> int:
+        """Attempts no day can read (``answered_at`` NULL or infinite): counted, not lost."""
+        return 0 if self.assessment is None else assessment.count_attempts_without_time(self.assessment)
+
     # -- Moodle --------------------------------------------------------------------------------
+    def moodle_version(self) -> int:
+        """3 or 4: the question-bank layout of this Moodle (detected, see ``moodle.schema_version``)."""
+        return moodle.schema_version(self.moodle, self.moodle_prefix)
+
     def moodle_questions(self) -> pd.DataFrame:
         if self.moodle is None:
             return pd.DataFrame(columns=["id", "category"])
         return moodle.read_questions(self.moodle, self.moodle_prefix)
+
+    def moodle_students(self) -> pd.DataFrame:
+        """(userid, courseid) of every student role assignment in a course."""
+        return moodle.read_students(self.moodle, self.moodle_prefix)
+
+    def moodle_changes(self, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
+        """Answers of earlier quiz attempts modified in ``[start, end)`` (regrades, late finishes)."""
+        return moodle.read_quiz_changes(self.moodle, self.moodle_prefix, start, end)
 
     def moodle_log(self, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
         return moodle.read_log(self.moodle, self.moodle_prefix, start, end)

@@ -25,7 +25,20 @@ def read_attempts(engine: sa.Engine, start: dt.datetime, end: dt.datetime) -> pd
     )
 
 
+#: Times outside these bounds (PostgreSQL's ``infinity`` among them) belong to no day.
+USABLE_TIMES = (dt.datetime(1970, 1, 1), dt.datetime(9000, 1, 1))
+
+
 def count_attempts_without_time(engine: sa.Engine) -> int:
-    """Attempts that no time window can ever read (``answered_at`` is NULL)."""
+    """Attempts that no time window can ever read: ``answered_at`` NULL, ``infinity`` or
+    ``-infinity`` (or otherwise outside :data:`USABLE_TIMES`)."""
     with engine.connect() as conn:
-        return int(conn.execute(sa.text("SELECT COUNT(*) FROM attempt WHERE answered_at IS NULL")).scalar_one())
+        return int(
+            conn.execute(
+                sa.text(
+                    "SELECT COUNT(*) FROM attempt WHERE answered_at IS NULL "
+                    "OR NOT (answered_at >= :lo AND answered_at < :hi)"
+                ),
+                {"lo": USABLE_TIMES[0], "hi": USABLE_TIMES[1]},
+            ).scalar_one()
+        )

@@ -11,7 +11,9 @@ Assessment database (PostgreSQL in production):
 
 Moodle (MySQL/MariaDB, table prefix ``mdl_`` by default): the standard log store, the quiz
 chain ``quiz_attempts.uniqueid -> question_attempts.questionusageid ->
-question_attempt_steps.questionattemptid``, the question bank and ``user_lastaccess``.
+question_attempt_steps.questionattemptid``, the question bank (3.x: ``question.category``;
+4.x: ``question_versions -> question_bank_entries.questioncategoryid``), the role tables
+(``role``, ``context``, ``role_assignments``: who is a student) and ``user_lastaccess``.
 """
 
 from __future__ import annotations
@@ -48,8 +50,17 @@ def assessment_tables() -> sa.MetaData:
     return md
 
 
+#: The Moodle versions whose question-bank layout the readers know (see ``moodle_tables``).
+MOODLE_VERSIONS = (3, 4)
+
+
 @lru_cache(maxsize=8)
-def moodle_tables(prefix: str = "mdl_") -> sa.MetaData:
+def moodle_tables(prefix: str = "mdl_", version: int = 3) -> sa.MetaData:
+    """Moodle's tables under ``prefix``. ``version`` 3: ``question.category``; 4: since
+    Moodle 4.0 a question's category lives in ``question_bank_entries``, reached through
+    ``question_versions``, and ``question`` has no ``category`` column."""
+    if version not in MOODLE_VERSIONS:
+        raise ValueError(f"Moodle version {version} is not one of {MOODLE_VERSIONS}")
     p = validate_prefix(prefix, "Moodle table prefix")
     md = sa.MetaData()
     big = sa.BigInteger().with_variant(sa.Integer, "sqlite")
@@ -94,16 +105,60 @@ def moodle_tables(prefix: str = "mdl_") -> sa.MetaData:
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("timestart", sa.BigInteger, nullable=False),
         sa.Column("timefinish", sa.BigInteger, nullable=False, default=0),
+        sa.Column("timemodified", sa.BigInteger, nullable=False, default=0),
         sa.Column("sumgrades", sa.Numeric(10, 5)),
         sa.Index(f"{p}quizatte_timfin_ix", "timefinish"),
     )
-    sa.Table(
-        f"{p}question",
-        md,
+    question = [
         sa.Column("id", big, primary_key=True, autoincrement=True),
-        sa.Column("category", sa.BigInteger, nullable=False),
         sa.Column("name", sa.String(255), nullable=False),
         sa.Column("qtype", sa.String(20), nullable=False),
+    ]
+    if version == 3:
+        question.insert(1, sa.Column("category", sa.BigInteger, nullable=False))
+    sa.Table(f"{p}question", md, *question)
+    if version == 4:
+        sa.Table(
+            f"{p}question_bank_entries",
+            md,
+            sa.Column("id", big, primary_key=True, autoincrement=True),
+            sa.Column("questioncategoryid", sa.BigInteger, nullable=False),
+            sa.Column("idnumber", sa.String(100)),
+            sa.Column("ownerid", sa.BigInteger),
+        )
+        sa.Table(
+            f"{p}question_versions",
+            md,
+            sa.Column("id", big, primary_key=True, autoincrement=True),
+            sa.Column("questionbankentryid", sa.BigInteger, nullable=False),
+            sa.Column("version", sa.Integer, nullable=False, default=1),
+            sa.Column("questionid", sa.BigInteger, nullable=False),
+            sa.Column("status", sa.String(10), nullable=False, default="ready"),
+        )
+    # Who is a student: the role ``student`` assigned in a course's context (contextlevel 50).
+    sa.Table(
+        f"{p}role",
+        md,
+        sa.Column("id", big, primary_key=True, autoincrement=True),
+        sa.Column("name", sa.String(255), nullable=False, default=""),
+        sa.Column("shortname", sa.String(100), nullable=False),
+        sa.Column("archetype", sa.String(30), nullable=False, default=""),
+    )
+    sa.Table(
+        f"{p}context",
+        md,
+        sa.Column("id", big, primary_key=True, autoincrement=True),
+        sa.Column("contextlevel", sa.BigInteger, nullable=False),
+        sa.Column("instanceid", sa.BigInteger, nullable=False),
+    )
+    sa.Table(
+        f"{p}role_assignments",
+        md,
+        sa.Column("id", big, primary_key=True, autoincrement=True),
+        sa.Column("roleid", sa.BigInteger, nullable=False),
+        sa.Column("contextid", sa.BigInteger, nullable=False),
+        sa.Column("userid", sa.BigInteger, nullable=False),
+        sa.Column("timemodified", sa.BigInteger, nullable=False, default=0),
     )
     sa.Table(
         f"{p}question_attempts",

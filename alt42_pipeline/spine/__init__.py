@@ -3,6 +3,7 @@ features, weekly KPIs. Pure logic in ``events``, ``catalogue``, ``features``, ``
 ``timing``; ``flows`` reads, computes and writes. No Dagster here.
 """
 
+from .accounting import accounting_problems
 from .catalogue import CatalogueResult
 from .events import ANSWERED, Canonical
 from .flows import (
@@ -19,6 +20,7 @@ from .kpis import KPI_NAMES, week_start
 
 __all__ = [
     "ANSWERED",
+    "accounting_problems",
     "KPI_NAMES",
     "Canonical",
     "CatalogueResult",

@@ -41,7 +41,7 @@ def test_every_bad_row_is_rejected_with_its_reason():
             (3, 7, 11, 1, "2026-03-02 25:99:00", 1000),  # unparseable time
             (4, 7, 11, 1, "2026-03-02 23:00:00", 1000),  # future (now is 18:00)
             (5, 7, 99, 1, "2026-03-02 10:00:00", 1000),  # unknown question
-            (6, 7, 11, 2, "2026-03-02 10:00:00", 1000),  # score out of range
+            (6, 7, 11, 2, "2026-03-02 10:00:00", 1000),  # correct is neither 0 nor 1
             (7, 7, 11, None, "2026-03-02 10:00:00", 1000),  # no score
             (1, 7, 11, 0, "2026-03-02 10:05:00", 1000),  # duplicate id of row 1
             (8, 0, 11, 1, "2026-03-02 10:00:00", 1000),  # user 0 is no user
@@ -54,9 +54,9 @@ def test_every_bad_row_is_rejected_with_its_reason():
     assert out.reject_counts == {
         "duplicate_event_id": 1,
         "future_time": 1,
+        "invalid_correct": 1,
         "invalid_score": 1,
         "missing_user": 2,
-        "score_out_of_range": 1,
         "unknown_question": 1,
         "unparseable_time": 1,
     }

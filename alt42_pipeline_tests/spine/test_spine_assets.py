@@ -143,13 +143,13 @@ def test_malformed_source_rows_are_all_counted_in_rejected_events(sqlite_url, de
     wh = Warehouse(sqlite_url)
     rejected = wh.read("rejected_events", {"event_date": day})
     assert sorted(rejected.reason) == sorted(
-        ["missing_user", "unknown_question", "unparseable_time", "score_out_of_range", "duplicate_event_id"]
+        ["missing_user", "unknown_question", "unparseable_time", "invalid_correct", "duplicate_event_id"]
     )
     assert md["rejected"].value == 5
     assert md["reject_reasons"].value == {
         "duplicate_event_id": 1,
+        "invalid_correct": 1,
         "missing_user": 1,
-        "score_out_of_range": 1,
         "unknown_question": 1,
         "unparseable_time": 1,
     }

@@ -25,9 +25,30 @@ def define(md: sa.MetaData, name: Callable[[str], str]) -> None:
         sa.Column("occurred_at", UtcDateTime, nullable=False),
         sa.Column("event_date", sa.Date, nullable=False),
         sa.Column("source", sa.String(32), nullable=False),
+        sa.Column("raw_score", sa.Float),
         sa.Index(name("ix_events_date_user"), "event_date", "user_id"),
         sa.Index(name("ix_events_user_time"), "user_id", "occurred_at"),
         comment="Canonical learning events from every source, one daily partition per event_date.",
+    )
+    sa.Table(
+        name("ingest_accounting"),
+        md,
+        sa.Column("event_date", sa.Date, primary_key=True),
+        sa.Column("source", sa.String(32), primary_key=True),
+        sa.Column("kind", sa.String(64), primary_key=True),
+        sa.Column("rows", sa.BigInteger, nullable=False),
+        sa.Column("recorded_at", UtcDateTime, nullable=False),
+        comment="Per ingested day and source: rows read = events + rejected + kept apart + updated.",
+    )
+    sa.Table(
+        name("catalogue_problems"),
+        md,
+        sa.Column("question_id", sa.String(64), primary_key=True),
+        sa.Column("problem", sa.String(64), primary_key=True),
+        sa.Column("source", sa.String(32), nullable=False),
+        sa.Column("detail", sa.Text),
+        sa.Column("updated_at", UtcDateTime, nullable=False),
+        comment="Questions kept in the catalogue with a problem (bad meta, rejected anchor).",
     )
     sa.Table(
         name("rejected_events"),

@@ -12,7 +12,7 @@ Frozen: written out as the schema stood when this revision was made; never edit 
 the rule in ``alt42_pipeline.warehouse.migrations``).
 
 Revision ID: 0008
-Revises: 0010
+Revises: 0005
 """
 
 import sqlalchemy as sa
@@ -22,7 +22,7 @@ from alt42_pipeline.warehouse.migrations.ops import column_missing, prefixed
 from alt42_pipeline.warehouse.types import JsonDocument
 
 revision = "0008"
-down_revision = "0010"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
