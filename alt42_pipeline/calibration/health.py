@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..irt.model import item_arrays, response
+from ..irt.polymodel import answer_probs, is_polytomous_table, poly_item_arrays
 
 A_RANGE = (0.2, 4.0)
 B_LIMIT = 4.0
@@ -74,6 +75,8 @@ def item_misfit(responses: pd.DataFrame, items: pd.DataFrame, abilities: pd.Data
     shown, not used: one surprising answer of an extreme student blows it up in small samples).
 
     ``responses``: user_id, item_id, correct; ``items`` indexed by item_id with a, d or b (c);
+    for a mixed items table (partial credit) the response is its ``category`` and the
+    expectation and variance those of the item's category distribution;
     ``abilities``: user_id, theta.
     """
     columns = ["n", "observed", "expected", "infit", "outfit", "misfit"]
@@ -81,11 +84,20 @@ def item_misfit(responses: pd.DataFrame, items: pd.DataFrame, abilities: pd.Data
     r = r[r["item_id"].isin(items.index)]
     if r.empty:
         return pd.DataFrame(columns=columns, index=pd.Index([], name="item_id"))
-    a, d, c = item_arrays(items, null_c_is_zero=True)
     j = items.index.get_indexer(r["item_id"])
-    p = np.clip(response(r["theta"].to_numpy(), a[j], d[j], c[j]), 1e-6, 1 - 1e-6)
-    x = r["correct"].to_numpy(dtype=float)
-    work = pd.DataFrame({"item_id": r["item_id"].to_numpy(), "x": x, "p": p, "sq": (x - p) ** 2, "var": p * (1 - p)})
+    if is_polytomous_table(items):  # partial credit: the category against its expected score
+        q = poly_item_arrays(items)
+        probs = answer_probs(r["theta"].to_numpy(), j, q)  # answers x categories
+        k = np.arange(probs.shape[1], dtype=float)
+        p = probs @ k
+        var = np.maximum(probs @ (k * k) - p * p, 1e-6)
+        x = (r["category"] if "category" in r else r["correct"]).to_numpy(dtype=float)
+    else:
+        a, d, c = item_arrays(items, null_c_is_zero=True)
+        p = np.clip(response(r["theta"].to_numpy(), a[j], d[j], c[j]), 1e-6, 1 - 1e-6)
+        var = p * (1 - p)
+        x = r["correct"].to_numpy(dtype=float)
+    work = pd.DataFrame({"item_id": r["item_id"].to_numpy(), "x": x, "p": p, "sq": (x - p) ** 2, "var": var})
     work["z2"] = work["sq"] / work["var"]
     g = work.groupby("item_id")
     out = pd.DataFrame(

@@ -35,8 +35,10 @@ from ..irt.drift import calibration_drift, drift_summary, link_purified
 from ..irt.model import b_from_d, exclusion_reasons
 from ..settings import IrtSettings
 from ..warehouse import Warehouse
+from . import partial_credit as pc
 from .anchors import queue_drifting
 from .health import RMSD_LIMIT, RMSD_MIN_RESPONSES
+from .partial_credit import polytomous_spec
 from .remote import IrtServiceClient, IrtServiceError
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,12 @@ class CalibrationSettings(BaseModel):
     linking_method: Literal["stocking-lord", "haebara", "mean-mean", "mean-sigma"] = "stocking-lord"
     score_method: Literal["eap", "map", "ml"] = "eap"
     quadpts: Annotated[int, Field(ge=5)] = 41
+    # Partial credit (built-in engine): answers' canonical scores become categories (rule in
+    # irt/categories.py) and items with more than two are calibrated with polytomous_model
+    # next to the binary ones; false = every answer 0/1 by its success, as before.
+    polytomous: bool = True
+    polytomous_model: Literal["gpcm", "pcm", "grm"] = "gpcm"
+    min_category_responses: Annotated[int, Field(ge=1)] = 10
 
 
 @dataclass
@@ -73,6 +81,8 @@ class CalibrationOutcome:
     drift: pd.DataFrame = field(default_factory=pd.DataFrame)
     # sparse item fit per item: rmsd, infit, outfit, n
     item_fit: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    categories: pd.DataFrame | None = None  # partial credit: the categories rule's outcome per item
 
     def fit_summary(self) -> dict:
         """Plain values of the sparse item fit for ``model_spec`` and metadata."""
@@ -139,15 +149,16 @@ class CalibrationOutcome:
             "item_fit": self.fit_summary(),
             "score_method": settings.score_method,
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+            "polytomous": polytomous_spec(self.items, self.categories, settings),
         }
 
 
 def load_responses(wh: Warehouse, first: dt.date, last: dt.date, users: pd.Index | None = None) -> pd.DataFrame:
     """First answer per (student, item) among answered events with first <= date <= last."""
     e = wh.table("events")
-    stmt = sa.select(e.c.user_id, e.c.question_id.label("item_id"), e.c.success, e.c.occurred_at, e.c.event_id).where(
-        e.c.verb == "answered", e.c.event_date >= first, e.c.event_date <= last, e.c.question_id.is_not(None)
-    )
+    stmt = sa.select(
+        e.c.user_id, e.c.question_id.label("item_id"), e.c.success, e.c.score, e.c.occurred_at, e.c.event_id
+    ).where(e.c.verb == "answered", e.c.event_date >= first, e.c.event_date <= last, e.c.question_id.is_not(None))
     frame = wh.read(stmt)
     if users is not None:
         frame = frame[frame["user_id"].isin(users)]
@@ -157,6 +168,11 @@ def load_responses(wh: Warehouse, first: dt.date, last: dt.date, users: pd.Index
             "user_id": first["user_id"].astype("int64").to_numpy(),
             "item_id": first["item_id"].astype(str).to_numpy(),
             "correct": first["success"].astype(bool).astype("int8").to_numpy(),
+            # the canonical score in [0, 1] (partial credit); an event without one scores its success
+            "score": pd.to_numeric(first["score"], errors="coerce")
+            .fillna(first["success"].astype(bool).astype(float))
+            .clip(0.0, 1.0)
+            .to_numpy(),
         }
     )
 
@@ -210,16 +226,30 @@ def warm_start(previous: pd.DataFrame | None, linking: dict | None) -> pd.DataFr
 
 
 def _builtin(
-    responses: pd.DataFrame, s: CalibrationSettings, start: pd.DataFrame | None = None
+    responses: pd.DataFrame,
+    s: CalibrationSettings,
+    start: pd.DataFrame | None = None,
+    categories: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, dict, pd.DataFrame, dict | None]:
-    fit = irt.calibrate(
-        responses,
-        model=s.model,
-        quadpts=s.quadpts,
-        min_item_responses=s.min_item_responses,
-        on_invalid="exclude",
-        start=start,
-    )
+    if categories is not None:  # partial credit: the mixed-format engine (partial_credit.py), cold start
+        fit = irt.calibrate(
+            responses,
+            model=pc.item_models(categories, s.model, s.polytomous_model),
+            default="2pl",
+            n_categories=categories["n_categories"],
+            quadpts=s.quadpts,
+            min_item_responses=s.min_item_responses,
+            on_invalid="exclude",
+        )
+    else:
+        fit = irt.calibrate(
+            responses,
+            model=s.model,
+            quadpts=s.quadpts,
+            min_item_responses=s.min_item_responses,
+            on_invalid="exclude",
+            start=start,
+        )
     summary = {
         "warm_start": start is not None,
         "converged": fit.converged,
@@ -293,13 +323,20 @@ def calibrate_and_link(
     t = time.perf_counter()
     start = warm_start(previous, previous_linking)
     backend, fallback = service.backend, None
+    # --- partial credit: categories from the scores (built-in engine only) ---
+    binary_responses, categories, dropped = responses, None, None
+    if settings.polytomous and backend != "remote" and "score" in responses:
+        if pc.has_partial_credit(responses):  # else: 0/1 answers only, the binary calibration as before
+            responses, categories, dropped = pc.categorise(responses, settings.min_category_responses)
+    # --- end of partial credit ---
     if backend == "builtin":
-        items, fit, excluded, remote_linking = _builtin(responses, settings, start)
+        items, fit, excluded, remote_linking = _builtin(responses, settings, start, categories)
     else:
         if client is None and not service.service_url:
             raise ValueError(f"backend {backend!r} needs the IRT service URL (ALT42_IRT_SERVICE_URL)")
         try:
             with client or IrtServiceClient.from_settings(service) as remote:
+                responses, categories, dropped = binary_responses, None, None  # the service takes 0/1 answers
                 items, fit, excluded, remote_linking = _remote(responses, anchors, settings, remote)
         except IrtServiceError as exc:
             if backend != "remote-with-fallback":
@@ -308,16 +345,21 @@ def calibrate_and_link(
             log.warning("IRT service failed, calibrating with the built-in engine instead: %s", exc)
             backend = "builtin"
             items, fit, excluded, remote_linking = _builtin(responses, settings, start)
+    if dropped is not None and len(dropped):
+        excluded = pd.concat([dropped, excluded], ignore_index=True)
     timings["calibrate"] = time.perf_counter() - t
 
     t = time.perf_counter()
     common = items.index.intersection(anchors.index)
     purified = None
+    # the anchors' reference parameters are binary: with partial credit, link on the binary items
+    link_items = items if categories is None else items[items["n_categories"].to_numpy() == 2]
+    common = common.intersection(link_items.index)
     if remote_linking is not None:
         constants = irt.LinkingConstants(remote_linking["slope"], remote_linking["intercept"], "service", len(common))
     else:
         try:
-            purified = link_purified(items, anchors, method=settings.linking_method, exclude=kept_out)
+            purified = link_purified(link_items, anchors, method=settings.linking_method, exclude=kept_out)
             constants = purified.constants
         except ValueError as exc:
             log.warning("the scale is not linked (identity): %s", exc)
@@ -345,7 +387,9 @@ def calibrate_and_link(
     scored = irt.score(kept, items, method=settings.score_method)
     timings["score"] = time.perf_counter() - t
     t = time.perf_counter()
-    item_fit = _sparse_fit(kept, items, scored)
+    # sparse item fit (RMSD, infit, outfit) is for binary items; partial-credit items' fit is in their curves
+    fit_items = link_items
+    item_fit = _sparse_fit(kept[kept["item_id"].isin(fit_items.index)], fit_items, scored)
     timings["item_fit"] = time.perf_counter() - t
     linked_items, linked_abilities = irt.rescale(items, scored, constants)
     linked_items["is_anchor"] = linked_items.index.isin(anchors.index)
@@ -365,6 +409,7 @@ def calibrate_and_link(
         anchor_drift=drift_stats,
         drift=drift,
         item_fit=item_fit,
+        categories=categories,
     )
 
 
@@ -414,9 +459,9 @@ def write_calibration(
             "calibration_id": calibration_id,
             "run_id": run_id,
             "item_id": it.index.astype(str),
-            "model": settings.model,
+            "model": it["model"].to_numpy() if "model" in it else settings.model,
             "a": it["a"].to_numpy(),
-            "d": it["d"].to_numpy(),
+            "d": pc.summary_d(it),
             "b": it["b"].to_numpy(),
             "c": it["c"].to_numpy() if "c" in it else np.nan,
             "se_a": it["se_a"].to_numpy() if "se_a" in it else np.nan,
@@ -427,6 +472,7 @@ def write_calibration(
             "is_anchor": it["is_anchor"].to_numpy(),
             "is_current": True,
             "fitted_at": fitted_at,
+            "categories": pc.categories_json(it, outcome.categories),
         }
     )
     meta = pd.DataFrame(
@@ -495,11 +541,13 @@ def current_items(wh: Warehouse) -> tuple[pd.DataFrame, dict | None]:
         return p, None
     cal = p["calibration_id"].iloc[0]
     meta = wh.read("mirt_fit_meta", {"calibration_id": cal})
-    items = p.set_index(p["item_id"].astype(str))[["a", "d", "b", "c", "se_a", "se_b"]]
-    if items["c"].isna().all():
-        items = items.drop(columns=["c"])
+    rows = p.set_index(p["item_id"].astype(str))
+    items, values = pc.items_from_rows(rows)  # partial-credit items carry their categories
+    items = items.copy()
+    for col in ("se_a", "se_b"):
+        items[col] = rows[col]
     spec = meta["model_spec"].iloc[0] if len(meta) else {}
-    linking = {"calibration_id": cal, **(spec.get("linking_constants") or {})}
+    linking = {"calibration_id": cal, **(spec.get("linking_constants") or {}), "category_values": values}
     mean, sd = latent_distribution(spec)
     items.attrs["theta_mean"], items.attrs["theta_sd"] = mean, sd
     return items, linking
@@ -579,6 +627,8 @@ def rescore(
         return RescoreResult(users=0, calibration_id=linking["calibration_id"])
     first = today - dt.timedelta(days=settings.window_days - 1)
     responses = load_responses(wh, first, today, users=pd.Index(active))
+    if linking.get("category_values"):  # partial credit: the calibration's categories rule
+        responses = pc.rescore_categories(responses, linking["category_values"])
     known = responses["item_id"].isin(items.index)
     # the prior is the calibrated latent distribution (items.attrs, from model_spec)
     scored = irt.score(responses[known], items, method=settings.score_method)

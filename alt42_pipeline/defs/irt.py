@@ -182,6 +182,7 @@ def irt_calibration(
                 if len(flagged)
                 else "_no flagged items_"
             ),
+            **_partial_credit_metadata(plots, outcome, flagged),
         },
     )
     yield dg.MaterializeResult(
@@ -200,6 +201,24 @@ def irt_calibration(
             "students_scored": len(abilities),
         },
     )
+
+
+def _partial_credit_metadata(plots, outcome, flagged) -> dict:
+    """Partial-credit items: the categories rule's record and the flagged ones' category curves."""
+    cats = outcome.categories
+    if cats is None:
+        return {}
+    poly = plots.polytomous_items(flagged)
+    table = cats.reset_index()[["item_id", "n_categories", "counts", "collapsed"]].astype({"counts": str})
+    return {
+        "partial_credit_items": int((cats["n_categories"] > 2).sum()),
+        "categories": preview(table[table["n_categories"] > 2], 20),
+        "flagged_category_curves": dg.MetadataValue.md(
+            plots.markdown_image(plots.category_curves(poly, "Flagged partial-credit items"), "category curves")
+            if len(poly)
+            else "_no flagged partial-credit items_"
+        ),
+    }
 
 
 _CALIBRATION_CHECKS = [

@@ -53,6 +53,9 @@ class DemoConfig:
     quiz_session_share: float = 0.3
     first_user_id: int = 1001
     courses: int = 2
+    # Moodle questions graded partially (GPCM truth, categories 0..K-1 as fractions k/(K-1))
+    partial_credit_questions: int = 10
+    partial_credit_categories: int = 4
     #: Share of source rows given the shapes real platforms have (see ``_real_world_cases``):
     #: 0 writes clean sources; the ``demo`` command writes about 1 %.
     real_world_share: float = 0.0
@@ -215,7 +218,7 @@ def generate(cfg: DemoConfig | None = None) -> Platform:
     """Draw a platform from ``cfg`` (same config and seed, same platform)."""
     cfg = cfg or DemoConfig()
     rng = np.random.default_rng(cfg.seed)
-    items = _items(cfg, rng)
+    items = _with_partial_credit(cfg, _items(cfg, rng))
     students = _students(cfg, rng)
 
     engagement = engagement_paths(cfg, students)
@@ -264,6 +267,7 @@ def generate(cfg: DemoConfig | None = None) -> Platform:
     )
     theta = (students["theta"].to_numpy()[sess_student] + engagement.ability_shift[sess_student, sess_day])[ans_sess]
     correct = rng.random(len(ans_sess)) < response(theta, a, d)
+    fraction = _partial_credit_answers(cfg, mbank, ans_quiz, np.minimum(row, len(mbank) - 1), theta, correct)
     rt = np.clip(rng.lognormal(np.log(35.0), 0.5, len(ans_sess)), 3, 600)
     # answer time = session start + 90 s of reading + cumulative response times in the session
     cum = np.cumsum(rt)
@@ -296,7 +300,7 @@ def generate(cfg: DemoConfig | None = None) -> Platform:
 
     # -- Moodle -------------------------------------------------------------------------
     activity = _Activity(
-        sess_student, sess_time, sess_end, is_quiz, sess_topic, ans_sess, ans_quiz, row, correct, ans_time
+        sess_student, sess_time, sess_end, is_quiz, sess_topic, ans_sess, ans_quiz, row, correct, ans_time, fraction
     )
     platform.moodle.update(_moodle_rows(cfg, rng, students, mbank, activity))
     if cfg.real_world_share > 0:
@@ -347,6 +351,7 @@ class _Activity:
     row: np.ndarray
     correct: np.ndarray
     ans_time: np.ndarray
+    fraction: np.ndarray | None = None  # Moodle's fraction per answer (partial credit)
 
 
 def _moodle_rows(cfg, rng, students, mbank, activity: _Activity) -> dict[str, pd.DataFrame]:
@@ -376,7 +381,9 @@ def _moodle_rows(cfg, rng, students, mbank, activity: _Activity) -> dict[str, pd
             "id": mbank["question_id"].to_numpy(),
             "category": mbank["topic"].astype(int).to_numpy(),
             "name": [f"Q{q}" for q in mbank["question_id"]],
-            "qtype": "multichoice",
+            "qtype": np.where(mbank["n_categories"] > 2, "multianswer", "multichoice")
+            if "n_categories" in mbank
+            else "multichoice",
         }
     )
 
@@ -494,21 +501,26 @@ def _moodle_rows(cfg, rng, students, mbank, activity: _Activity) -> dict[str, pd
         }
     )
     ok = correct[qidx]
+    frac = activity.fraction[qidx] if activity.fraction is not None else ok.astype(float)
     t_answer = _epoch(ans_time[qidx])
     steps = pd.DataFrame(
         {
             "questionattemptid": np.repeat(qatt_ids, 3),
             "sequencenumber": np.tile([0, 1, 2], n_q),
             "state": np.column_stack(
-                [np.full(n_q, "todo"), np.full(n_q, "complete"), np.where(ok, "gradedright", "gradedwrong")]
+                [
+                    np.full(n_q, "todo"),
+                    np.full(n_q, "complete"),
+                    np.where(ok, "gradedright", np.where(frac > 0, "gradedpartial", "gradedwrong")),
+                ]
             ).ravel(),
-            "fraction": np.column_stack([np.full(n_q, np.nan), np.full(n_q, np.nan), ok.astype(float)]).ravel(),
+            "fraction": np.column_stack([np.full(n_q, np.nan), np.full(n_q, np.nan), frac]).ravel(),
             "timecreated": np.column_stack([quiz_attempts["timestart"].to_numpy()[owner], t_answer, finish]).ravel(),
             "userid": np.repeat(quiz_attempts["userid"].to_numpy()[owner], 3),
         }
     )
     steps.insert(0, "id", np.arange(1, len(steps) + 1, dtype=np.int64))
-    sums = pd.Series(ok.astype(float)).groupby(owner).sum()
+    sums = pd.Series(frac).groupby(owner).sum()
     quiz_attempts.loc[sums.index, "sumgrades"] = sums.to_numpy()
 
     last = log.groupby(["userid", "courseid"], as_index=False)["timecreated"].max()
@@ -531,6 +543,64 @@ def _moodle_rows(cfg, rng, students, mbank, activity: _Activity) -> dict[str, pd
         "question_attempt_steps": steps,
         "user_lastaccess": lastaccess,
     }
+
+
+# -- partial credit (GPCM truth) -------------------------------------------------------------
+
+
+def _with_partial_credit(cfg: DemoConfig, items: pd.DataFrame) -> pd.DataFrame:
+    """``partial_credit_questions`` Moodle questions (those of middling ``b``) become partial-credit items with
+    ``partial_credit_categories`` categories and GPCM truth: the item's slope, step
+    difficulties spread around its ``b`` (their mean stays ``b``, so ``d = -a b`` stays the
+    location).  Columns ``model``, ``n_categories``, ``b1..``, ``d1..`` (NaN past an item's
+    own) are added for every item.  Own seeded draws: the rest of the platform is unchanged."""
+    from ..irt.polymodel import intercepts_from_b, kind_of
+
+    rng = np.random.default_rng([cfg.seed, 16])
+    K = max(int(cfg.partial_credit_categories), 2)
+    out = items.copy()
+    out["model"] = "2pl"
+    out["n_categories"] = 2
+    # the Moodle questions of middling difficulty: every category is attained by some students
+    moodle = np.flatnonzero(out["source"].to_numpy() == "moodle")
+    by_b = moodle[np.argsort(np.abs(out["b"].to_numpy()[moodle]), kind="stable")]
+    moodle = np.sort(by_b[: max(cfg.partial_credit_questions, 0)])
+    out.loc[out.index[moodle], "model"] = "gpcm"
+    out.loc[out.index[moodle], "n_categories"] = K
+    B = np.full((len(out), K - 1), np.nan)
+    B[:, 0] = out["b"].to_numpy()
+    spread = np.sort(rng.normal(0.0, 0.25, (moodle.size, K - 1)) + np.linspace(-0.7, 0.7, K - 1), axis=1)
+    B[moodle] = out["b"].to_numpy()[moodle, None] + spread - spread.mean(axis=1, keepdims=True)
+    kind = np.array([kind_of(m) for m in out["model"]])
+    D = intercepts_from_b(kind, out["a"].to_numpy(), B)
+    for k in range(K - 1):
+        out[f"b{k + 1}"] = B[:, k]
+        out[f"d{k + 1}"] = D[:, k]
+    return out
+
+
+def _partial_credit_answers(cfg, mbank, ans_quiz, row, theta, correct) -> np.ndarray:
+    """Moodle's fraction per answer: 0/1 for binary questions, ``k / (K - 1)`` with category
+    ``k`` drawn from the GPCM for partial-credit ones (own seeded draws); ``correct`` becomes
+    full marks for those answers."""
+    from ..irt.polymodel import answer_probs, poly_item_arrays
+
+    fraction = correct.astype(float)
+    if "n_categories" not in mbank:
+        return fraction
+    poly = ans_quiz & (mbank["n_categories"].to_numpy()[row] > 2)
+    if not poly.any():
+        return fraction
+    rng = np.random.default_rng([cfg.seed, 1616])
+    p = poly_item_arrays(mbank)  # rows in mbank's order, as ``row`` counts them
+    idx = np.flatnonzero(poly)
+    P = answer_probs(theta[idx], row[idx], p)
+    cat = (rng.random((idx.size, 1)) > np.cumsum(P, axis=1)).sum(axis=1)
+    K = p.ncat[row[idx]]
+    cat = np.minimum(cat, K - 1)
+    fraction[idx] = cat / (K - 1)
+    correct[idx] = cat == K - 1
+    return fraction
 
 
 def _roles(cfg: DemoConfig, users: np.ndarray) -> dict[str, pd.DataFrame]:

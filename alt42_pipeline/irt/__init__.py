@@ -6,6 +6,7 @@ Pure library (no Dagster).  Parametrisation as R mirt:
 
     from alt42_pipeline.irt import calibrate, score, link, rescale
     fit = calibrate(responses, model="2pl")        # "rasch", "1pl", "2pl", "3pl"
+    fit = calibrate(responses, model={"q7": "gpcm"}, default="2pl")  # mixed: "gpcm", "pcm", "grm"
     abilities = score(responses, fit.items, method="eap")   # "map", "ml"
     k = link(new_items, reference_items, method="stocking-lord")
     items_ref, abilities_ref = rescale(new_items, abilities, k)
@@ -24,7 +25,12 @@ Layout of the package (one job per module):
 * ``estep``: quadrature and the E-step driver; ``mstep``: item and latent
   updates; ``calibrate``: the EM loop with SQUAREM and the result type;
 * ``se``: item standard errors (observed information, Louis/Oakes);
-* ``scoring``, ``linking``, ``fit`` (AIC/BIC, S-X2 item fit), ``simulate``.
+* ``scoring``, ``linking``, ``fit`` (AIC/BIC, S-X2 item fit), ``simulate``;
+* polytomous and mixed formats: ``polymodel`` (GPCM/PCM/GRM formulas, mixed items
+  tables), ``polydata`` (categories coded one table row per category), ``polymstep``,
+  ``polykernels``, ``poly`` (EM, Louis SEs, scoring), ``polylink``, ``polysim`` and
+  ``categories`` (the rule from canonical scores to categories); ``calibrate``,
+  ``score``, ``link`` and ``rescale`` dispatch to them for mixed requests and tables.
 
 Numerical approach: the cost of MML-EM is the E-step, linear in the number
 of observed responses times quadrature nodes.  Responses are stored once as
@@ -60,6 +66,10 @@ _EXPORTS = {
     "score": "scoring",
     "simulate_items": "simulate",
     "simulate_responses": "simulate",
+    # polytomous and mixed formats (GPCM, PCM, GRM next to the 2PL)
+    "categories_from_scores": "categories",
+    "simulate_mixed_items": "polysim",
+    "simulate_mixed_responses": "polysim",
 }
 
 __all__ = sorted(_EXPORTS)

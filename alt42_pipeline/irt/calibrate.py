@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,6 +43,7 @@ from .data import prepare_responses
 from .estep import GridEStep, person_grids, required_nodes
 from .fit import information_criteria
 from .model import b_from_d, item_arrays
+from .polymodel import POLY_MODELS
 
 logger = logging.getLogger(__name__)
 
@@ -191,8 +193,14 @@ def calibrate(
     min_item_responses: int = 10,
     on_invalid: str = "raise",
     start: pd.DataFrame | None = None,
+    default: str = "2pl",
+    **mixed_options,
 ) -> CalibrationResult:
     """Calibrate item parameters by marginal maximum likelihood (EM).
+
+    Polytomous and mixed formats: ``model`` a mapping ``item_id -> model`` (``default``
+    for the others) or ``"gpcm"``, ``"pcm"``, ``"grm"`` calibrates with
+    :func:`.poly.calibrate_mixed` (its options in ``mixed_options``).
 
     Parameters
     ----------
@@ -228,6 +236,20 @@ def calibrate(
     start:
         Optional starting values (DataFrame indexed by item_id with a, d[, c]).
     """
+    # --- polytomous / mixed formats: their own engine, same result type (irt/poly.py) ---
+    if isinstance(model, Mapping) or str(model).lower() in POLY_MODELS:
+        if c_prior not in ("default", None):
+            raise ValueError("c_prior does not apply to mixed formats (no lower asymptote)")
+        from .poly import calibrate_mixed
+
+        return calibrate_mixed(
+            responses, model, default=default, fixed=fixed, quadpts=quadpts, theta_lim=theta_lim, tol=tol,
+            max_iter=max_iter, accelerate=accelerate, a_prior=a_prior, se=se, min_item_responses=min_item_responses,
+            on_invalid=on_invalid, start=start, **mixed_options,
+        )  # fmt: skip
+    if mixed_options:
+        raise TypeError(f"options {sorted(mixed_options)} apply only to polytomous or mixed calibrations")
+    # --- end of the mixed-format dispatch ---
     t0 = time.perf_counter()
     model = str(model).lower()
     if model not in MODELS:

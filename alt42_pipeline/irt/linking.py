@@ -22,6 +22,7 @@ import pandas as pd
 
 from ._messages import _fmt
 from .model import b_from_d, d_from_b, item_arrays, response
+from .polymodel import is_polytomous_table
 
 METHODS = ("mean-mean", "mean-sigma", "haebara", "stocking-lord")
 
@@ -57,6 +58,13 @@ def link(
     common = new_items.index.intersection(reference_items.index)
     if len(common) < min_anchors:
         raise ValueError(f"linking needs at least {min_anchors} common items, found {len(common)}: {_fmt(common)}")
+    # --- mixed anchor sets (polytomous items, n_categories column): irt/polylink.py ---
+    if is_polytomous_table(new_items) or is_polytomous_table(reference_items):
+        from .polylink import link_mixed
+
+        slope, intercept = link_mixed(new_items, reference_items, method, common, grid)
+        return LinkingConstants(slope=slope, intercept=intercept, method=method, n_anchors=len(common))
+    # --- end of the mixed-format dispatch ---
     an, dn, cn = item_arrays(new_items.loc[common])
     ar, dr, cr = item_arrays(reference_items.loc[common])
     for name, arr in (("new_items", an), ("reference_items", ar)):
@@ -127,6 +135,12 @@ def rescale(items: pd.DataFrame | None, abilities: pd.DataFrame | None, constant
     """
     A, B = constants.slope, constants.intercept
     out_items = None
+    # --- mixed items tables: irt/polylink.py ---
+    if is_polytomous_table(items):
+        from .polylink import rescale_items
+
+        out_items, items = rescale_items(items, A, B), None
+    # --- end of the mixed-format dispatch ---
     if items is not None:
         a, d, _ = item_arrays(items)
         out_items = items.copy()

@@ -32,6 +32,7 @@ from . import mstep as ms
 from .data import prepare_responses
 from .estep import person_grids, required_nodes
 from .model import item_arrays
+from .polymodel import is_polytomous_table
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,15 @@ def score(
     ``responses``.  Responses on items missing from ``items`` raise
     ``ValueError`` naming them.
     """
+    # --- mixed-format items tables (n_categories column): irt/poly.py ---
+    if is_polytomous_table(items):
+        from .poly import score_mixed
+
+        return score_mixed(
+            responses, items, method, prior_mean=prior_mean, prior_sd=prior_sd, quadpts=quadpts,
+            theta_lim=theta_lim, bound=bound, max_iter=max_iter, tol=tol,
+        )  # fmt: skip
+    # --- end of the mixed-format dispatch ---
     t0 = time.perf_counter()
     method = str(method).lower()
     if method not in METHODS:

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 from ..irt.model import item_arrays, response, total_information
+from ..irt.polymodel import category_probs, expected_score, is_polytomous_table, poly_item_arrays
+from ..irt.polymodel import item_information as poly_information
 
 THETA = np.linspace(-4, 4, 161)
 
@@ -44,7 +46,11 @@ def markdown_image(png: bytes, alt: str) -> str:
 
 def test_information(items: pd.DataFrame, title: str = "Test information") -> bytes:
     """Test information curve (2PL/3PL Fisher information summed over items) with its SE."""
-    info = total_information(THETA, *item_arrays(items, null_c_is_zero=True))
+    if is_polytomous_table(items):  # partial credit: each item's own information
+        p = poly_item_arrays(items)
+        info = poly_information(THETA, p.kind, p.a, p.D, p.ncat).sum(axis=0)
+    else:
+        info = total_information(THETA, *item_arrays(items, null_c_is_zero=True))
     fig, ax = _pyplot().subplots(figsize=(6, 3.2))
     ax.plot(THETA, info, color="#1f77b4", label="information")
     ax.set_xlabel("θ (reference scale)")
@@ -78,10 +84,15 @@ def wright_map(items: pd.DataFrame, abilities: pd.DataFrame, title: str = "Wrigh
 
 
 def iccs(items: pd.DataFrame, title: str = "Item characteristic curves", limit: int = 12) -> bytes:
-    """ICCs of up to ``limit`` items (e.g. the flagged ones)."""
+    """ICCs of up to ``limit`` items (e.g. the flagged ones); a partial-credit item's curve is
+    its expected score as a share of the maximum."""
     shown = items.head(limit)
     fig, ax = _pyplot().subplots(figsize=(6, 3.5))
-    p = response(THETA[:, None], *item_arrays(shown, null_c_is_zero=True))
+    if is_polytomous_table(shown):
+        q = poly_item_arrays(shown)
+        p = (expected_score(THETA, q.kind, q.a, q.D, q.ncat) / (q.ncat[:, None] - 1)).T
+    else:
+        p = response(THETA[:, None], *item_arrays(shown, null_c_is_zero=True))
     for j, item in enumerate(shown.index):
         ax.plot(THETA, p[:, j], label=str(item))
     ax.set_xlabel("θ")
@@ -90,6 +101,42 @@ def iccs(items: pd.DataFrame, title: str = "Item characteristic curves", limit: 
     if len(shown) <= 12:
         ax.legend(fontsize=7, ncol=2)
     ax.set_title(title)
+    return _png(fig)
+
+
+def polytomous_items(items: pd.DataFrame) -> pd.DataFrame:
+    """The partial-credit items (more than two categories) of an items table."""
+    if not is_polytomous_table(items):
+        return items.iloc[:0]
+    return items[items["n_categories"] > 2]
+
+
+def category_curves(items: pd.DataFrame, title: str = "Category response curves", limit: int = 6) -> bytes:
+    """Category response curves (one panel per partial-credit item, up to ``limit``) with the
+    item's information on a second axis."""
+    shown = items.head(limit)
+    q = poly_item_arrays(shown)
+    P = category_probs(THETA, q.kind, q.a, q.D, q.ncat)
+    info = poly_information(THETA, q.kind, q.a, q.D, q.ncat)
+    cols = min(3, len(shown))
+    rows = -(-len(shown) // cols)
+    fig, axes = _pyplot().subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+    for j, item in enumerate(shown.index):
+        ax = axes[j // cols][j % cols]
+        for k in range(int(q.ncat[j])):
+            ax.plot(THETA, P[j, k], label=f"{k}")
+        ax.set_ylim(0, 1)
+        ax.set_title(f"{item} ({q.model[j]})", fontsize=8)
+        ax.set_xlabel("θ", fontsize=7)
+        ax2 = ax.twinx()
+        ax2.plot(THETA, info[j], color="black", ls=":", lw=1)
+        ax2.tick_params(labelsize=6)
+        ax.tick_params(labelsize=6)
+        if j == 0:
+            ax.legend(fontsize=6, title="category", title_fontsize=6)
+    for j in range(len(shown), rows * cols):
+        axes[j // cols][j % cols].axis("off")
+    fig.suptitle(f"{title} (dotted: information)", fontsize=9)
     return _png(fig)
 
 

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from .. import irt
 from ..calibration import current_items, health, load_anchors, load_responses
+from ..calibration.partial_credit import categorised
 from ..warehouse import Warehouse
 from . import plots, tables, teacher
 
@@ -116,6 +117,7 @@ def gather(wh: Warehouse, week_start: dt.date, now: dt.datetime, names: pd.DataF
     interventions = teacher.week_interventions(wh, week_start)
     risk = teacher.risk_as_of(wh, week_start, last_day)
     quality, quality_text = teacher.model_quality(wh, last_day)
+    week_responses = categorised(week_responses, items)  # partial credit: the calibration's categories
     return WeeklyReport(
         week_start=week_start,
         generated_at=now,
@@ -201,6 +203,7 @@ def ability_growth(
     if items.empty:
         return pd.DataFrame(columns=columns)
     before = load_responses(wh, week_start - dt.timedelta(days=7), week_start - dt.timedelta(days=1))
+    before = categorised(before, items)
     scored = []
     for responses in (before, week_responses):
         known = responses[responses["item_id"].isin(items.index)]
@@ -271,6 +274,9 @@ def figures(report: WeeklyReport) -> dict[str, bytes]:
     flagged = _flagged_items(report)
     if len(flagged):
         out["Flagged items"] = plots.iccs(report.items.loc[flagged], "ICCs of drifted or misfitting items")
+        poly = plots.polytomous_items(report.items.loc[flagged])
+        if len(poly):  # partial-credit items: their category curves and information
+            out["Flagged partial-credit items"] = plots.category_curves(poly, "Category curves of flagged items")
     return out
 
 

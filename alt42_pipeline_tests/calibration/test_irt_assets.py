@@ -17,10 +17,11 @@ from .conftest import IRT_DEMO, NOW, copy_tables
 AS_OF = {"config": {"as_of": IRT_DEMO.last_day.isoformat()}}
 
 
-def _materialize(url, selection=(ITEMS, META, ABILITY), backend=None, instance=None):
-    """The calibration (items and meta, with its checks) and/or the abilities, as selected."""
+def _materialize(url, selection=(ITEMS, META, ABILITY), backend=None, instance=None, calibration=None):
+    """The calibration (items and meta, with its checks) and/or the abilities, as selected;
+    ``calibration``: more run configuration of the calibration."""
     resources = {"warehouse": WarehouseResource(url=url), "irt": backend or IrtResource()}
-    ops = {"irt_calibration": AS_OF} if ITEMS in selection else {}
+    ops = {"irt_calibration": {"config": {**AS_OF["config"], **(calibration or {})}}} if ITEMS in selection else {}
     ops |= {"mirt_ability": AS_OF} if ABILITY in selection else {}
     return dg.materialize(
         [irt_calibration, calibration_health, mirt_ability],

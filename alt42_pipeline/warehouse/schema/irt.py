@@ -30,6 +30,13 @@ def define(md: sa.MetaData, name: Callable[[str], str]) -> None:
         sa.Column("is_anchor", sa.Boolean, nullable=False, default=False),
         sa.Column("is_current", sa.Boolean, nullable=False, default=True),
         sa.Column("fitted_at", UtcDateTime, nullable=False),
+        # Partial-credit items (migration 0008): a = slope, b = location, d = -a * b; the rest here.
+        sa.Column(
+            "categories",
+            JsonDocument,
+            comment="Partial-credit items: model, n_categories, intercepts d and thresholds b, se_d, "
+            "category score values.",
+        ),
         sa.Index(name("ix_mirt_item_params_calibration"), "calibration_id"),
         sa.Index(name("ix_mirt_item_params_current"), "is_current", "item_id"),
         # At most one current row per item, in the database itself. Partial indexes exist on
