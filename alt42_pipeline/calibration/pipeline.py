@@ -216,6 +216,9 @@ def warm_start(previous: pd.DataFrame | None, linking: dict | None) -> pd.DataFr
     if previous is None or previous.empty or not linking or not linking.get("slope"):
         return None
     A, B = float(linking["slope"]), float(linking.get("intercept", 0.0))
+    if "n_categories" in previous:  # partial-credit items: the engine's own rescale, inverted
+        start, _ = irt.rescale(previous, None, irt.LinkingConstants(1.0 / A, -B / A, "warm start", 0))
+        return start[np.isfinite(start["a"].to_numpy(float)) & (start["a"] > 0)]
     a = previous["a"].to_numpy(float) * A
     b = (previous["b"].to_numpy(float) - B) / A
     start = pd.DataFrame({"a": a, "d": -a * b}, index=previous.index)
@@ -231,7 +234,7 @@ def _builtin(
     start: pd.DataFrame | None = None,
     categories: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, dict, pd.DataFrame, dict | None]:
-    if categories is not None:  # partial credit: the mixed-format engine (partial_credit.py), cold start
+    if categories is not None:  # partial credit: the mixed-format engine (partial_credit.py)
         fit = irt.calibrate(
             responses,
             model=pc.item_models(categories, s.model, s.polytomous_model),
@@ -240,6 +243,7 @@ def _builtin(
             quadpts=s.quadpts,
             min_item_responses=s.min_item_responses,
             on_invalid="exclude",
+            start=start,
         )
     else:
         fit = irt.calibrate(
@@ -248,7 +252,7 @@ def _builtin(
             quadpts=s.quadpts,
             min_item_responses=s.min_item_responses,
             on_invalid="exclude",
-            start=start,
+            start=_binary_start(start),
         )
     summary = {
         "warm_start": start is not None,
@@ -353,7 +357,7 @@ def calibrate_and_link(
     common = items.index.intersection(anchors.index)
     purified = None
     # the anchors' reference parameters are binary: with partial credit, link on the binary items
-    link_items = items if categories is None else items[items["n_categories"].to_numpy() == 2]
+    link_items = _binary(items)
     common = common.intersection(link_items.index)
     if remote_linking is not None:
         constants = irt.LinkingConstants(remote_linking["slope"], remote_linking["intercept"], "service", len(common))
@@ -395,7 +399,8 @@ def calibrate_and_link(
     linked_items["is_anchor"] = linked_items.index.isin(anchors.index)
     drift = pd.DataFrame()
     if previous is not None and not previous.empty:
-        drift = calibration_drift(previous, linked_items, exclude=anchors.index)
+        # parameter drift of the binary items (a partial-credit item has no single intercept)
+        drift = calibration_drift(_binary(previous), _binary(linked_items), exclude=anchors.index)
     return CalibrationOutcome(
         items=linked_items,
         abilities=linked_abilities,
@@ -430,6 +435,19 @@ def item_fit_table(outcome: CalibrationOutcome) -> pd.DataFrame:
     if f.empty:
         return pd.DataFrame(columns=["item_id"])
     return f.sort_values("rmsd", ascending=False).round(4).reset_index(names="item_id")
+
+
+def _binary_start(start: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Starting values for the binary engine: the binary items of a (possibly mixed) start."""
+    if start is None or "n_categories" not in start:
+        return start
+    binary = start[start["n_categories"].to_numpy() == 2]
+    return binary[[c for c in ("a", "d", "c") if c in binary]]
+
+
+def _binary(items: pd.DataFrame) -> pd.DataFrame:
+    """The binary items of an items table (all of them unless partial-credit items are in it)."""
+    return items if "n_categories" not in items else items[items["n_categories"].to_numpy() == 2]
 
 
 def _sparse_fit(responses: pd.DataFrame, items: pd.DataFrame, scored: pd.DataFrame) -> pd.DataFrame:
