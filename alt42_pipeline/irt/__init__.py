@@ -55,7 +55,7 @@ import types
 
 #: Public name -> the module of the package that defines it.
 _EXPORTS = {
-    "CalibrationResult": "calibrate",
+    "CalibrationResult": "result",
     "calibrate": "calibrate",
     "wide_to_long": "data",
     "item_fit": "fit",

@@ -31,7 +31,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -41,9 +41,9 @@ from . import mstep as ms
 from ._messages import _fmt
 from .data import prepare_responses
 from .estep import GridEStep, person_grids, required_nodes
-from .fit import information_criteria
 from .model import b_from_d, item_arrays
 from .polymodel import POLY_MODELS
+from .result import CalibrationResult, information_criteria
 
 logger = logging.getLogger(__name__)
 
@@ -56,37 +56,6 @@ SLOPE_BOUND = 20.0
 #: Beyond this slope an item is flagged as near-separating (its estimate is not to be
 #: trusted, whatever its SE says).
 SEPARATING_SLOPE = 10.0
-
-
-@dataclass
-class CalibrationResult:
-    """Result of :func:`calibrate`.
-
-    ``items`` is indexed by ``item_id`` with columns ``a, d, b`` (``b = -d/a``),
-    ``c`` (3PL only), their standard errors ``se_a, se_d, se_b`` (``se_c`` for
-    the 3PL), ``n`` (responses) and ``fixed`` (anchor held at given values).
-    """
-
-    items: pd.DataFrame
-    model: str
-    loglik: float
-    aic: float
-    bic: float
-    converged: bool
-    iterations: int
-    n_users: int
-    n_responses: int
-    n_parameters: int
-    latent_mean: float
-    latent_sd: float
-    se_method: str | None
-    excluded: pd.DataFrame
-    elapsed: float
-    loglik_history: list[float] = field(default_factory=list, repr=False)
-    covariance: pd.DataFrame | None = field(default=None, repr=False)
-    #: standard error of ``latent_sd`` where it is a free parameter of the information
-    #: (the Rasch model without anchors); None otherwise
-    latent_sd_se: float | None = None
 
 
 # --------------------------------------------------------------------------

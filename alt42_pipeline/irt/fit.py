@@ -9,7 +9,6 @@ on which S-X2 rests, do not exist: :func:`sparse_item_fit` is the item fit for s
 from __future__ import annotations
 
 import logging
-import math
 
 import numpy as np
 import pandas as pd
@@ -21,13 +20,6 @@ from .estep import GridEStep, person_grids, quadrature, required_nodes
 from .model import item_arrays, response
 
 logger = logging.getLogger(__name__)
-
-
-def information_criteria(loglik: float, n_parameters: int, n_users: int) -> tuple[float, float]:
-    """AIC and BIC from the marginal log-likelihood (BIC uses the number of users)."""
-    aic = -2.0 * loglik + 2.0 * n_parameters
-    bic = -2.0 * loglik + n_parameters * math.log(max(n_users, 1))
-    return aic, bic
 
 
 def _summed_score_likelihood(P: np.ndarray) -> np.ndarray:

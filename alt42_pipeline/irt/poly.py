@@ -36,7 +36,6 @@ from . import kernels, polykernels
 from . import polymstep as pm
 from ._messages import _fmt
 from .estep import quadrature as rectangular
-from .fit import information_criteria
 from .polydata import PolyData, prepare
 from .polymodel import (
     ADJACENT,
@@ -49,6 +48,7 @@ from .polymodel import (
     log_category_probs,
     poly_item_arrays,
 )
+from .result import CalibrationResult, information_criteria
 
 logger = logging.getLogger(__name__)
 
@@ -245,11 +245,10 @@ def calibrate_mixed(
     does not name), ``n_categories`` (mapping item -> K; default highest observed + 1),
     ``quadrature_rule`` (``"rectangular"`` or ``"gauss-hermite"``) and ``d_prior``
     (``(mean, sd)`` normal prior on intercepts).  Returns a
-    :class:`.calibrate.CalibrationResult` whose ``items`` is the mixed items table of
+    :class:`.result.CalibrationResult` whose ``items`` is the mixed items table of
     :mod:`.polymodel` with ``se_a``, ``se_d1..`` (``se_d``, ``se_b`` for binary items),
     ``n`` and ``fixed``; ``model`` is ``"mixed"`` unless every item has the same model.
     """
-    from .calibrate import CalibrationResult
 
     t0 = time.perf_counter()
     if tol <= 0:
