@@ -325,6 +325,27 @@ def labels(grid: Grid, horizon_days: int = 14) -> np.ndarray:
     return np.where(complete[None, :], s, np.nan)
 
 
+def leaves_within(grid: Grid, horizon_days: int = 14, idle_days: int = 7) -> np.ndarray:
+    """The model's training target: ``(users, days)`` float, 1 when a drop-out starts (the last
+    activity, then ``H`` silent days) on a day in ``[t - idle_days + 1, t + H]``, 0 when none
+    does, NaN when not known yet (the window runs past the last day, or a start in it is not
+    confirmed yet). That window is the one an alert on day ``t`` is judged by
+    (:func:`.model.alert_metrics`): the label ``dropped(u, t)`` is 1 only from the last
+    activity on, so a model trained on it learns "already gone" and calls a student still
+    active, however fast their decline, a stay; this target makes the days before the last
+    activity of a leaver the positives an early alert needs."""
+    a = grid.active
+    n, days = a.shape
+    starts = np.where(a, silent_after(grid, horizon_days), 0.0)
+    c1 = np.concatenate([np.zeros((n, 1)), np.cumsum(starts == 1.0, axis=1)], axis=1)
+    cu = np.concatenate([np.zeros((n, 1)), np.cumsum(np.isnan(starts), axis=1)], axis=1)
+    t = np.arange(days)
+    lo, hi = np.clip(t - idle_days + 1, 0, days), np.clip(t + horizon_days + 1, 0, days)
+    found = (c1[:, hi] - c1[:, lo]) > 0
+    unknown = ((cu[:, hi] - cu[:, lo]) > 0) | (t + horizon_days > days - 1)[None, :]
+    return np.where(found, 1.0, np.where(unknown, np.nan, 0.0))
+
+
 def frame_at(grid: Grid, cube: np.ndarray, day: int, mask: np.ndarray | None = None) -> pd.DataFrame:
     """The features of day index ``day`` as a frame indexed by user id (rows in ``mask``)."""
     rows = np.arange(len(grid.users)) if mask is None else np.flatnonzero(mask)

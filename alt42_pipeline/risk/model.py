@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from .daily import FEATURE_TEXT, FEATURES, Grid, feature_cube, labels, population, silent_after
+from .daily import FEATURE_TEXT, FEATURES, Grid, feature_cube, labels, leaves_within, population, silent_after
 
 
 class TooLittleHistory(ValueError):
@@ -52,6 +52,10 @@ class TrainingConfig:
     eval_days: int = 7
     calibration_days: int = 7
     precision_target: float = 0.6
+    #: what the model learns: ``"leaves"`` = a drop-out starts within the window an alert is
+    #: judged by (:func:`.daily.leaves_within`); ``"dropped"`` = the label itself (no activity
+    #: in the next H days), which only turns 1 after the last activity
+    training_target: str = "leaves"
     regularisation: float = 1.0  # inverse strength C of the L2 penalty
     #: a candidate is not promoted when its test AP or AUC falls more than this below the
     #: promoted model's on the same test days
@@ -121,22 +125,32 @@ class Dataset:
     label: np.ndarray
     scored: np.ndarray  # population mask (users, days)
     features: list[str] = field(default_factory=lambda: list(FEATURES))  # the cube's last axis
+    target: np.ndarray | None = None  # what the model is fitted on; None: the label
 
     @classmethod
     def from_grid(cls, grid: Grid, cfg: TrainingConfig) -> Dataset:
-        return cls(
-            grid, feature_cube(grid, cfg.idle_days), labels(grid, cfg.horizon_days), population(grid, cfg.idle_days)
-        )
+        label = labels(grid, cfg.horizon_days)
+        if cfg.training_target == "leaves":
+            target = leaves_within(grid, cfg.horizon_days, cfg.idle_days)
+        elif cfg.training_target == "dropped":
+            target = label
+        else:
+            raise ValueError(f"unknown training_target {cfg.training_target!r} (expected 'leaves' or 'dropped')")
+        return cls(grid, feature_cube(grid, cfg.idle_days), label, population(grid, cfg.idle_days), target=target)
 
-    def rows(self, days: tuple[int, int], labelled: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(X, y, (user index, day index)) of the population rows in the day range."""
+    def rows(
+        self, days: tuple[int, int], labelled: bool = True, target: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(X, y, (user index, day index)) of the population rows in the day range; ``y`` is the
+        label, or the training target with ``target=True``."""
+        y_all = self.target if target and self.target is not None else self.label
         lo, hi = days
         mask = np.zeros_like(self.scored)
         mask[:, lo : hi + 1] = self.scored[:, lo : hi + 1]
         if labelled:
-            mask &= ~np.isnan(self.label)
+            mask &= ~np.isnan(y_all)
         u, d = np.nonzero(mask)
-        return self.cube[u, d, :], self.label[u, d], np.column_stack([u, d])
+        return self.cube[u, d, :], y_all[u, d], np.column_stack([u, d])
 
 
 def _limit_threads():
@@ -155,13 +169,13 @@ def fit(ds: Dataset, split: Split, cfg: TrainingConfig) -> RiskModel:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    x, y, _ = ds.rows(split.train)
+    x, y, _ = ds.rows(split.train, target=True)
     if len(np.unique(y)) < 2:
         raise TooLittleHistory(f"the training days {split.train} have only one class ({len(y)} rows): nothing to learn")
     if len(y) > cfg.max_training_rows:
         keep = np.random.default_rng(cfg.seed).choice(len(y), cfg.max_training_rows, replace=False)
         x, y = x[keep], y[keep]
-    xc, yc, _ = ds.rows(split.calibration)
+    xc, yc, _ = ds.rows(split.calibration, target=True)
     if len(np.unique(yc)) < 2:
         raise TooLittleHistory(f"the calibration days {split.calibration} have only one class: cannot calibrate")
     with _limit_threads():
