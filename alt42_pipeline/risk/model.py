@@ -95,6 +95,15 @@ class RiskModel:
     threshold: float = 0.5
     horizon_days: int = 14
 
+    def columns(self, names) -> list[int]:
+        """Where this model's features sit in an array whose last axis is ``names`` (a model
+        stored before features were added keeps scoring on its own ones)."""
+        names = list(names)
+        missing = [f for f in self.features if f not in names]
+        if missing:
+            raise ValueError(f"the features {missing} of this model are not computed any more")
+        return [names.index(f) for f in self.features]
+
     def _z(self, x: np.ndarray) -> np.ndarray:
         return (np.asarray(x, dtype=float) - np.asarray(self.mean)) / np.asarray(self.scale)
 
@@ -204,7 +213,7 @@ def score_days(model: RiskModel, ds: Dataset, days: tuple[int, int]) -> np.ndarr
     out = np.full(ds.scored.shape, np.nan)
     lo, hi = days
     lo = max(lo, 0)
-    block = ds.cube[:, lo : hi + 1, :]
+    block = ds.cube[:, lo : hi + 1, :][:, :, model.columns(ds.features)]
     p = model.probability(np.nan_to_num(block.reshape(-1, block.shape[2]))).reshape(block.shape[:2])
     out[:, lo : hi + 1] = np.where(ds.scored[:, lo : hi + 1], p, np.nan)
     return out

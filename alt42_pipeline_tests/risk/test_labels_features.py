@@ -152,3 +152,15 @@ def test_own_baseline_features_see_a_fall_against_the_students_habit():
     assert f["sessions_vs_own_21"][u1] < f["sessions_vs_own_21"][u2]
     # no previous days: the neutral 0
     assert (cube[:, 0, FEATURES.index("active_share_vs_own_21")] == 0).all()
+
+
+def test_a_stored_model_scores_on_its_own_features_by_name():
+    """A model stored before features were added picks its columns by name; a model asking for a
+    feature no longer computed is refused by name."""
+    from alt42_pipeline.risk.model import RiskModel
+
+    old = RiskModel(["active_days_7", "days_since_activity"], [0.0, 0.0], [1.0, 1.0], [1.0, 2.0], 0.0, -1.0, 0.0)
+    assert old.columns(FEATURES) == [FEATURES.index("active_days_7"), FEATURES.index("days_since_activity")]
+    gone = RiskModel(["tenure_days"], [0.0], [1.0], [1.0], 0.0, -1.0, 0.0)
+    with pytest.raises(ValueError, match="tenure_days"):
+        gone.columns(FEATURES)
