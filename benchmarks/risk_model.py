@@ -126,7 +126,7 @@ def quality(students: int, days: int, cfg: TrainingConfig) -> Grid:
     print(
         f"split (day ranges, inclusive): train {g(split.train[0])}..{g(split.train[1])}, calibration "
         f"{g(split.calibration[0])}..{g(split.calibration[1])}, test {g(split.test[0])}..{g(split.test[1])} "
-        f"(horizon {cfg.horizon_days} d, purge gap {cfg.horizon_days} d, precision target {cfg.precision_target})"
+        f"(horizon {cfg.horizon_days} d, purge gap {cfg.purge_days or cfg.horizon_days} d, precision target {cfg.precision_target})"
     )
     timings, results = {}, {}
     for name, build in (
@@ -218,8 +218,9 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=5000)
     parser.add_argument("--days", type=int, default=56)
     parser.add_argument("--nightly-students", type=int, default=100_000)
+    parser.add_argument("--purge-days", type=int, default=None, help="gap between calibration and test")
     args = parser.parse_args()
-    cfg = TrainingConfig()
+    cfg = TrainingConfig(purge_days=args.purge_days)
     grid = quality(args.students, args.days, cfg)
     nightly_time(grid, args.nightly_students, cfg)
 

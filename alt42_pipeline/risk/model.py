@@ -56,6 +56,10 @@ class TrainingConfig:
     #: judged by (:func:`.daily.leaves_within`); ``"dropped"`` = the label itself (no activity
     #: in the next H days), which only turns 1 after the last activity
     training_target: str = "leaves"
+    #: days between calibration and test; None: ``horizon_days`` (the label's reach). The
+    #: "leaves" target of a day reads up to 2 H days ahead, so with H the calibration days'
+    #: targets see the test week's first outcomes; 2 H removes that but needs 14 more days
+    purge_days: int | None = None
     regularisation: float = 1.0  # inverse strength C of the L2 penalty
     #: a candidate is not promoted when its test AP or AUC falls more than this below the
     #: promoted model's on the same test days
@@ -70,12 +74,13 @@ def split_days(days: int, cfg: TrainingConfig) -> Split:
     history is too short to train at all."""
     end = days - 1 - cfg.horizon_days
     start = end - cfg.eval_days + 1
-    cal_end = start - cfg.horizon_days - 1
+    cal_end = start - (cfg.horizon_days if cfg.purge_days is None else cfg.purge_days) - 1
     cal_start = cal_end - cfg.calibration_days + 1
     train_end = cal_start - 1
     train_start = max(0, train_end - cfg.window_days + 1)
     if train_end < train_start or cal_start < 1 or start < 0:
-        need = cfg.eval_days + 2 * cfg.horizon_days + cfg.calibration_days + 2
+        purge = cfg.horizon_days if cfg.purge_days is None else cfg.purge_days
+        need = cfg.eval_days + cfg.horizon_days + purge + cfg.calibration_days + 2
         raise TooLittleHistory(f"{days} days of history are too few to train and evaluate: at least {need} are needed")
     return Split(train=(train_start, train_end), calibration=(cal_start, cal_end), test=(start, end))
 
