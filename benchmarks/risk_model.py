@@ -79,6 +79,9 @@ class Boosted:
         self.threshold = 0.5
         self.threshold = choose_threshold(self, ds, split.calibration, cfg)
 
+    def columns(self, names) -> list[int]:
+        return list(range(len(names)))
+
     def probability(self, x: np.ndarray) -> np.ndarray:
         return self.model.predict_proba(np.nan_to_num(x))[:, 1]
 
