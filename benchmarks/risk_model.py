@@ -11,9 +11,11 @@ students in < 60 s on this machine.
 
 Part 1 generates the demo (the generator's engagement hazard, seeded), builds the daily
 table straight from the generated sources (what ingestion makes of clean rows) and prints
-one table: the shipped model (logistic regression + Platt scaling), gradient boosting on
+one table: the shipped model (logistic regression + Platt scaling, fitted on "a drop-out
+starts within the alert's window"), the same model fitted on the label, gradient boosting on
 the same features and split, the logistic model with the calendar-bound cumulative features
-the model leaves out (tenure, topic coverage so far), and the scenario rules.
+the model leaves out (tenure, topic coverage so far), the scenario rules, and the shipped
+model at other thresholds.
 
 Part 2 tiles the demo's daily table to 100k students (ids shifted, same days) and times
 what the nightly run does after reading the daily table from the warehouse: features,

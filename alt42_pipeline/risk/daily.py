@@ -253,7 +253,9 @@ def feature_cube(grid: Grid, idle_days: int = 7) -> np.ndarray:
 
     def vs_own(m: np.ndarray) -> np.ndarray:
         """log(1 + per-day rate of the last 7 days) - log(1 + per-day rate of the baseline)."""
-        return np.where(has_base, np.log1p(_window(m, 7) / recent_days) - np.log1p(_window(m, 21, lag=7) / base_days), 0.0)
+        return np.where(
+            has_base, np.log1p(_window(m, 7) / recent_days) - np.log1p(_window(m, 21, lag=7) / base_days), 0.0
+        )
 
     act_base = _window(a, 21, lag=7)
     ans_base, cor_base = _window(grid.answers, 21, lag=7), _window(grid.correct, 21, lag=7)
