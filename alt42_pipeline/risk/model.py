@@ -8,6 +8,10 @@ its contributions (coefficient x standardised value) are an exact, readable expl
 per student. What is stored is plain numbers (:class:`RiskModel`): scaler, coefficients and
 the calibration's sigmoid, so a stored model scores identically with any library version.
 
+The model is fitted on the training target (:func:`.daily.leaves_within`: a drop-out starts
+within the window an alert on day ``t`` is judged by), not on the label, which is 1 only
+from the last activity on; ranking metrics are measured on the label.
+
 Time-based split (never random), for the labelled days ``d0 .. E`` (``E = last_day - H``):
 
 * **test**: the most recent ``eval_days`` labelled days ``S .. E``;
