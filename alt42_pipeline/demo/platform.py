@@ -172,7 +172,8 @@ def engagement_paths(cfg: DemoConfig, students: pd.DataFrame) -> Engagement:
     * P(active) = logistic(-0.3 + 2.2 e) (0.87 when keen, 0.43 at e = 0, 0.08 at e = -1);
       P(second session) = 0.1 + 0.25 clip(e, 0, 1); answers per session (time on task)
       x exp(0.8 (e - 1)) (0.67 at e = 0.5, 0.45 at e = 0); ability when answering
-      + min(e - 0.5, 0) (only students whose engagement has fallen answer below their ability);
+      + 0.5 min(e - 0.5, 0) (only students whose engagement has fallen answer below their
+      ability; kept mild, as the calibration tests take the answers for 2PL data);
     * each day a student drops out with hazard logistic(-9 - 12 e): nil while engaged
       (e >= 0: at most 0.01%), 0.25% a day at e = -0.25, 4.7% at e = -0.5, 50% at e = -0.75;
       after the drop-out day nothing. The drop-out is the end of a visible decline (a student
@@ -213,7 +214,7 @@ def engagement_paths(cfg: DemoConfig, students: pd.DataFrame) -> Engagement:
         p_active=np.where(after, 0.0, np.where(visible == first, 1.0, _logistic(-0.3 + 2.2 * level))),
         second_session=0.1 + 0.25 * np.clip(level, 0.0, 1.0),
         answers_factor=np.exp(0.8 * (level - 1.0)),
-        ability_shift=np.minimum(level - 0.5, 0.0),
+        ability_shift=0.5 * np.minimum(level - 0.5, 0.0),
         dropout_day=dropout,
     )
 
