@@ -21,7 +21,13 @@ Features (all as of the end of day ``t``)
     activity gaps and trends (days since the last activity, active days in the last 7, 14
     and 28 days and the change week over week, longest gap of the last 28 days, mean gap),
     sessions (logins) and events per active day, answers and accuracy over the last 7 and
-    28 days and accuracy's change week over week, time on task.
+    28 days and accuracy's change week over week, time on task; and the decline against the
+    student's **own baseline**: the last 7 days (``t-6 .. t``) against the previous 21
+    (``t-27 .. t-7``, only the part since the student's first day) for active days, sessions,
+    events, answers (per day, on a log scale) and accuracy, and the current gap against the
+    student's usual spacing of active days in those 21 days. A student without a previous
+    day gets the neutral 0 (no change); disengagement shows as a fall against one's own
+    habit long before it shows as a low absolute level.
 
     Left out, and why: **ability** (the warehouse keeps only the current estimate,
     ``mirt_ability``, no daily snapshots, so using it for a past day would read the future);
@@ -64,6 +70,12 @@ FEATURES = (
     "accuracy_28",
     "accuracy_trend",
     "time_on_task_min_7",
+    "active_share_vs_own_21",
+    "sessions_vs_own_21",
+    "events_vs_own_21",
+    "answers_vs_own_21",
+    "accuracy_vs_own_21",
+    "gap_vs_own_usual",
 )
 #: How each feature reads in an explanation (the report's "top reasons").
 FEATURE_TEXT = {
@@ -84,6 +96,12 @@ FEATURE_TEXT = {
     "accuracy_28": "accuracy in the last four weeks",
     "accuracy_trend": "change of accuracy week over week",
     "time_on_task_min_7": "time on task in the last week",
+    "active_share_vs_own_21": "active days in the last week against the student's previous three weeks",
+    "sessions_vs_own_21": "sessions in the last week against the student's previous three weeks",
+    "events_vs_own_21": "activity in the last week against the student's previous three weeks",
+    "answers_vs_own_21": "answers in the last week against the student's previous three weeks",
+    "accuracy_vs_own_21": "accuracy in the last week against the student's previous three weeks",
+    "gap_vs_own_usual": "the current gap against the student's usual gap",
 }
 
 
@@ -227,6 +245,23 @@ def feature_cube(grid: Grid, idle_days: int = 7) -> np.ndarray:
         acc28 = np.where(ans28 > 0, cor28 / ans28, np.nan)
         acc_prev7 = np.where(ans_prev7 > 0, cor_prev7 / ans_prev7, np.nan)
     longest, mean_gap = _gaps(grid.active, 28)
+    # the student's own baseline: days t-27 .. t-7, from the student's first day on
+    base_span = np.clip((t - 7) - np.maximum(first, t - 27) + 1, 0, 21)
+    has_base = base_span > 0
+    base_days = np.maximum(base_span, 1)
+    recent_days = np.clip(np.minimum(t - first + 1, 7), 1, None)
+
+    def vs_own(m: np.ndarray) -> np.ndarray:
+        """log(1 + per-day rate of the last 7 days) - log(1 + per-day rate of the baseline)."""
+        return np.where(
+            has_base, np.log1p(_window(m, 7) / recent_days) - np.log1p(_window(m, 21, lag=7) / base_days), 0.0
+        )
+
+    act_base = _window(a, 21, lag=7)
+    ans_base, cor_base = _window(grid.answers, 21, lag=7), _window(grid.correct, 21, lag=7)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acc_base = np.where(ans_base > 0, cor_base / ans_base, np.nan)
+    usual_spacing = base_days / np.maximum(act_base, 1.0)  # days per active day in the baseline
     cube = {
         "days_since_activity": since,
         "active_days_7": act7,
@@ -248,6 +283,12 @@ def feature_cube(grid: Grid, idle_days: int = 7) -> np.ndarray:
         "accuracy_28": np.nan_to_num(acc28, nan=0.5),
         "accuracy_trend": np.nan_to_num(acc7 - acc_prev7, nan=0.0),
         "time_on_task_min_7": _window(grid.answer_time_s, 7) / 60.0,
+        "active_share_vs_own_21": np.where(has_base, act7 / recent_days - act_base / base_days, 0.0),
+        "sessions_vs_own_21": vs_own(grid.sessions),
+        "events_vs_own_21": vs_own(grid.events),
+        "answers_vs_own_21": vs_own(grid.answers),
+        "accuracy_vs_own_21": np.nan_to_num(acc7 - acc_base, nan=0.0),
+        "gap_vs_own_usual": np.where(has_base & (last >= 0), np.nan_to_num(since) / usual_spacing, 0.0),
     }
     return np.stack([cube[name] for name in FEATURES], axis=2)
 
@@ -284,6 +325,27 @@ def labels(grid: Grid, horizon_days: int = 14) -> np.ndarray:
     s = silent_after(grid, horizon_days)
     complete = (np.arange(grid.days) + horizon_days) <= grid.days - 1
     return np.where(complete[None, :], s, np.nan)
+
+
+def leaves_within(grid: Grid, horizon_days: int = 14, idle_days: int = 7) -> np.ndarray:
+    """The model's training target: ``(users, days)`` float, 1 when a drop-out starts (the last
+    activity, then ``H`` silent days) on a day in ``[t - idle_days + 1, t + H]``, 0 when none
+    does, NaN when not known yet (the window runs past the last day, or a start in it is not
+    confirmed yet). That window is the one an alert on day ``t`` is judged by
+    (:func:`.model.alert_metrics`): the label ``dropped(u, t)`` is 1 only from the last
+    activity on, so a model trained on it learns "already gone" and calls a student still
+    active, however fast their decline, a stay; this target makes the days before the last
+    activity of a leaver the positives an early alert needs."""
+    a = grid.active
+    n, days = a.shape
+    starts = np.where(a, silent_after(grid, horizon_days), 0.0)
+    c1 = np.concatenate([np.zeros((n, 1)), np.cumsum(starts == 1.0, axis=1)], axis=1)
+    cu = np.concatenate([np.zeros((n, 1)), np.cumsum(np.isnan(starts), axis=1)], axis=1)
+    t = np.arange(days)
+    lo, hi = np.clip(t - idle_days + 1, 0, days), np.clip(t + horizon_days + 1, 0, days)
+    found = (c1[:, hi] - c1[:, lo]) > 0
+    unknown = ((cu[:, hi] - cu[:, lo]) > 0) | (t + horizon_days > days - 1)[None, :]
+    return np.where(found, 1.0, np.where(unknown, np.nan, 0.0))
 
 
 def frame_at(grid: Grid, cube: np.ndarray, day: int, mask: np.ndarray | None = None) -> pd.DataFrame:

@@ -8,6 +8,10 @@ its contributions (coefficient x standardised value) are an exact, readable expl
 per student. What is stored is plain numbers (:class:`RiskModel`): scaler, coefficients and
 the calibration's sigmoid, so a stored model scores identically with any library version.
 
+The model is fitted on the training target (:func:`.daily.leaves_within`: a drop-out starts
+within the window an alert on day ``t`` is judged by), not on the label, which is 1 only
+from the last activity on; ranking metrics are measured on the label.
+
 Time-based split (never random), for the labelled days ``d0 .. E`` (``E = last_day - H``):
 
 * **test**: the most recent ``eval_days`` labelled days ``S .. E``;
@@ -29,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from .daily import FEATURE_TEXT, FEATURES, Grid, feature_cube, labels, population, silent_after
+from .daily import FEATURE_TEXT, FEATURES, Grid, feature_cube, labels, leaves_within, population, silent_after
 
 
 class TooLittleHistory(ValueError):
@@ -52,6 +56,14 @@ class TrainingConfig:
     eval_days: int = 7
     calibration_days: int = 7
     precision_target: float = 0.6
+    #: what the model learns: ``"leaves"`` = a drop-out starts within the window an alert is
+    #: judged by (:func:`.daily.leaves_within`); ``"dropped"`` = the label itself (no activity
+    #: in the next H days), which only turns 1 after the last activity
+    training_target: str = "leaves"
+    #: days between calibration and test; None: ``horizon_days`` (the label's reach). The
+    #: "leaves" target of a day reads up to 2 H days ahead, so with H the calibration days'
+    #: targets see the test week's first outcomes; 2 H removes that but needs 14 more days
+    purge_days: int | None = None
     regularisation: float = 1.0  # inverse strength C of the L2 penalty
     #: a candidate is not promoted when its test AP or AUC falls more than this below the
     #: promoted model's on the same test days
@@ -66,12 +78,13 @@ def split_days(days: int, cfg: TrainingConfig) -> Split:
     history is too short to train at all."""
     end = days - 1 - cfg.horizon_days
     start = end - cfg.eval_days + 1
-    cal_end = start - cfg.horizon_days - 1
+    cal_end = start - (cfg.horizon_days if cfg.purge_days is None else cfg.purge_days) - 1
     cal_start = cal_end - cfg.calibration_days + 1
     train_end = cal_start - 1
     train_start = max(0, train_end - cfg.window_days + 1)
     if train_end < train_start or cal_start < 1 or start < 0:
-        need = cfg.eval_days + 2 * cfg.horizon_days + cfg.calibration_days + 2
+        purge = cfg.horizon_days if cfg.purge_days is None else cfg.purge_days
+        need = cfg.eval_days + cfg.horizon_days + purge + cfg.calibration_days + 2
         raise TooLittleHistory(f"{days} days of history are too few to train and evaluate: at least {need} are needed")
     return Split(train=(train_start, train_end), calibration=(cal_start, cal_end), test=(start, end))
 
@@ -90,6 +103,15 @@ class RiskModel:
     calib_b: float
     threshold: float = 0.5
     horizon_days: int = 14
+
+    def columns(self, names) -> list[int]:
+        """Where this model's features sit in an array whose last axis is ``names`` (a model
+        stored before features were added keeps scoring on its own ones)."""
+        names = list(names)
+        missing = [f for f in self.features if f not in names]
+        if missing:
+            raise ValueError(f"the features {missing} of this model are not computed any more")
+        return [names.index(f) for f in self.features]
 
     def _z(self, x: np.ndarray) -> np.ndarray:
         return (np.asarray(x, dtype=float) - np.asarray(self.mean)) / np.asarray(self.scale)
@@ -121,22 +143,32 @@ class Dataset:
     label: np.ndarray
     scored: np.ndarray  # population mask (users, days)
     features: list[str] = field(default_factory=lambda: list(FEATURES))  # the cube's last axis
+    target: np.ndarray | None = None  # what the model is fitted on; None: the label
 
     @classmethod
     def from_grid(cls, grid: Grid, cfg: TrainingConfig) -> Dataset:
-        return cls(
-            grid, feature_cube(grid, cfg.idle_days), labels(grid, cfg.horizon_days), population(grid, cfg.idle_days)
-        )
+        label = labels(grid, cfg.horizon_days)
+        if cfg.training_target == "leaves":
+            target = leaves_within(grid, cfg.horizon_days, cfg.idle_days)
+        elif cfg.training_target == "dropped":
+            target = label
+        else:
+            raise ValueError(f"unknown training_target {cfg.training_target!r} (expected 'leaves' or 'dropped')")
+        return cls(grid, feature_cube(grid, cfg.idle_days), label, population(grid, cfg.idle_days), target=target)
 
-    def rows(self, days: tuple[int, int], labelled: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(X, y, (user index, day index)) of the population rows in the day range."""
+    def rows(
+        self, days: tuple[int, int], labelled: bool = True, target: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(X, y, (user index, day index)) of the population rows in the day range; ``y`` is the
+        label, or the training target with ``target=True``."""
+        y_all = self.target if target and self.target is not None else self.label
         lo, hi = days
         mask = np.zeros_like(self.scored)
         mask[:, lo : hi + 1] = self.scored[:, lo : hi + 1]
         if labelled:
-            mask &= ~np.isnan(self.label)
+            mask &= ~np.isnan(y_all)
         u, d = np.nonzero(mask)
-        return self.cube[u, d, :], self.label[u, d], np.column_stack([u, d])
+        return self.cube[u, d, :], y_all[u, d], np.column_stack([u, d])
 
 
 def _limit_threads():
@@ -155,13 +187,13 @@ def fit(ds: Dataset, split: Split, cfg: TrainingConfig) -> RiskModel:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    x, y, _ = ds.rows(split.train)
+    x, y, _ = ds.rows(split.train, target=True)
     if len(np.unique(y)) < 2:
         raise TooLittleHistory(f"the training days {split.train} have only one class ({len(y)} rows): nothing to learn")
     if len(y) > cfg.max_training_rows:
         keep = np.random.default_rng(cfg.seed).choice(len(y), cfg.max_training_rows, replace=False)
         x, y = x[keep], y[keep]
-    xc, yc, _ = ds.rows(split.calibration)
+    xc, yc, _ = ds.rows(split.calibration, target=True)
     if len(np.unique(yc)) < 2:
         raise TooLittleHistory(f"the calibration days {split.calibration} have only one class: cannot calibrate")
     with _limit_threads():
@@ -190,7 +222,7 @@ def score_days(model: RiskModel, ds: Dataset, days: tuple[int, int]) -> np.ndarr
     out = np.full(ds.scored.shape, np.nan)
     lo, hi = days
     lo = max(lo, 0)
-    block = ds.cube[:, lo : hi + 1, :]
+    block = ds.cube[:, lo : hi + 1, :][:, :, model.columns(ds.features)]
     p = model.probability(np.nan_to_num(block.reshape(-1, block.shape[2]))).reshape(block.shape[:2])
     out[:, lo : hi + 1] = np.where(ds.scored[:, lo : hi + 1], p, np.nan)
     return out

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from .daily import build_grid, population
+from .daily import FEATURES, build_grid, population
 from .model import (
     Dataset,
     RiskModel,
@@ -134,7 +134,7 @@ def score(wh, as_of: dt.date, now: dt.datetime, idle_days: int = 7) -> dict:
 
     cube = feature_cube(grid, idle_days)
     mask = population(grid, idle_days)[:, -1]
-    x = np.nan_to_num(cube[mask, -1, :])
+    x = np.nan_to_num(cube[mask, -1, :][:, model.columns(FEATURES)])
     p = model.probability(x) if len(x) else np.zeros(0)
     reasons = explain(model, x) if len(x) else []
     rows = pd.DataFrame(

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from alt42_pipeline.risk import FEATURES, build_grid, feature_cube, labels, population
-from alt42_pipeline.risk.daily import DAILY_COLUMNS, TOPIC_COLUMNS
+from alt42_pipeline.risk.daily import DAILY_COLUMNS, TOPIC_COLUMNS, leaves_within
 
 D0 = dt.date(2026, 3, 2)
 
@@ -116,3 +116,51 @@ def test_no_feature_reads_data_after_day_t(t):
 def test_a_daily_table_without_its_columns_is_refused_by_name():
     with pytest.raises(ValueError, match="lacks columns"):
         build_grid(pd.DataFrame({"user_id": [1]}), NO_TOPICS, D0, D0)
+
+
+def test_training_target_is_a_drop_out_start_within_the_alert_window():
+    """leaves_within(t) = 1 when the last activity before H silent days falls in [t-idle+1, t+H]:
+    the days before a leaver's last activity are positives (the label is 0 there)."""
+    # user 1: active days 0..9, then silent to the end (day 40): drop-out start on day 9
+    # user 2: active every day 0..40
+    daily = _daily([(1, d, 5, 2, 1) for d in range(10)] + [(2, d, 3, 1, 1) for d in range(41)])
+    g = build_grid(daily, NO_TOPICS, D0, D0 + dt.timedelta(days=40))
+    y = leaves_within(g, horizon_days=14, idle_days=7)
+    u1, u2 = list(g.users).index(1), list(g.users).index(2)
+    assert labels(g, 14)[u1, 5] == 0.0  # the label: still active on day 6..9
+    assert (y[u1, 0:16] == 1.0).all()  # day 9 lies in [t-6, t+14] for t = 0 .. 15
+    assert y[u1, 16] == 0.0  # [10, 30]: no drop-out start
+    assert (y[u2, :26] == 0.0).all()  # a stayer: every start in the window refuted by later activity
+    assert np.isnan(y[u2, 26:]).all()  # day 40 (in the window from t = 26) may yet be a drop-out start
+    assert np.isnan(y[:, 27:]).all()  # t + H runs past the last day
+
+
+def test_own_baseline_features_see_a_fall_against_the_students_habit():
+    """Two students, same last week (active on 2 of 7 days): the one who was active every day
+    before shows a fall against their own three weeks; the one always active 2 days a week
+    does not."""
+    keen_then_fading = [(1, d, 10, 5, 4) for d in range(21)] + [(1, d, 10, 5, 4) for d in (23, 27)]
+    always_light = [(2, d, 10, 5, 4) for d in range(28) if d % 7 in (2, 6)]
+    g = build_grid(_daily(keen_then_fading + always_light), NO_TOPICS, D0, D0 + dt.timedelta(days=27))
+    cube = feature_cube(g)
+    f = {name: cube[:, 27, FEATURES.index(name)] for name in FEATURES}
+    u1, u2 = list(g.users).index(1), list(g.users).index(2)
+    assert f["active_days_7"][u1] == f["active_days_7"][u2] == 2
+    assert f["active_share_vs_own_21"][u1] == pytest.approx(2 / 7 - 1.0)
+    assert f["active_share_vs_own_21"][u2] == pytest.approx(0.0, abs=0.05)
+    assert f["events_vs_own_21"][u1] < -0.5 < f["events_vs_own_21"][u2]
+    assert f["sessions_vs_own_21"][u1] < f["sessions_vs_own_21"][u2]
+    # no previous days: the neutral 0
+    assert (cube[:, 0, FEATURES.index("active_share_vs_own_21")] == 0).all()
+
+
+def test_a_stored_model_scores_on_its_own_features_by_name():
+    """A model stored before features were added picks its columns by name; a model asking for a
+    feature no longer computed is refused by name."""
+    from alt42_pipeline.risk.model import RiskModel
+
+    old = RiskModel(["active_days_7", "days_since_activity"], [0.0, 0.0], [1.0, 1.0], [1.0, 2.0], 0.0, -1.0, 0.0)
+    assert old.columns(FEATURES) == [FEATURES.index("active_days_7"), FEATURES.index("days_since_activity")]
+    gone = RiskModel(["tenure_days"], [0.0], [1.0], [1.0], 0.0, -1.0, 0.0)
+    with pytest.raises(ValueError, match="tenure_days"):
+        gone.columns(FEATURES)
