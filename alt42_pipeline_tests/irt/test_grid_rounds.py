@@ -56,3 +56,14 @@ def test_grids_built_after_a_round_survive_small_moves_of_the_slopes():
     assert np.all(moved <= built)
     # ... at the cost of a few persons more on the finer grid
     assert np.sum(built > nominal) < 0.05 * nominal.size
+
+
+def test_random_design_simulation_in_chunks_gives_the_same_answers(monkeypatch):
+    # the 100M benchmark's peak memory was the simulation's float64 temporaries; computing
+    # the probabilities in chunks must not change a seeded data set
+    items = simulate_items(300, "3pl", seed=5)
+    whole, _ = simulate_responses(items, 2000, design="random", items_per_user=30, seed=6)
+    monkeypatch.setattr(sys.modules["alt42_pipeline.irt.simulate"], "RESPONSE_CHUNK", 997)
+    chunked, _ = simulate_responses(items, 2000, design="random", items_per_user=30, seed=6)
+    assert whole["correct"].mean() > 0.3
+    assert whole.equals(chunked)
