@@ -40,7 +40,7 @@ from scipy.special import expit, logit
 from . import mstep as ms
 from ._messages import _fmt
 from .data import prepare_responses
-from .estep import GridEStep, person_grids, required_nodes
+from .estep import GRID_MARGIN, GridEStep, person_grids, required_nodes
 from .model import b_from_d, item_arrays
 from .polymodel import POLY_MODELS
 from .result import CalibrationResult, information_criteria
@@ -56,6 +56,9 @@ SLOPE_BOUND = 20.0
 #: Beyond this slope an item is flagged as near-separating (its estimate is not to be
 #: trusted, whatever its SE says).
 SEPARATING_SLOPE = 10.0
+#: Quadrature rounds at most: the EM converges on the persons' grids, the grids are checked
+#: against the converged parameters and refined where needed, and the EM continues.
+GRID_ROUNDS = 4
 
 
 # --------------------------------------------------------------------------
@@ -290,11 +293,10 @@ def calibrate(
 
     mean, sd = 0.0, 1.0
 
-    def grids_for(x):
-        """Each person's quadrature grid at the parameters ``x`` (see :mod:`.estep`)."""
+    def nodes_for(x, margin=1.0):
+        """Each person's number of quadrature nodes at the parameters ``x`` (see :mod:`.estep`)."""
         aa, dd, gg, mu, sg = layout.unpack(x, a, d, g, mean, sd)
-        nodes = required_nodes(data, aa, dd, expit(gg) if has_c else None, mu, sg, quadpts, theta_lim)
-        return nodes, GridEStep(person_grids(nodes, data, theta_lim))
+        return required_nodes(data, aa, dd, expit(gg) if has_c else None, mu, sg, quadpts, theta_lim, margin)
 
     def em_map(x):
         aa, dd, gg, mu, sg = layout.unpack(x, a, d, g, mean, sd)
@@ -337,10 +339,10 @@ def calibrate(
         logger.debug("EM iteration %d: loglik %.6f, max parameter change %.3e", it, ll, change)
         return x_new, ll, change
 
-    _, estep = grids_for(x0)
+    estep = GridEStep(person_grids(nodes_for(x0, GRID_MARGIN), data, theta_lim))
     # The grids follow the parameters: at convergence each person's grid is checked against
     # the converged slopes and latent SD, and the EM continues on finer grids where needed.
-    for _round in range(4):
+    for grid_round in range(1, GRID_ROUNDS + 1):
         while it < max_iter:
             x1, _, ch = step(x0)
             if ch < tol:
@@ -373,11 +375,26 @@ def calibrate(
             else:
                 step_max = max(1.0, step_max / 4.0)
                 x0 = x_final = x2
-        needed, _ = grids_for(x_final)
-        if not converged or np.all(needed <= estep.nodes):
+        if not converged:
             break
-        logger.info("EM continues on finer quadrature for %d persons", int(np.sum(needed > estep.nodes)))
-        nodes = np.maximum(needed, estep.nodes)
+        have = estep.nodes
+        short = int(np.sum(nodes_for(x_final) > have))
+        if not short:
+            break
+        if grid_round == GRID_ROUNDS:
+            # The EM has converged on the grids it used; only the grids of these persons are a
+            # little coarser than the check asks for at the final parameters.
+            logger.warning(
+                "EM converged; after %d quadrature rounds %d persons' grids are still coarser "
+                "than their posterior width asks for",
+                GRID_ROUNDS,
+                short,
+            )
+            break
+        logger.info("EM continues on finer quadrature for %d persons", short)
+        nodes = np.maximum(nodes_for(x_final, GRID_MARGIN), have)
+        # the old grids' copies of the responses go before the new ones are made
+        estep = None
         estep = GridEStep(person_grids(nodes, data, theta_lim))
         x0, converged, step_max = x_final, False, 4.0
 
