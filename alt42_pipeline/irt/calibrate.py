@@ -40,6 +40,7 @@ from scipy.special import expit, logit
 from . import mstep as ms
 from ._messages import _fmt
 from .data import prepare_responses
+from .em import squarem
 from .estep import GRID_MARGIN, GridEStep, person_grids, required_nodes
 from .model import b_from_d, item_arrays
 from .polymodel import POLY_MODELS
@@ -326,55 +327,17 @@ def calibrate(
     history: list[float] = []
     it = 0
     converged = False
-    step_max = 4.0
     x_final = x0
-
-    def step(x):
-        """One EM step from ``x``: the new point, its log-likelihood and the largest change."""
-        nonlocal it
-        x_new, ll = em_map(x)
-        it += 1
-        change = layout.change(x_new, x)
-        history.append(ll)
-        logger.debug("EM iteration %d: loglik %.6f, max parameter change %.3e", it, ll, change)
-        return x_new, ll, change
 
     estep = GridEStep(person_grids(nodes_for(x0, GRID_MARGIN), data, theta_lim))
     # The grids follow the parameters: at convergence each person's grid is checked against
     # the converged slopes and latent SD, and the EM continues on finer grids where needed.
     for grid_round in range(1, GRID_ROUNDS + 1):
-        while it < max_iter:
-            x1, _, ch = step(x0)
-            if ch < tol:
-                converged, x_final = True, x1
-                break
-            if not accelerate or it >= max_iter:
-                x0 = x_final = x1
-                continue
-            x2, ll1, ch2 = step(x1)
-            if ch2 < tol:
-                converged, x_final = True, x2
-                break
-            r_ = x1 - x0
-            v_ = (x2 - x1) - r_
-            vv = float(v_ @ v_)
-            alpha = -math.sqrt(float(r_ @ r_) / vv) if vv > 0 else -1.0
-            alpha = max(min(alpha, -1.0), -step_max)
-            xn = x0 - 2.0 * alpha * r_ + alpha * alpha * v_
-            if alpha == -1.0 or not valid(xn) or it >= max_iter:
-                x0 = x_final = x2
-                continue
-            x3, lln, ch3 = step(xn)
-            if np.isfinite(lln) and lln >= ll1 - 1e-8 * abs(ll1):
-                if alpha == -step_max:
-                    step_max *= 4.0
-                x0 = x_final = x3
-                if ch3 < tol:
-                    converged = True
-                    break
-            else:
-                step_max = max(1.0, step_max / 4.0)
-                x0 = x_final = x2
+        x_final, steps, n_steps, converged = squarem(
+            em_map, x0, valid, tol, max_iter - it, accelerate, change=layout.change
+        )
+        history += steps
+        it += n_steps
         if not converged:
             break
         have = estep.nodes
@@ -396,7 +359,7 @@ def calibrate(
         # the old grids' copies of the responses go before the new ones are made
         estep = None
         estep = GridEStep(person_grids(nodes, data, theta_lim))
-        x0, converged, step_max = x_final, False, 4.0
+        x0 = x_final
 
     a, d, g, mean, sd = layout.unpack(x_final, a, d, g, mean, sd)
     loglik = history[-1] if history else float("nan")
